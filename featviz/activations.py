@@ -1,0 +1,75 @@
+"""Feed one image through a model and take the maps of one layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import grids, images, models
+from .models import LayerInfo
+
+
+@dataclass
+class Activations:
+    layer: LayerInfo
+    image: np.ndarray  # the model input (H, W, C), in the input range
+    maps: np.ndarray  # (h, w, maps)
+    output: np.ndarray | None  # the model's output vector, when it has one
+
+    def top(self, k: int) -> list[tuple[int, float]]:
+        """The k maps with the highest mean activation: [(map, mean), ...]."""
+        means = self.maps.mean(axis=(0, 1))
+        order = np.argsort(-means, kind="stable")[:k]
+        return [(int(i), float(means[i])) for i in order]
+
+    def predictions(self, k: int = 3) -> list[tuple[int, float]]:
+        if self.output is None or self.output.ndim != 1:
+            return []
+        order = np.argsort(-self.output, kind="stable")[:k]
+        return [(int(i), float(self.output[i])) for i in order]
+
+
+def prepare_image(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0)) -> np.ndarray:
+    """A path is read and converted for the model; an array is used as it is."""
+    if isinstance(image, np.ndarray):
+        return image.astype(np.float32)
+    shape = models.input_shape(model)
+    return images.load_image(image, channels=models.image_channels(model), size=shape[:2], input_range=input_range)
+
+
+def extract(model, image: str | Path | np.ndarray, layer: str | int | None = None, input_range=(0.0, 1.0)) -> Activations:
+    """The maps of `layer` (default: the innermost with spatial maps) for one image."""
+    info = models.resolve_layer(model, layer)
+    x = prepare_image(model, image, input_range)
+    net = models.extractor(model, [info.name], with_output=True)
+    maps, output = net(x[None], training=False)
+    output = np.asarray(output)[0]
+    return Activations(info, x, np.asarray(maps)[0], output if output.ndim == 1 else None)
+
+
+def describe_predictions(preds: list[tuple[int, float]]) -> str:
+    if not preds:
+        return ""
+    probabilities = all(0.0 <= p <= 1.0 for _, p in preds)
+    parts = [f"{c} ({p:.1%})" if probabilities else f"{c} ({p:.3g})" for c, p in preds]
+    return "predicts " + ", ".join(parts)
+
+
+def figure(acts: Activations, *, scale: str = "shared", model_name: str = ""):
+    """The grid of every map, one shared colour scale (or per map), predictions in the title."""
+    tiles = np.moveaxis(acts.maps, -1, 0)
+    h, w, n = acts.maps.shape
+    head = f"{model_name} · " if model_name else ""
+    title = f"{head}{acts.layer.name}: {n} maps of {h}x{w}"
+    preds = describe_predictions(acts.predictions())
+    if preds:
+        title += f" · {preds}"
+    labels = [str(i) for i in range(n)]
+    if scale == "per-map":
+        return grids.tile_figure(grids.per_map_scaled(tiles), labels, title=title, vmin=0, vmax=1,
+                                 colorbar="each map scaled to its own min..max")
+    vmax = float(tiles.max()) if tiles.size and tiles.max() > tiles.min() else float(tiles.min()) + 1.0
+    return grids.tile_figure(tiles, labels, title=title, vmin=float(min(0.0, tiles.min())), vmax=vmax,
+                             colorbar="activation")

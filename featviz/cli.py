@@ -1,0 +1,130 @@
+"""The featviz command line: parse options, call the API, print what was written.
+
+TensorFlow is imported inside the commands, never at module level, so that
+`featviz --help` answers at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import __version__, _tf
+from .errors import FeatvizError
+
+
+class UserError(click.ClickException):
+    """One line on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"featviz: error: {self.format_message()}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except FeatvizError as e:
+            raise UserError(str(e)) from None
+
+
+model_option = click.option(
+    "--trust-model-code", is_flag=True, help="Allow Lambda layers and custom objects for this run (runs code from the file)."
+)
+range_option = click.option(
+    "--input-range", default="0,1", show_default=True, metavar="LO,HI",
+    help="Pixel range the model was trained on, e.g. 0,255 for raw pixels.",
+)
+layer_option = click.option("--layer", default=None, metavar="NAME|INDEX", help="Layer to show (default: the innermost with spatial maps).")
+out_option = click.option(
+    "--out", default="gallery", show_default=True, type=click.Path(file_okay=False), help="Output folder."
+)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="featviz")
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's own log output.")
+def main(verbose: bool) -> None:
+    """See what the convolutional maps of a trained Keras CNN detect.
+
+    MODEL is a .keras or .h5 file; without it, featviz uses its bundled
+    MNIST CNN.
+    """
+    _tf.set_verbose(verbose)
+
+
+def _load(model_path: str | None, trust: bool):
+    from . import models
+
+    loaded = models.load(model_path, trust_code=trust)
+    if trust:
+        click.echo(f"featviz: warning: running code from {loaded.path} (sha256 {loaded.sha256}), as --trust-model-code asks", err=True)
+    return loaded
+
+
+def _split_model_image(paths: tuple[str, ...]) -> tuple[str | None, str]:
+    if len(paths) == 1:
+        return None, paths[0]
+    if len(paths) == 2:
+        return paths[0], paths[1]
+    raise click.UsageError("expected [MODEL] IMAGE")
+
+
+@main.command()
+@click.argument("model", required=False)
+@model_option
+def layers(model: str | None, trust_model_code: bool) -> None:
+    """List the layers of MODEL: class, output shape, maps and parameters."""
+    from . import models
+
+    loaded = _load(model, trust_model_code)
+    infos = models.list_layers(loaded.model)
+    inner = models.innermost(infos)
+    click.echo(f"{loaded.name}  input {_shape(models.input_shape(loaded.model))}  sha256 {loaded.sha256[:12]}")
+    click.echo(_layer_table(infos, inner))
+    click.echo("* has spatial maps   > innermost (the default layer)")
+
+
+def _shape(shape) -> str:
+    return "x".join("?" if s is None else str(s) for s in shape)
+
+
+def _layer_table(infos, inner) -> str:
+    width = max([len(i.name) for i in infos] + [4])
+    rows = [f"     #  {'name':<{width}}  {'class':<20} {'output':>12} {'maps':>6} {'params':>10}"]
+    for i in infos:
+        mark = ">" if i is inner else ("*" if i.spatial else " ")
+        maps = str(i.maps) if i.spatial else "-"
+        rows.append(f"  {mark} {i.index:>2}  {i.name:<{width}}  {i.class_name:<20} {_shape(i.output_shape):>12} {maps:>6} {i.params:>10,}")
+    return "\n".join(rows)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="[MODEL] IMAGE")
+@layer_option
+@range_option
+@click.option("--scale", type=click.Choice(["shared", "per-map"]), default="shared", show_default=True,
+              help="One colour scale for all maps, or one per map.")
+@click.option("--top", "top_k", type=click.IntRange(min=1), default=None, help="Also print the K most active maps.")
+@out_option
+@model_option
+def activations(paths, layer, input_range, scale, top_k, out, trust_model_code) -> None:
+    """Show every map of a layer for one IMAGE, as a grid PNG."""
+    from . import activations as acts_api
+    from . import grids, images, io
+
+    model_path, image_path = _split_model_image(paths)
+    value_range = images.parse_range(input_range)
+    loaded = _load(model_path, trust_model_code)
+    acts = acts_api.extract(loaded.model, image_path, layer, value_range)
+    fig = acts_api.figure(acts, scale=scale, model_name=loaded.name)
+    folder = io.ensure_dir(out)
+    name = f"activations-{io.slug(Path(image_path).stem)}-{io.layer_stem(acts.layer.index, acts.layer.name)}.png"
+    path = io.write_bytes(folder / name, grids.figure_png(fig))
+    if top_k:
+        for rank, (index, mean) in enumerate(acts.top(top_k), 1):
+            click.echo(f"{rank:>3}. map {index:<5} mean {mean:.4f}")
+    click.echo(str(path))

@@ -1,0 +1,191 @@
+"""Check a model file before Keras opens it: where it is, what it is, what it asks to run.
+
+Nothing here imports Keras. The checks are a filter in front of Keras's own
+safe mode, not a sandbox: see the README's Security section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import FeatvizError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
+KERAS_SUFFIXES = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# Modules whose classes Keras itself provides; anything else is user code.
+_SAFE_MODULES = re.compile(r"^(keras|tf_keras|builtins)(\.|$)")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    kind: str  # "keras" or "h5"
+    sha256: str
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_model_file(path: str | Path) -> ModelFile:
+    """Refuse anything but a local regular file with a Keras or HDF5 signature."""
+    text = str(path)
+    if _SCHEME.match(text):
+        raise FeatvizError(f"{text}: only local model files are accepted, not URLs")
+    p = Path(text)
+    if not p.exists():
+        raise FeatvizError(f"{p}: no such model file")
+    if not p.is_file():
+        raise FeatvizError(f"{p}: not a regular file")
+    kind = KERAS_SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise FeatvizError(f"{p}: not a model file (expected .keras, .h5 or .hdf5)")
+    head = _read_head(p)
+    _check_signature(p, kind, head)
+    return ModelFile(p, kind, sha256_of(p))
+
+
+def _read_head(p: Path) -> bytes:
+    try:
+        with open(p, "rb") as f:
+            return f.read(2048)
+    except OSError as e:
+        raise FeatvizError(f"{p}: cannot read ({e.strerror})") from None
+
+
+def _check_signature(p: Path, kind: str, head: bytes) -> None:
+    if not head:
+        raise FeatvizError(f"{p}: the file is empty")
+    if head.startswith(b"version https://git-lfs"):
+        raise FeatvizError(f"{p}: this is a Git LFS pointer, not the model; run 'git lfs pull'")
+    if kind == "keras" and not head.startswith(ZIP_SIGNATURE):
+        raise FeatvizError(f"{p}: not a .keras model (a .keras file is a zip archive; this one is {_describe(head)})")
+    if kind == "h5" and not _has_hdf5_signature(p, head):
+        raise FeatvizError(f"{p}: not an HDF5 model file ({_describe(head)})")
+
+
+def _has_hdf5_signature(p: Path, head: bytes) -> bool:
+    # HDF5 allows a user block: the signature may sit at 0, 512, 1024, 2048, ...
+    if head.startswith(HDF5_SIGNATURE):
+        return True
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        offset = 512
+        while offset + 8 <= size:
+            f.seek(offset)
+            if f.read(8) == HDF5_SIGNATURE:
+                return True
+            offset *= 2
+    return False
+
+
+def _describe(head: bytes) -> str:
+    sample = head[:256].lstrip().lower()
+    if sample.startswith((b"<!doctype html", b"<html")):
+        return "it looks like an HTML page"
+    if head.startswith(HDF5_SIGNATURE):
+        return "it is an HDF5 file"
+    if head.startswith(ZIP_SIGNATURE):
+        return "it is a zip archive"
+    if all(32 <= b < 127 or b in b"\r\n\t" for b in head[:256]):
+        return "it looks like a text file"
+    return "its first bytes are unknown"
+
+
+def read_config(mf: ModelFile) -> dict[str, Any]:
+    """The model's architecture config, read without Keras."""
+    if mf.kind == "keras":
+        return _keras_config(mf.path)
+    return _h5_config(mf.path)
+
+
+def _keras_config(p: Path) -> dict[str, Any]:
+    try:
+        with zipfile.ZipFile(p) as z:
+            raw = z.read("config.json")
+    except KeyError:
+        raise FeatvizError(f"{p}: the .keras archive has no config.json") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise FeatvizError(f"{p}: corrupt .keras archive ({e})") from None
+    return _parse_json(p, raw, "config.json")
+
+
+def _h5_config(p: Path) -> dict[str, Any]:
+    import h5py
+
+    try:
+        with h5py.File(p, "r") as f:
+            raw = f.attrs.get("model_config")
+            has_weights = "model_weights" in f or "layer_names" in f.attrs
+    except (OSError, RuntimeError, ValueError) as e:
+        raise FeatvizError(f"{p}: corrupt or truncated HDF5 file ({_one_line(e)})") from None
+    if raw is None:
+        what = "only weights" if has_weights else "no Keras model"
+        raise FeatvizError(f"{p}: the HDF5 file holds {what} (no model_config); featviz needs a whole saved model")
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    return _parse_json(p, raw, "model_config")
+
+
+def _parse_json(p: Path, raw: bytes | str, what: str) -> dict[str, Any]:
+    try:
+        config = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FeatvizError(f"{p}: {what} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise FeatvizError(f"{p}: {what} does not describe a model")
+    return config
+
+
+def code_in_config(config: Any) -> list[str]:
+    """What in a model config would run code: Lambda layers and non-Keras classes."""
+    found: list[str] = []
+    for node in _walk(config):
+        cls = node.get("class_name")
+        if not isinstance(cls, str):
+            continue
+        name = _layer_name(node)
+        if cls in ("Lambda", "__lambda__", "TFSMLayer"):
+            found.append(f"{cls} layer {name!r}" if name else cls)
+        module = node.get("module")
+        if isinstance(module, str) and not _SAFE_MODULES.match(module):
+            found.append(f"{module}.{cls}")
+        registered = node.get("registered_name")
+        if isinstance(registered, str) and ">" in registered:
+            found.append(f"custom object {registered!r}")
+        if cls == "function" and isinstance(node.get("config"), dict):
+            found.append("a serialized function")
+    return sorted(set(found))
+
+
+def _layer_name(node: dict) -> str | None:
+    config = node.get("config")
+    return config.get("name") if isinstance(config, dict) else None
+
+
+def _walk(obj: Any) -> Iterator[dict]:
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text[:200] + ("..." if len(text) > 200 else "")
