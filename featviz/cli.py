@@ -128,3 +128,37 @@ def activations(paths, layer, input_range, scale, top_k, out, trust_model_code) 
         for rank, (index, mean) in enumerate(acts.top(top_k), 1):
             click.echo(f"{rank:>3}. map {index:<5} mean {mean:.4f}")
     click.echo(str(path))
+
+
+@main.command()
+@click.argument("model", required=False)
+@layer_option
+@click.option("--maps", "maps_spec", default=None, metavar="LIST", help="Maps to render, e.g. 0-5,17 (default: all).")
+@click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True, help="Gradient-ascent steps.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the start image and the transforms.")
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Canvas size N (NxN); default: the model's input size.")
+@click.option("--objective", "kind", type=click.Choice(["mean", "center"]), default="mean", show_default=True,
+              help="Maximize the mean of each map, or its centre unit.")
+@range_option
+@click.option("--dataset", default=None, metavar="PATH", help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).")
+@out_option
+@model_option
+def patterns(model, layer, maps_spec, steps, seed, size, kind, input_range, dataset, out, trust_model_code) -> None:
+    """Synthesize the pattern each map of a layer responds to most."""
+    from . import images, models
+    from . import patterns as patterns_api
+    from .render import Recipe
+
+    value_range = images.parse_range(input_range)
+    loaded = _load(model, trust_model_code)
+    info = models.resolve_layer(loaded.model, layer)
+    maps = patterns_api.parse_maps(maps_spec, info.maps)
+    recipe = Recipe(steps=steps)
+    chunks = -(-len(maps) // 128)
+    with click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=click.get_text_stream("stderr")) as bar:
+        report = patterns_api.make_patterns(loaded, info, maps, Path(out), size=size, kind=kind, recipe=recipe, seed=seed,
+                                            input_range=value_range, dataset=dataset, progress=bar.update)
+    click.echo(report.summary.line(info.name, report.seconds))
+    click.echo(str(report.grid))
+    click.echo(str(report.manifest))
+    click.echo(f"{report.folder}{'/'}map-NNNN.png ({sum(r.image is not None for r in report.results)} files)")

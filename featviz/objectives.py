@@ -1,0 +1,128 @@
+"""Objectives: what gradient ascent maximizes, one value per image.
+
+An objective is a function of (taps, images) -> (N,), where taps maps layer
+names to their outputs and images are the canvas in 0..1 (before it is
+mapped into the model's input range). Objectives combine
+with arithmetic, so a regularizer is just another objective:
+
+    channel("conv3", 5) - 1e-3 * total_variation()
+
+Combining never mutates an operand; it builds a new objective.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from . import _tf
+
+KINDS = ("mean", "center")
+
+
+class Objective:
+    def __init__(self, fn: Callable, layers: frozenset[str] = frozenset(), name: str = "objective"):
+        self.fn = fn
+        self.layers = frozenset(layers)
+        self.name = name
+
+    def __call__(self, taps: dict, images):
+        return self.fn(taps, images)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name})"
+
+    def _combine(self, other, op: Callable, symbol: str) -> "Objective":
+        other = as_objective(other)
+        return Objective(
+            lambda taps, images: op(self(taps, images), other(taps, images)),
+            self.layers | other.layers,
+            f"({self.name} {symbol} {other.name})",
+        )
+
+    def __add__(self, other):
+        return self._combine(other, lambda a, b: a + b, "+")
+
+    def __radd__(self, other):
+        return as_objective(other) + self
+
+    def __sub__(self, other):
+        return self._combine(other, lambda a, b: a - b, "-")
+
+    def __rsub__(self, other):
+        return as_objective(other) - self
+
+    def __mul__(self, factor: float):
+        if isinstance(factor, Objective):
+            return self._combine(factor, lambda a, b: a * b, "*")
+        return Objective(lambda taps, images: factor * self(taps, images), self.layers, f"{factor:g} * {self.name}")
+
+    __rmul__ = __mul__
+
+    def __neg__(self):
+        return -1.0 * self
+
+
+def as_objective(value) -> Objective:
+    if isinstance(value, Objective):
+        return value
+    constant = float(value)
+    return Objective(lambda taps, images: constant, name=f"{constant:g}")
+
+
+def channel(layer: str, index: int | Sequence[int], kind: str = "mean") -> Objective:
+    """A map of `layer`: its mean, or its centre unit.
+
+    With a sequence of indices, image i is scored on map index[i]: this is
+    how every map of a layer is optimized in one batch.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"objective kind must be one of {KINDS}, not {kind!r}")
+
+    def fn(taps, images):
+        tf = _tf.tf()
+        maps = taps[layer]
+        if isinstance(index, int):
+            selected = maps[..., index]
+        else:
+            selected = tf.gather(maps, tf.constant(list(index), tf.int32), axis=3, batch_dims=1)
+        return reduce_map(selected, kind)
+
+    return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}]")
+
+
+def reduce_map(selected, kind: str):
+    """(N, h, w) -> (N,): the mean over the map, or the value at its centre."""
+    tf = _tf.tf()
+    if kind == "mean":
+        return tf.reduce_mean(selected, axis=[1, 2])
+    h, w = tf.shape(selected)[1], tf.shape(selected)[2]
+    return selected[:, h // 2, w // 2]
+
+
+def _describe(index) -> str:
+    if isinstance(index, int):
+        return str(index)
+    index = list(index)
+    return f"{len(index)} maps"
+
+
+def total_variation() -> Objective:
+    """Mean absolute difference of neighbouring pixels, per image (penalize with a minus)."""
+
+    def fn(taps, images):
+        tf = _tf.tf()
+        dy = tf.abs(images[:, 1:] - images[:, :-1])
+        dx = tf.abs(images[:, :, 1:] - images[:, :, :-1])
+        return tf.reduce_mean(dy, axis=[1, 2, 3]) + tf.reduce_mean(dx, axis=[1, 2, 3])
+
+    return Objective(fn, name="total_variation")
+
+
+def l2() -> Objective:
+    """Mean squared distance of the pixels from mid-grey, per image."""
+
+    def fn(taps, images):
+        tf = _tf.tf()
+        return tf.reduce_mean(tf.square(images - 0.5), axis=[1, 2, 3])
+
+    return Objective(fn, name="l2")
