@@ -139,11 +139,16 @@ def activations(paths, layer, input_range, scale, top_k, out, trust_model_code) 
 @click.option("--size", type=click.IntRange(min=1), default=None, help="Canvas size N (NxN); default: the model's input size.")
 @click.option("--objective", "kind", type=click.Choice(["mean", "center"]), default="mean", show_default=True,
               help="Maximize the mean of each map, or its centre unit.")
+@click.option("--param", type=click.Choice(["pixels", "fourier"]), default="pixels", show_default=True,
+              help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum.")
+@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
+              help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it natively.")
 @range_option
 @click.option("--dataset", default=None, metavar="PATH", help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).")
 @out_option
 @model_option
-def patterns(model, layer, maps_spec, steps, seed, size, kind, input_range, dataset, out, trust_model_code) -> None:
+def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision, input_range, dataset, out,
+             trust_model_code) -> None:
     """Synthesize the pattern each map of a layer responds to most."""
     from . import images, models
     from . import patterns as patterns_api
@@ -153,7 +158,7 @@ def patterns(model, layer, maps_spec, steps, seed, size, kind, input_range, data
     loaded = _load(model, trust_model_code)
     info = models.resolve_layer(loaded.model, layer)
     maps = patterns_api.parse_maps(maps_spec, info.maps)
-    recipe = Recipe(steps=steps)
+    recipe = Recipe(steps=steps, param=param, precision=precision)
     chunks = -(-len(maps) // 128)
     with click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=click.get_text_stream("stderr")) as bar:
         report = patterns_api.make_patterns(loaded, info, maps, Path(out), size=size, kind=kind, recipe=recipe, seed=seed,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Sequence
 
-from . import _tf, legacy, modelfile
+from . import _tf, fastconv, legacy, modelfile
 from .errors import FeatvizError
 
 DEFAULT_MODEL = "mnist_cnn.keras"
@@ -89,9 +89,15 @@ def load(path: str | Path | None = None, *, trust_code: bool = False) -> LoadedM
 
 @dataclass
 class Hooks:
-    """Replace ReLU while running the graph (used by pattern synthesis)."""
+    """Changes to the graph while it runs, for pattern synthesis.
+
+    relu replaces every plain ReLU; fast_conv computes first-layer style
+    convolutions with a faster input gradient (see fastconv.py).
+    """
 
     relu: Callable | None = None
+    fast_conv: bool = False
+    compute_dtype: str | None = None  # e.g. "bfloat16": layers compute in it, weights stay float32
 
 
 @dataclass
@@ -168,7 +174,20 @@ def _call(op, args, kwargs, prefix: str, run: _Run):
 def _call_layer(layer, args, kwargs, hooks: Hooks | None):
     keras = _tf.keras()
     kwargs = {k: v for k, v in kwargs.items() if k != "training"}
-    if hooks is None or hooks.relu is None:
+    if hooks is None:
+        return layer(*args, training=False, **kwargs)
+    if hooks.compute_dtype is not None:
+        with _policy(layer, keras, hooks.compute_dtype):
+            return _hooked(layer, args, kwargs, hooks, keras)
+    return _hooked(layer, args, kwargs, hooks, keras)
+
+
+def _hooked(layer, args, kwargs, hooks: Hooks, keras):
+    relu = hooks.relu or keras.activations.relu
+    if hooks.fast_conv and fastconv.applies(layer):
+        activation = relu if layer.activation is keras.activations.relu else layer.activation
+        return fastconv.call(layer, args[0], activation)
+    if hooks.relu is None:
         return layer(*args, training=False, **kwargs)
     if _is_plain_relu_layer(layer, keras):
         return hooks.relu(args[0])
@@ -184,6 +203,17 @@ def _is_plain_relu_layer(layer, keras) -> bool:
         cfg = layer.get_config()
         return cfg.get("max_value") is None and not cfg.get("negative_slope") and not cfg.get("threshold")
     return isinstance(layer, keras.layers.Activation) and layer.activation is keras.activations.relu
+
+
+@contextlib.contextmanager
+def _policy(layer, keras, dtype: str):
+    """Run a layer in mixed precision: compute in dtype, weights kept in float32."""
+    saved = layer.dtype_policy
+    layer.dtype_policy = keras.DTypePolicy(f"mixed_{dtype}")
+    try:
+        yield
+    finally:
+        layer.dtype_policy = saved
 
 
 @contextlib.contextmanager

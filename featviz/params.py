@@ -30,23 +30,65 @@ def pixels(shape: tuple[int, int, int, int], *, sd: float = 1.0, seed: int = 0) 
 
 
 def fourier(shape: tuple[int, int, int, int], *, decay: float = 1.0, sd: float = 0.01, seed: int = 0) -> Param:
-    """A spectrum scaled by 1/f**decay (lucid's fft_image), so low frequencies move first."""
+    """A spectrum scaled by 1/f**decay (lucid's fft_image), so low frequencies move first.
+
+    The inverse real FFT is done as two small matrix products: on a CPU that
+    is several times faster than tf.signal.irfft2d for canvases this size.
+    """
     tf = _tf.tf()
     n, h, w, c = shape
     freqs = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
-    scale = (1.0 / np.maximum(freqs, 1.0 / max(h, w)) ** decay).astype(np.float32)
-    scale *= np.float32(np.sqrt(h * w))
+    scale = (1.0 / np.maximum(freqs, 1.0 / max(h, w)) ** decay) * np.sqrt(h * w)
     rng = np.random.default_rng(seed)
     spectrum = rng.normal(0.0, sd, size=(2, n, c, *freqs.shape)).astype(np.float32)
     var = tf.Variable(spectrum, name="spectrum")
-    scale_t = tf.constant(scale)
+    basis = [tf.constant(b) for b in irfft2_basis(h, w)]
+    scale_t = tf.constant(scale.astype(np.float32))
 
     def image():
-        complex_spec = tf.complex(var[0] * scale_t, var[1] * scale_t)
-        spatial = tf.signal.irfft2d(complex_spec, fft_length=[h, w])  # (N, C, H, W)
+        spatial = irfft2(var[0] * scale_t, var[1] * scale_t, basis)  # (N, C, H, W)
         return tf.sigmoid(tf.transpose(spatial, [0, 2, 3, 1]))
 
     return Param([var], image)
+
+
+def irfft2_basis(h: int, w: int) -> tuple[np.ndarray, ...]:
+    """Matrices for the inverse real 2-D DFT of an (h, w//2+1) half spectrum."""
+    k = np.arange(h)
+    angle_h = 2 * np.pi * np.outer(k, k) / h
+    cols = w // 2 + 1
+    weight = np.full(cols, 2.0)
+    weight[0] = 1.0
+    if w % 2 == 0:
+        weight[-1] = 1.0
+    angle_w = 2 * np.pi * np.outer(np.arange(cols), np.arange(w)) / w
+    cos_w = weight[:, None] * np.cos(angle_w) / (h * w)
+    sin_w = weight[:, None] * np.sin(angle_w) / (h * w)
+    return tuple(a.astype(np.float32) for a in (np.cos(angle_h), np.sin(angle_h), cos_w, sin_w))
+
+
+def irfft2(real, imag, basis):
+    """Inverse real 2-D DFT over the last two axes, as np.fft.irfft2 computes it.
+
+    Only 2-D matmuls: TF 2.21 with oneDNN returns garbage for a batched
+    matrix times a broadcast 2-D one.
+    """
+    tf = _tf.tf()
+    cos_h, sin_h, cos_w, sin_w = basis  # cos_h and sin_h are symmetric
+    shape = tf.shape(real)
+    lead, h, cols = shape[:-2], shape[-2], shape[-1]
+
+    def rows_first(x):  # (..., H, L) -> (... * L, H)
+        return tf.reshape(tf.linalg.matrix_transpose(x), [-1, h])
+
+    def back(y):  # (... * L, H) -> (... * H, L)
+        return tf.reshape(tf.linalg.matrix_transpose(tf.reshape(y, tf.concat([lead, [cols, h]], 0))), [-1, cols])
+
+    re, im = rows_first(real), rows_first(imag)
+    y_re = back(tf.matmul(re, cos_h) - tf.matmul(im, sin_h))
+    y_im = back(tf.matmul(re, sin_h) + tf.matmul(im, cos_h))
+    out = tf.matmul(y_re, cos_w) - tf.matmul(y_im, sin_w)
+    return tf.reshape(out, tf.concat([lead, [h, tf.shape(cos_w)[1]]], 0))
 
 
 PARAMS = {"pixels": pixels, "fourier": fourier}

@@ -234,13 +234,21 @@ def make_patterns(
         "size": list(canvas),
         "input_range": list(input_range),
         "dataset": data.source,
-        "recipe": {k: v for k, v in asdict(recipe).items() if k != "transforms"},
+        "recipe": recipe_record(recipe),
         "grid": grid.name,
         "seconds": round(seconds, 3),
         "summary": asdict(summary),
         "maps": [_clean(asdict(r)) for r in results],
     })
     return PatternReport(folder, manifest, grid, results, summary, seconds)
+
+
+def recipe_record(recipe: render.Recipe) -> dict:
+    """The recipe as JSON, with what "auto" and None resolved to on this machine."""
+    record = {k: v for k, v in asdict(recipe).items() if k != "transforms"}
+    record.update(lr=recipe.learning_rate, precision=recipe.compute_dtype or "float32")
+    record["transforms"] = "default" if recipe.transforms is None else "custom"
+    return record
 
 
 def _clean(entry: dict) -> dict:

@@ -20,12 +20,49 @@ from . import _tf
 Transform = Callable  # (images, rng) -> images
 
 
+_compiled: dict = {}
+JIT = True
+
+
 def warp(images, matrices):
     """Resample images (N, H, W, C) bilinearly by per-image affine matrices (N, 2, 3).
 
     A matrix maps an output pixel (x, y, 1) to the input point it samples.
-    Points outside the image read 0.
+    Points outside the image read 0. The gradient is the image gradient
+    warped back by the inverse matrices: exact for whole-pixel shifts and
+    quarter turns, and close for the small scales and rotations used here,
+    as in TensorFlow's own ImageProjectiveTransform gradient. Both directions
+    are XLA-compiled gathers, several times faster than the exact scatter.
     """
+    tf = _tf.tf()
+    if "sample" not in _compiled:
+        _compiled["sample"] = tf.function(sample, jit_compile=JIT, reduce_retracing=True, autograph=False)
+    fast = _compiled["sample"]
+
+    @tf.custom_gradient
+    def warped(x):
+        def grad(dy):
+            return fast(dy, invert(matrices))
+
+        return fast(x, matrices), grad
+
+    return warped(images)
+
+
+def invert(matrices):
+    """Inverse of affine matrices (N, 2, 3)."""
+    tf = _tf.tf()
+    a, b, c = matrices[:, 0, 0], matrices[:, 0, 1], matrices[:, 0, 2]
+    d, e, f = matrices[:, 1, 0], matrices[:, 1, 1], matrices[:, 1, 2]
+    det = a * e - b * d
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
+    row0 = tf.stack([ia, ib, -(ia * c + ib * f)], axis=1)
+    row1 = tf.stack([id_, ie, -(id_ * c + ie * f)], axis=1)
+    return tf.stack([row0, row1], axis=1)
+
+
+def sample(images, matrices):
+    """The forward resampling of `warp`, without its custom gradient."""
     tf = _tf.tf()
     shape = tf.shape(images)
     n, h, w, c = shape[0], shape[1], shape[2], shape[3]

@@ -1,0 +1,122 @@
+"""How fast is pattern synthesis, against what, and how good are the patterns?
+
+    python benchmarks/bench_patterns.py [--layer conv3] [--steps 256] [--single-maps 16]
+
+On the bundled MNIST CNN, all maps of one layer, default recipe, it prints
+side by side, all measured in this one process:
+
+  - featviz: the batched run, end to end (tracing included);
+  - one map at a time: the same recipe with a batch of one, timed on
+    --single-maps maps and scaled to the whole layer (--single-maps 0 runs
+    every map);
+  - the compute floor: the run's FLOPs (forward plus input gradient at the
+    canvas size, every step and image) over the FLOP rate this machine
+    reaches for one large convolution;
+  - tf-keras-vis at the same steps, if it is installed (`pip install .[bench]`);
+  - quality: the fraction of live maps whose saved 8-bit pattern reaches
+    ratio >= 1, and the peak memory of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import conv_rate, prefix_flops  # noqa: E402
+
+from featviz import _tf, exemplars, images, models, patterns, render  # noqa: E402
+
+
+def quality(model, layer, maps, unit_images, best) -> tuple[float, float]:
+    """Fraction of live maps at ratio >= 1, and the median ratio, of the 8-bit patterns."""
+    pixels = images.to_uint8(unit_images, (0.0, 1.0))
+    values = patterns.score(model, layer, maps, images.from_uint8(pixels, (0.0, 1.0)), "mean")
+    live = best[maps] > 0
+    ratios = values[live] / best[maps][live]
+    return float((ratios >= 1).mean()), float(np.median(ratios))
+
+
+def time_featviz(model, layer, maps, recipe) -> tuple[float, np.ndarray]:
+    start = time.perf_counter()
+    out = patterns.synthesize(model, layer, maps, canvas=(28, 28), recipe=recipe, seed=0)
+    return time.perf_counter() - start, out
+
+
+def time_single(model, layer, maps, recipe, count: int) -> float:
+    chosen = maps if count <= 0 else maps[:: max(1, len(maps) // count)][:count]
+    start = time.perf_counter()
+    for m in chosen:
+        patterns.synthesize(model, layer, [m], canvas=(28, 28), recipe=recipe, seed=0)
+    return (time.perf_counter() - start) * len(maps) / len(chosen)
+
+
+def time_tf_keras_vis(model, layer, maps, steps, best) -> tuple[float, float] | None:
+    try:
+        from tf_keras_vis.activation_maximization import ActivationMaximization
+        from tf_keras_vis.activation_maximization.callbacks import Callback  # noqa: F401
+        from tf_keras_vis.utils.scores import CategoricalScore
+    except ImportError:
+        return None
+    keras = _tf.keras()
+    net = models.extractor(model, [layer.name])
+    head = keras.Model(net.inputs, keras.layers.GlobalAveragePooling2D()(net.outputs[0]))
+    am = ActivationMaximization(head, model_modifier=None, clone=False)
+    start = time.perf_counter()
+    out = []
+    for m in maps:
+        out.append(am(CategoricalScore([m]), steps=steps, seed_input=None)[0])
+    seconds = time.perf_counter() - start
+    pics = np.stack(out).astype(np.float32)
+    pics = (pics - pics.min(axis=(1, 2, 3), keepdims=True)) / np.ptp(pics, axis=(1, 2, 3), keepdims=True).clip(1e-6)
+    return seconds, quality(model, layer, maps, pics, best)[0]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--layer", default="conv3")
+    p.add_argument("--steps", type=int, default=256)
+    p.add_argument("--single-maps", type=int, default=16)
+    args = p.parse_args()
+
+    loaded = models.load()
+    model = loaded.model
+    layer = models.resolve_layer(model, args.layer)
+    maps = list(range(layer.maps))
+    recipe = render.Recipe(steps=args.steps)
+    data = exemplars.load_dataset()
+    best = exemplars.scan(model, [layer.name], exemplars.model_inputs(model, data), top_k=0)[layer.name].best
+
+    rate = conv_rate()
+    flops = prefix_flops(model, layer.name, (28, 28)) * 2 * len(maps) * args.steps
+    floor = flops / rate
+    seconds, unit = time_featviz(model, layer, maps, recipe)
+    frac, median = quality(model, layer, maps, unit, best)
+    single = time_single(model, layer, maps, recipe, args.single_maps)
+    tkv = time_tf_keras_vis(model, layer, maps, args.steps, best)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"bundled MNIST CNN, {layer.name}: {len(maps)} maps x {args.steps} steps, canvas 28x28")
+    print(f"  large-convolution rate here : {rate / 1e9:7.1f} GFLOP/s")
+    print(f"  compute floor               : {floor:7.2f} s  ({flops / 1e9:.0f} GFLOP)")
+    print(f"  featviz (batched)           : {seconds:7.2f} s  = {seconds / floor:.2f} x floor")
+    scope = "all maps" if args.single_maps <= 0 else f"{min(args.single_maps, len(maps))} maps timed, scaled"
+    print(f"  one map at a time           : {single:7.2f} s  = {single / seconds:.1f} x featviz ({scope})")
+    if tkv is None:
+        print("  tf-keras-vis                : not installed (pip install .[bench])")
+    else:
+        print(f"  tf-keras-vis                : {tkv[0]:7.2f} s  = {tkv[0] / seconds:.1f} x featviz; "
+              f"{tkv[1]:.0%} of live maps at ratio >= 1")
+    print(f"  quality                     : {frac:.1%} of {int((best[maps] > 0).sum())} live maps at ratio >= 1 "
+          f"(median {median:.2f})")
+    print(f"  peak memory (process RSS)   : {peak:7.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
