@@ -6,6 +6,7 @@ TensorFlow is imported inside the commands, never at module level, so that
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -158,12 +159,13 @@ def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision,
     loaded = _load(model, trust_model_code)
     info = models.resolve_layer(loaded.model, layer)
     maps = patterns_api.parse_maps(maps_spec, info.maps)
+    job = patterns_api.prepare(loaded, info, maps, size=size, kind=kind, input_range=value_range, dataset=dataset)
     recipe = Recipe(steps=steps, param=param, precision=precision)
     chunks = -(-len(maps) // 128)
-    with click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=click.get_text_stream("stderr")) as bar:
-        report = patterns_api.make_patterns(loaded, info, maps, Path(out), size=size, kind=kind, recipe=recipe, seed=seed,
-                                            input_range=value_range, dataset=dataset, progress=bar.update)
+    with click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=sys.stderr) as bar:
+        report = job.run(Path(out), recipe=recipe, seed=seed, progress=bar.update)
     click.echo(report.summary.line(info.name, report.seconds))
     click.echo(str(report.grid))
     click.echo(str(report.manifest))
-    click.echo(f"{report.folder}{'/'}map-NNNN.png ({sum(r.image is not None for r in report.results)} files)")
+    written = sum(r.image is not None for r in report.results)
+    click.echo(f"{report.folder / 'map-NNNN.png'} ({written} files)")

@@ -194,53 +194,67 @@ class PatternReport:
     seconds: float
 
 
-def make_patterns(
-    loaded: models.LoadedModel,
-    layer: LayerInfo,
-    maps: Sequence[int],
-    out: Path,
-    *,
-    size: int | None = None,
-    kind: str = "mean",
-    recipe: render.Recipe = render.Recipe(),
-    seed: int = 0,
-    input_range: tuple[float, float] = (0.0, 1.0),
-    dataset: str | Path | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> PatternReport:
-    """The whole `featviz patterns` job for one layer: files plus manifest.json."""
+@dataclass
+class PatternJob:
+    """A checked request: the layer, maps and canvas fit the model, and the natural images are scored."""
+
+    loaded: models.LoadedModel
+    layer: LayerInfo
+    maps: list[int]
+    canvas: tuple[int, int]
+    kind: str
+    input_range: tuple[float, float]
+    best: np.ndarray  # best natural value of every map of the layer
+    dataset: str
+
+    def run(self, out: str | Path, *, recipe: render.Recipe = render.Recipe(), seed: int = 0,
+            progress: Callable[[int], None] | None = None) -> PatternReport:
+        """Synthesize, save, read back and score; write the grid and manifest.json."""
+        model, layer = self.loaded.model, self.layer
+        folder = io.ensure_dir(Path(out) / "patterns" / io.layer_stem(layer.index, layer.name))
+        started = time.perf_counter()
+        found = synthesize(model, layer, self.maps, canvas=self.canvas, kind=self.kind, recipe=recipe, seed=seed,
+                           input_range=self.input_range, progress=progress)
+        seconds = time.perf_counter() - started
+        results = save_and_score(model, layer, self.maps, found, folder, kind=self.kind,
+                                 input_range=self.input_range, best=self.best)
+        summary = summarize(results)
+        title = (f"{self.loaded.name} · {layer.name}: patterns of {len(self.maps)} maps ({recipe.steps} steps, "
+                 f"seed {seed}) · {summary.at_least_one}/{summary.live} live maps at ratio ≥ 1")
+        grid = io.write_bytes(folder / "grid.png", grids.figure_png(grid_figure(found, results, title=title)))
+        manifest = io.write_json(folder / "manifest.json", self._manifest(recipe, seed, grid, seconds, summary, results))
+        return PatternReport(folder, manifest, grid, results, summary, seconds)
+
+    def _manifest(self, recipe, seed, grid, seconds, summary, results) -> dict:
+        return {
+            "featviz": __version__,
+            "model": self.loaded.name,
+            "model_sha256": self.loaded.sha256,
+            "layer": self.layer.name,
+            "objective": self.kind,
+            "steps": recipe.steps,
+            "seed": seed,
+            "size": list(self.canvas),
+            "input_range": list(self.input_range),
+            "dataset": self.dataset,
+            "recipe": recipe_record(recipe),
+            "grid": grid.name,
+            "seconds": round(seconds, 3),
+            "summary": asdict(summary),
+            "maps": [_clean(asdict(r)) for r in results],
+        }
+
+
+def prepare(loaded: models.LoadedModel, layer: LayerInfo, maps: Sequence[int], *, size: int | None = None,
+            kind: str = "mean", input_range: tuple[float, float] = (0.0, 1.0),
+            dataset: str | Path | None = None) -> PatternJob:
+    """Check a pattern request and score the natural images, before any long work starts."""
     model = loaded.model
     canvas = canvas_for(model, layer, size)
     data = exemplars.load_dataset(dataset)
-    best = exemplars.scan(model, [layer.name], exemplars.model_inputs(model, data, input_range), kind=kind, top_k=0)[layer.name].best
-    folder = io.ensure_dir(Path(out) / "patterns" / io.layer_stem(layer.index, layer.name))
-    started = time.perf_counter()
-    patterns = synthesize(model, layer, maps, canvas=canvas, kind=kind, recipe=recipe, seed=seed,
-                          input_range=input_range, progress=progress)
-    seconds = time.perf_counter() - started
-    results = save_and_score(model, layer, maps, patterns, folder, kind=kind, input_range=input_range, best=best)
-    summary = summarize(results)
-    title = (f"{loaded.name} · {layer.name}: patterns of {len(maps)} maps ({recipe.steps} steps, seed {seed}) · "
-             f"{summary.at_least_one}/{summary.live} live maps at ratio ≥ 1")
-    grid = io.write_bytes(folder / "grid.png", grids.figure_png(grid_figure(patterns, results, title=title)))
-    manifest = io.write_json(folder / "manifest.json", {
-        "featviz": __version__,
-        "model": loaded.name,
-        "model_sha256": loaded.sha256,
-        "layer": layer.name,
-        "objective": kind,
-        "steps": recipe.steps,
-        "seed": seed,
-        "size": list(canvas),
-        "input_range": list(input_range),
-        "dataset": data.source,
-        "recipe": recipe_record(recipe),
-        "grid": grid.name,
-        "seconds": round(seconds, 3),
-        "summary": asdict(summary),
-        "maps": [_clean(asdict(r)) for r in results],
-    })
-    return PatternReport(folder, manifest, grid, results, summary, seconds)
+    inputs = exemplars.model_inputs(model, data, input_range)
+    best = exemplars.scan(model, [layer.name], inputs, kind=kind, top_k=0)[layer.name].best
+    return PatternJob(loaded, layer, list(maps), canvas, kind, input_range, best, data.source)
 
 
 def recipe_record(recipe: render.Recipe) -> dict:

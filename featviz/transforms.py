@@ -7,7 +7,8 @@ per-step stateless generator). Every transform keeps the canvas size, filling
 uncovered pixels with 0 (black), so it works in front of any layer.
 
 The affine warp is written with gathers rather than TensorFlow's image ops:
-it then compiles with XLA, and an integer shift or a quarter turn is exact.
+it then compiles with XLA, and an integer shift is exact (a quarter turn up to
+float rounding). A positive angle turns the image clockwise as displayed.
 """
 
 from __future__ import annotations

@@ -1,0 +1,150 @@
+"""The optimizer raises its objective; dead maps are found; seeds reproduce; manifests hold."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import helpers
+from featviz import exemplars, models, objectives, patterns, render
+from featviz.errors import FeatvizError
+
+FAST = render.Recipe(steps=40, relax_steps=10, polish_steps=10)
+
+
+def rise(model, objective, n=3, recipe=FAST):
+    history = render.render(model, objective, n, (12, 12), recipe=recipe, seed=0).history
+    return history[:5].mean(axis=0), history[-5:].mean(axis=0)
+
+
+@pytest.mark.parametrize("kind", ["mean", "center"])
+def test_channel_objective_rises(kind):
+    start, end = rise(helpers.tiny_cnn(), objectives.channel("c2", [0, 1, 2], kind))
+    assert (end > start).all(), (start, end)
+
+
+def test_objective_arithmetic_with_a_regularizer_rises():
+    objective = objectives.channel("c1", 1) - 0.1 * objectives.total_variation()
+    start, end = rise(helpers.tiny_cnn(), objective, n=2)
+    assert (end > start).all()
+
+
+@pytest.mark.parametrize("param", ["pixels", "fourier"])
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_every_parameterization_and_precision_rises(param, precision):
+    recipe = render.Recipe(steps=30, relax_steps=5, polish_steps=5, param=param, precision=precision)
+    start, end = rise(helpers.tiny_cnn(), objectives.channel("c2", [3, 4]), n=2, recipe=recipe)
+    assert (end > start).all()
+
+
+def test_objective_arithmetic_builds_new_objectives():
+    a, b = objectives.channel("c1", 0), objectives.channel("c2", 1)
+    combined = 2 * a - b + 1
+    assert combined.layers == {"c1", "c2"} and a.layers == {"c1"}
+    taps = {"c1": np.ones((1, 2, 2, 3), np.float32) * 3, "c2": np.ones((1, 2, 2, 3), np.float32)}
+    assert float(np.asarray(combined(taps, None))[0]) == 2 * 3 - 1 + 1
+
+
+def test_center_objective_reads_the_centre_unit():
+    maps = np.zeros((1, 3, 3, 2), np.float32)
+    maps[0, 1, 1, 1] = 9.0
+    maps[0, 0, 0, 1] = 3.0
+    taps = {"l": maps}
+    assert float(np.asarray(objectives.channel("l", 1, "center")(taps, None))[0]) == 9.0
+    assert float(np.asarray(objectives.channel("l", 1, "mean")(taps, None))[0]) == pytest.approx(12.0 / 9)
+
+
+def test_relaxed_relu_wakes_a_map_that_starts_at_zero():
+    model = helpers.tiny_cnn()
+    conv = model.get_layer("c1")
+    kernel, bias = conv.get_weights()
+    kernel[..., 0] = np.abs(kernel[..., 0])
+    bias[0] = -0.9 * kernel[..., 0].sum()  # fires only where a 3x3 window is nearly white
+    conv.set_weights([kernel, bias])
+    objective = objectives.channel("c1", [0])
+    woke = render.render(model, objective, 1, (12, 12), recipe=render.Recipe(steps=80, relax_steps=60), seed=0)
+    stuck = render.render(model, objective, 1, (12, 12), recipe=render.Recipe(steps=80, relax_steps=0), seed=0)
+    assert stuck.history[-1, 0] == 0.0
+    assert woke.history[-1, 0] > 0.0
+
+
+def test_dead_maps_are_detected_from_natural_images():
+    model = helpers.with_dead_map(helpers.tiny_cnn(), "c2", 4)
+    inputs = helpers.random_digits()[..., None].astype(np.float32) / 255
+    stats = exemplars.scan(model, ["c2"], inputs, top_k=3)["c2"]
+    assert stats.dead.tolist() == [i == 4 for i in range(6)]
+    assert stats.top.shape == (6, 3) and stats.fires[4] == 0.0
+
+
+def make_job(tmp_path, model, maps, dataset):
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = models.load(path)
+    layer = models.resolve_layer(loaded.model, "c2")
+    return patterns.prepare(loaded, layer, maps, dataset=dataset)
+
+
+def test_manifest_schema_and_dead_marks(tmp_path, tiny_files):
+    model = helpers.with_dead_map(helpers.tiny_cnn(), "c2", 4)
+    job = make_job(tmp_path, model, [0, 4, 5], tiny_files / "digits.npz")
+    report = job.run(tmp_path / "out", recipe=FAST, seed=1)
+    manifest = json.loads(report.manifest.read_text())
+    for key in ("model_sha256", "layer", "objective", "steps", "seed", "size", "input_range", "maps"):
+        assert key in manifest
+    assert manifest["layer"] == "c2" and manifest["steps"] == 40 and manifest["size"] == [12, 12]
+    assert manifest["model_sha256"] == job.loaded.sha256
+    by_map = {m["map"]: m for m in manifest["maps"]}
+    assert set(by_map) == {0, 4, 5}
+    for m in by_map.values():
+        assert set(m) >= {"map", "image", "value", "best_natural", "ratio", "dead"}
+        assert (report.folder / m["image"]).exists()
+    assert by_map[4]["dead"] is True and by_map[4]["ratio"] is None
+    live = by_map[0]
+    assert live["dead"] is False and live["ratio"] == pytest.approx(live["value"] / live["best_natural"])
+    # value is what the saved 8-bit PNG really reaches
+    pixels = np.asarray(Image.open(report.folder / live["image"]), np.float32)[None, ..., None] / 255
+    assert patterns.score(job.loaded.model, job.layer, [0], pixels, "mean")[0] == pytest.approx(live["value"], rel=1e-6)
+
+
+def test_same_seed_gives_identical_pngs(tmp_path, tiny_files):
+    job = make_job(tmp_path, helpers.tiny_cnn(), [1, 2], tiny_files / "digits.npz")
+    a = job.run(tmp_path / "a", recipe=FAST, seed=7)
+    b = job.run(tmp_path / "b", recipe=FAST, seed=7)
+    c = job.run(tmp_path / "c", recipe=FAST, seed=8)
+    for name in ("map-0001.png", "map-0002.png", "grid.png"):
+        assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes()
+    assert (a.folder / "map-0001.png").read_bytes() != (c.folder / "map-0001.png").read_bytes()
+
+
+def test_patterns_stay_inside_the_input_range(tmp_path, tiny_files):
+    model = helpers.tiny_cnn()
+    layer = models.resolve_layer(model, "c2")
+    found = patterns.synthesize(model, layer, [0, 1], canvas=(12, 12), recipe=FAST, input_range=(0, 255))
+    assert found.min() >= 0.0 and found.max() <= 1.0  # unit images, mapped into 0..255 only at the model
+
+
+def test_larger_canvas_for_a_convolutional_prefix():
+    model = helpers.tiny_cnn()
+    layer = models.resolve_layer(model, "c2")
+    assert patterns.canvas_for(model, layer, 20) == (20, 20)
+    found = patterns.synthesize(model, layer, [0], canvas=(20, 20), recipe=FAST)
+    assert found.shape == (1, 20, 20, 1)
+
+
+@pytest.mark.parametrize("spec,count,expected", [("0-3,7", 8, [0, 1, 2, 3, 7]), ("5", 6, [5]), (None, 3, [0, 1, 2])])
+def test_parse_maps(spec, count, expected):
+    assert patterns.parse_maps(spec, count) == expected
+
+
+@pytest.mark.parametrize("spec", ["8", "3-1", "-1", "a"])
+def test_parse_maps_rejects(spec):
+    with pytest.raises(FeatvizError):
+        patterns.parse_maps(spec, 8)
+
+
+def test_size_errors():
+    model = helpers.tiny_cnn()
+    layer = models.resolve_layer(model, "c2")
+    with pytest.raises(FeatvizError, match="too small for layer 'c2': it needs at least 8"):
+        patterns.canvas_for(model, layer, 6)
