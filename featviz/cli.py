@@ -43,6 +43,7 @@ layer_option = click.option("--layer", default=None, metavar="NAME|INDEX", help=
 out_option = click.option(
     "--out", default="gallery", show_default=True, type=click.Path(file_okay=False), help="Output folder."
 )
+force_option = click.option("--force", is_flag=True, help="Overwrite files in the output folder that featviz did not write.")
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,8 +112,9 @@ def _layer_table(infos, inner) -> str:
               help="One colour scale for all maps, or one per map.")
 @click.option("--top", "top_k", type=click.IntRange(min=1), default=None, help="Also print the K most active maps.")
 @out_option
+@force_option
 @model_option
-def activations(paths, layer, input_range, scale, top_k, out, trust_model_code) -> None:
+def activations(paths, layer, input_range, scale, top_k, out, force, trust_model_code) -> None:
     """Show every map of a layer for one IMAGE, as a grid PNG."""
     from . import activations as acts_api
     from . import grids, images, io
@@ -122,9 +124,8 @@ def activations(paths, layer, input_range, scale, top_k, out, trust_model_code) 
     loaded = _load(model_path, trust_model_code)
     acts = acts_api.extract(loaded.model, image_path, layer, value_range)
     fig = acts_api.figure(acts, scale=scale, model_name=loaded.name)
-    folder = io.ensure_dir(out)
     name = f"activations-{io.slug(Path(image_path).stem)}-{io.layer_stem(acts.layer.index, acts.layer.name)}.png"
-    path = io.write_bytes(folder / name, grids.figure_png(fig))
+    path = io.OutputDir(out, force=force).write(name, grids.figure_png(fig))
     if top_k:
         for rank, (index, mean) in enumerate(acts.top(top_k), 1):
             click.echo(f"{rank:>3}. map {index:<5} mean {mean:.4f}")
@@ -147,11 +148,12 @@ def activations(paths, layer, input_range, scale, top_k, out, trust_model_code) 
 @range_option
 @click.option("--dataset", default=None, metavar="PATH", help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).")
 @out_option
+@force_option
 @model_option
-def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision, input_range, dataset, out,
+def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision, input_range, dataset, out, force,
              trust_model_code) -> None:
     """Synthesize the pattern each map of a layer responds to most."""
-    from . import images, models
+    from . import images, io, models
     from . import patterns as patterns_api
     from .render import Recipe
 
@@ -163,7 +165,7 @@ def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision,
     recipe = Recipe(steps=steps, param=param, precision=precision)
     chunks = -(-len(maps) // 128)
     with click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=sys.stderr) as bar:
-        report = job.run(Path(out), recipe=recipe, seed=seed, progress=bar.update)
+        report = job.run(io.OutputDir(out, force=force), recipe=recipe, seed=seed, progress=bar.update)
     click.echo(report.summary.line(info.name, report.seconds))
     click.echo(str(report.grid))
     click.echo(str(report.manifest))

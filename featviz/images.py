@@ -47,7 +47,7 @@ def open_image(path: str | Path) -> Image.Image:
         raise FeatvizError(f"{p}: the image is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except UnidentifiedImageError:
         raise FeatvizError(f"{p}: not an image featviz can read ({', '.join(FORMATS)})") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
+    except Exception as e:  # a decoder fed hostile bytes may fail in any way; all mean "unreadable"
         raise FeatvizError(f"{p}: unreadable image ({_short(e)})") from None
 
 

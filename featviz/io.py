@@ -65,3 +65,53 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     return write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+
+
+class OutputDir:
+    """An output folder that featviz writes into, and only into.
+
+    Every write is atomic and stays inside the folder. A ledger
+    (.featviz-written.json) records the sha256 of each file featviz wrote, so
+    featviz overwrites its own earlier output but never a file someone else
+    put there (or edited since), unless force is given.
+    """
+
+    LEDGER = ".featviz-written.json"
+
+    def __init__(self, root: str | Path, *, force: bool = False):
+        self.root = Path(root)
+        self.force = force
+        self._ledger: dict[str, str] | None = None
+
+    def path(self, relative: str | Path) -> Path:
+        return inside(self.root, relative)
+
+    def write(self, relative: str | Path, data: bytes) -> Path:
+        target = self.path(relative)
+        key = target.relative_to(self.root.resolve()).as_posix()
+        ensure_dir(target.parent)
+        if target.exists() and not self.force and not self._ours(key, target):
+            raise FeatvizError(f"{target} exists and featviz did not write it; pass --force to overwrite it")
+        write_bytes(target, data)
+        self._record(key, hashlib.sha256(data).hexdigest())
+        return Path(self.root) / key
+
+    def write_json(self, relative: str | Path, obj: Any) -> Path:
+        return self.write(relative, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+
+    def _ours(self, key: str, target: Path) -> bool:
+        recorded = self.ledger().get(key)
+        return recorded is not None and recorded == hashlib.sha256(target.read_bytes()).hexdigest()
+
+    def ledger(self) -> dict[str, str]:
+        if self._ledger is None:
+            try:
+                loaded = json.loads((self.root / self.LEDGER).read_text("utf-8"))
+                self._ledger = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._ledger = {}
+        return self._ledger
+
+    def _record(self, key: str, digest: str) -> None:
+        self.ledger()[key] = digest
+        write_json(self.root / self.LEDGER, dict(sorted(self.ledger().items())))

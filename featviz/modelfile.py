@@ -128,7 +128,8 @@ def _h5_config(p: Path) -> dict[str, Any]:
     try:
         with h5py.File(p, "r") as f:
             raw = f.attrs.get("model_config")
-            has_weights = "model_weights" in f or "layer_names" in f.attrs
+            # Keras 2 weights files: layer_names; Keras 3 (.weights.h5): layers/ and vars/
+            has_weights = "model_weights" in f or "layer_names" in f.attrs or "layers" in f
     except (OSError, RuntimeError, ValueError) as e:
         raise FeatvizError(f"{p}: corrupt or truncated HDF5 file ({_one_line(e)})") from None
     if raw is None:

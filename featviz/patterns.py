@@ -121,8 +121,8 @@ def score(model, layer: LayerInfo, maps: Sequence[int], inputs: np.ndarray, kind
     return per_map[np.arange(len(maps)), list(maps)]
 
 
-def save_and_score(model, layer: LayerInfo, maps: Sequence[int], patterns: np.ndarray, folder: Path, *,
-                   kind: str, input_range, best: np.ndarray) -> list[MapPattern]:
+def save_and_score(model, layer: LayerInfo, maps: Sequence[int], patterns: np.ndarray, out: io.OutputDir,
+                   folder: Path, *, kind: str, input_range, best: np.ndarray) -> list[MapPattern]:
     """Write map-NNNN.png per map, read them back, score them, and compute the ratios."""
     channels = patterns.shape[-1]
     readback = np.zeros_like(patterns, dtype=np.float32)
@@ -132,7 +132,7 @@ def save_and_score(model, layer: LayerInfo, maps: Sequence[int], patterns: np.nd
             errors[i] = "NaN or Inf in the gradient or the activation"
             continue
         pixels = images.to_uint8(images.to_range(patterns[i], input_range), input_range)
-        path = io.write_bytes(folder / f"map-{m:04d}.png", images.png_bytes(pixels))
+        path = out.write(folder / f"map-{m:04d}.png", images.png_bytes(pixels))
         readback[i] = images.load_image(path, channels=channels, input_range=input_range)
     values = score(model, layer, maps, readback, kind)
     results = []
@@ -207,23 +207,24 @@ class PatternJob:
     best: np.ndarray  # best natural value of every map of the layer
     dataset: str
 
-    def run(self, out: str | Path, *, recipe: render.Recipe = render.Recipe(), seed: int = 0,
+    def run(self, out: str | Path | io.OutputDir, *, recipe: render.Recipe = render.Recipe(), seed: int = 0,
             progress: Callable[[int], None] | None = None) -> PatternReport:
         """Synthesize, save, read back and score; write the grid and manifest.json."""
         model, layer = self.loaded.model, self.layer
-        folder = io.ensure_dir(Path(out) / "patterns" / io.layer_stem(layer.index, layer.name))
+        out = out if isinstance(out, io.OutputDir) else io.OutputDir(out)
+        folder = Path("patterns") / io.layer_stem(layer.index, layer.name)
         started = time.perf_counter()
         found = synthesize(model, layer, self.maps, canvas=self.canvas, kind=self.kind, recipe=recipe, seed=seed,
                            input_range=self.input_range, progress=progress)
         seconds = time.perf_counter() - started
-        results = save_and_score(model, layer, self.maps, found, folder, kind=self.kind,
+        results = save_and_score(model, layer, self.maps, found, out, folder, kind=self.kind,
                                  input_range=self.input_range, best=self.best)
         summary = summarize(results)
         title = (f"{self.loaded.name} · {layer.name}: patterns of {len(self.maps)} maps ({recipe.steps} steps, "
                  f"seed {seed}) · {summary.at_least_one}/{summary.live} live maps at ratio ≥ 1")
-        grid = io.write_bytes(folder / "grid.png", grids.figure_png(grid_figure(found, results, title=title)))
-        manifest = io.write_json(folder / "manifest.json", self._manifest(recipe, seed, grid, seconds, summary, results))
-        return PatternReport(folder, manifest, grid, results, summary, seconds)
+        grid = out.write(folder / "grid.png", grids.figure_png(grid_figure(found, results, title=title)))
+        manifest = out.write_json(folder / "manifest.json", self._manifest(recipe, seed, grid, seconds, summary, results))
+        return PatternReport(out.root / folder, manifest, grid, results, summary, seconds)
 
     def _manifest(self, recipe, seed, grid, seconds, summary, results) -> dict:
         return {
