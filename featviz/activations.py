@@ -49,6 +49,16 @@ def extract(model, image: str | Path | np.ndarray, layer: str | int | None = Non
     return Activations(info, x, np.asarray(maps)[0], output if output.ndim == 1 else None)
 
 
+def predict(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0), k: int = 3) -> list[tuple[int, float]]:
+    """The model's top-k outputs for one image: [(class, value), ...]; [] if the output is not a vector."""
+    x = prepare_image(model, image, input_range)
+    output = np.asarray(model(x[None], training=False))[0]
+    if output.ndim != 1:
+        return []
+    order = np.argsort(-output, kind="stable")[:k]
+    return [(int(i), float(output[i])) for i in order]
+
+
 def describe_predictions(preds: list[tuple[int, float]]) -> str:
     if not preds:
         return ""

@@ -171,3 +171,58 @@ def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision,
     click.echo(str(report.manifest))
     written = sum(r.image is not None for r in report.results)
     click.echo(f"{report.folder / 'map-NNNN.png'} ({written} files)")
+
+
+@main.command()
+@click.argument("model_paths", nargs=-1, required=True, metavar="MODEL...")
+@click.option("--image", "image_path", required=True, help="The image every model looks at.")
+@click.option("--top", "top_k", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Patterns of this many most active maps per model.")
+@click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@range_option
+@out_option
+@force_option
+@model_option
+def compare(model_paths, image_path, top_k, steps, seed, input_range, out, force, trust_model_code) -> None:
+    """The same IMAGE through several models, side by side, as a PNG and a page.
+
+    Bundled models can be named by file name: mnist_cnn.keras,
+    mnist_plain_deep.keras, mnist_resnet_v2.keras.
+    """
+    from . import compare as compare_api
+    from . import images, io
+    from .render import Recipe
+
+    value_range = images.parse_range(input_range)
+    loaded = [_load(p, trust_model_code) for p in model_paths]
+    recipe = Recipe(steps=steps)
+    views = []
+    with click.progressbar(length=steps * len(loaded), label="compare", file=sys.stderr) as bar:
+        for one in loaded:
+            views.append(compare_api.view(one, image_path, top_k=top_k, input_range=value_range, recipe=recipe,
+                                          seed=seed, progress=bar.update))
+    written = compare_api.write(views, loaded, image_path, io.OutputDir(out, force=force))
+    for v in views:
+        click.echo(f"{v.name}: {v.prediction}; innermost {v.acts.layer.name}; top maps "
+                   + ", ".join(str(m) for m, _ in v.top))
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="[MODEL] IMAGE")
+@model_option
+def check(paths, trust_model_code) -> None:
+    """Which input range does MODEL expect? Its top prediction for IMAGE at 0,1 and at 0,255."""
+    from . import activations as acts_api
+
+    model_path, image_path = _split_model_image(paths)
+    loaded = _load(model_path, trust_model_code)
+    click.echo(f"{loaded.name} on {Path(image_path).name}")
+    for value_range in ((0.0, 1.0), (0.0, 255.0)):
+        preds = acts_api.predict(loaded.model, image_path, value_range)
+        label = f"{value_range[0]:g},{value_range[1]:g}"
+        click.echo(f"  --input-range {label:<6} -> {acts_api.describe_predictions(preds[:2]) or 'no class output'}")
+    click.echo("The range the model was trained on gives the right class. Confidence alone misleads: "
+               "a ReLU network fed 255x its range often saturates at 100%.")

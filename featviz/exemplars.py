@@ -13,11 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from . import images, models
+from . import bundled, images, models
 from .errors import FeatvizError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-DEFAULT_DATASET = "exemplars.npz"
 
 
 @dataclass
@@ -43,7 +42,7 @@ class LayerStats:
 
 def load_dataset(path: str | Path | None = None) -> Dataset:
     """An npz with `x` (and maybe `y`), a folder of images, or the bundled exemplars."""
-    p = models.bundled_path(DEFAULT_DATASET) if path is None else Path(path)
+    p = bundled.path(bundled.EXEMPLARS) if path is None else Path(path)
     if p.is_dir():
         return _load_folder(p)
     if not p.is_file():

@@ -34,9 +34,11 @@ def parse_range(text: str) -> tuple[float, float]:
 
 def open_image(path: str | Path) -> Image.Image:
     """Open and decode an image of a common format, refusing decompression bombs."""
-    p = Path(path)
+    from . import bundled
+
+    p = bundled.image(path)
     if not p.is_file():
-        raise FeatvizError(f"{p}: no such image file")
+        raise FeatvizError(f"{Path(path)}: no such image file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

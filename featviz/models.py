@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Sequence
 
-from . import _tf, fastconv, legacy, modelfile
+from . import _tf, bundled, fastconv, legacy, modelfile
 from .errors import FeatvizError
-
-DEFAULT_MODEL = "mnist_cnn.keras"
-
 
 @dataclass
 class LoadedModel:
@@ -50,22 +47,16 @@ class LayerInfo:
         return self.output_shape[-1] if self.spatial else None
 
 
-def bundled_path(name: str) -> Path:
-    """A file that ships with featviz: in the wheel, or in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "bundled" / name, here.parent / "models" / name):
-        if candidate.exists():
-            return candidate
-    raise FeatvizError(f"the bundled file {name} is missing from this installation")
-
-
 def load(path: str | Path | None = None, *, trust_code: bool = False) -> LoadedModel:
     """Load a .keras or .h5 model in safe mode, without compiling it.
+
+    None loads the bundled MNIST CNN; a bare file name that does not exist
+    here but names a bundled model (mnist_resnet_v2.keras) loads that.
 
     Models that would run code when loaded (Lambda layers, custom objects)
     are refused unless trust_code is True (`--trust-model-code`).
     """
-    mf = modelfile.check_model_file(bundled_path(DEFAULT_MODEL) if path is None else path)
+    mf = modelfile.check_model_file(bundled.model(path))
     config = modelfile.read_config(mf)
     risky = modelfile.code_in_config(config)
     if risky and not trust_code:

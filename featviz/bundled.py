@@ -1,0 +1,46 @@
+"""Files that ship with featviz: the reference models, their exemplars and sample digits.
+
+A name that is not an existing path but matches a bundled file resolves to
+it, so `featviz activations digit6.png` works from any folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import FeatvizError
+
+DEFAULT_MODEL = "mnist_cnn.keras"
+EXEMPLARS = "exemplars.npz"
+
+
+def path(name: str) -> Path:
+    """A bundled file: inside the installed wheel, or in a source checkout's models/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "bundled" / name, here.parent / "models" / name):
+        if candidate.exists():
+            return candidate
+    raise FeatvizError(f"the bundled file {name} is missing from this installation")
+
+
+def resolve(spec: str | Path, folder: str = "") -> Path:
+    """spec itself if it exists or names a folder; else the bundled file of that name, if any."""
+    p = Path(spec)
+    if p.exists() or len(p.parts) != 1:
+        return p
+    try:
+        return path(f"{folder}/{p.name}" if folder else p.name)
+    except FeatvizError:
+        return p
+
+
+def model(spec: str | Path | None) -> str | Path:
+    if spec is None:
+        return path(DEFAULT_MODEL)
+    if "://" in str(spec):  # left as it is, for the loader to refuse
+        return str(spec)
+    return resolve(spec)
+
+
+def image(spec: str | Path) -> Path:
+    return resolve(spec, "samples")

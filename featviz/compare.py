@@ -1,0 +1,128 @@
+"""The same image through several models, side by side.
+
+For each model: its innermost activation grid, its prediction, and the
+patterns of the maps that the image drives hardest. This is how a plain CNN,
+a deep plain CNN and a ResNet V2 are compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import activations, grids, models, patterns, render
+from .activations import Activations
+
+
+@dataclass
+class ModelView:
+    name: str
+    acts: Activations
+    top: list[tuple[int, float]]  # (map, mean activation), most active first
+    patterns: np.ndarray  # (K, H, W, C) in 0..1
+
+    @property
+    def prediction(self) -> str:
+        return activations.describe_predictions(self.acts.predictions(2)) or "no class output"
+
+
+def view(loaded: models.LoadedModel, image: str | Path, *, top_k: int = 8, input_range=(0.0, 1.0),
+         recipe: render.Recipe = render.Recipe(), seed: int = 0,
+         progress: Callable[[int], None] | None = None) -> ModelView:
+    """One model's side of the comparison."""
+    model = loaded.model
+    acts = activations.extract(model, image, None, input_range)
+    top = acts.top(top_k)
+    canvas = patterns.canvas_for(model, acts.layer, None)
+    found = patterns.synthesize(model, acts.layer, [m for m, _ in top], canvas=canvas, recipe=recipe, seed=seed,
+                                input_range=input_range, progress=progress)
+    return ModelView(loaded.name, acts, top, found)
+
+
+def figure(views: Sequence[ModelView]):
+    """One row per model: its input, its innermost maps, and the patterns of its most active maps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(15, 3.3 * len(views)), dpi=100)
+    rows = fig.subfigures(len(views), 1, squeeze=False)[:, 0]
+    for row, v in zip(rows, views):
+        axes = row.subplots(1, 3, width_ratios=[1, 3.2, 3.2])
+        _show_input(axes[0], v)
+        _show_maps(axes[1], v)
+        _show_patterns(axes[2], v)
+        h, w, n = v.acts.maps.shape
+        row.suptitle(f"{v.name}: {v.prediction}  ·  innermost layer {v.acts.layer.name} ({n} maps of {h}x{w})",
+                     fontsize=11, x=0.01, ha="left")
+    return fig
+
+
+def _show_input(ax, v: ModelView) -> None:
+    img = v.acts.image
+    lo, hi = float(img.min()), float(img.max())
+    shown = img[..., 0] if img.shape[-1] == 1 else (img - lo) / max(hi - lo, 1e-8)
+    ax.imshow(shown, cmap="gray", interpolation="nearest")
+    ax.set_title("input", fontsize=9)
+    ax.set_axis_off()
+
+
+def _show_maps(ax, v: ModelView) -> None:
+    tiles = np.moveaxis(v.acts.maps, -1, 0)
+    _, cols = grids.grid_shape(len(tiles))
+    canvas, _ = grids.mosaic(tiles, cols)
+    import matplotlib
+
+    ax.imshow(canvas, cmap=matplotlib.colormaps["viridis"].with_extremes(bad="white"), interpolation="nearest",
+              vmin=0, vmax=max(float(tiles.max()), 1e-6))
+    ax.set_title("activations (one shared scale)", fontsize=9)
+    ax.set_axis_off()
+
+
+def _show_patterns(ax, v: ModelView) -> None:
+    tiles = v.patterns[..., 0] if v.patterns.shape[-1] == 1 else v.patterns
+    cols = min(len(tiles), 4)
+    canvas, corners = grids.mosaic(tiles, cols)
+    import matplotlib
+
+    if canvas.ndim == 2:
+        grey = matplotlib.colormaps["gray"].with_extremes(bad="white")
+        ax.imshow(canvas, cmap=grey, interpolation="nearest", vmin=0, vmax=1)
+    else:
+        ax.imshow(np.nan_to_num(canvas, nan=1.0), interpolation="nearest")
+    for (x, y), (m, mean) in zip(corners, v.top):
+        ax.text(x - 0.5, y - 0.8, f"map {m} ({mean:.2f})", fontsize=7, va="bottom")
+    ax.set_title("patterns of the most active maps (mean activation)", fontsize=9)
+    ax.set_axis_off()
+
+
+def write(views: Sequence[ModelView], loaded: Sequence[models.LoadedModel], image: str | Path, out) -> list[Path]:
+    """compare/<image>-<hash>/compare.png and index.html; returns the paths written."""
+    from . import io, pages
+
+    stem = f"{io.slug(Path(image).stem)}-{io.short_hash('|'.join(m.sha256 for m in loaded))}"
+    folder = Path("compare") / stem
+    png = out.write(folder / "compare.png", grids.figure_png(figure(views), dpi=90))
+    rows = [(v.name, m.sha256[:12], v.acts.layer.name, "x".join(map(str, v.acts.maps.shape)), v.prediction,
+             ", ".join(f"{i} ({a:.2f})" for i, a in v.top)) for v, m in zip(views, loaded)]
+    body = (f'<p class="muted">The same image, {pages.esc(Path(image).name)}, through {len(views)} models.</p>'
+            + pages.image("compare.png", "comparison")
+            + pages.table(["model", "sha256", "innermost layer", "maps", "prediction", "most active maps (mean)"], rows))
+    html = pages.page(f"Compare: {Path(image).name}", body, root="../",
+                      nav=[("gallery", "index.html"), ("comparisons", "compare/index.html")])
+    page_path = out.write(folder / "index.html", html.encode())
+    out.write("style.css", pages.CSS.encode())
+    listing = out.write(Path("compare") / "index.html", _listing(out).encode())
+    return [png, page_path, listing]
+
+
+def _listing(out) -> str:
+    from . import pages
+
+    folders = sorted(p.parent.name for p in out.path("compare").glob("*/index.html"))
+    items = "".join(f'<li><a href="{pages.href(name + "/index.html")}">{pages.esc(name)}</a></li>' for name in folders)
+    return pages.page("Comparisons", f"<ul>{items}</ul>", root="../", nav=[("gallery", "index.html")])
