@@ -125,7 +125,8 @@ def activations(paths, layer, input_range, scale, top_k, out, force, trust_model
     acts = acts_api.extract(loaded.model, image_path, layer, value_range)
     fig = acts_api.figure(acts, scale=scale, model_name=loaded.name)
     name = f"activations-{io.slug(Path(image_path).stem)}-{io.layer_stem(acts.layer.index, acts.layer.name)}.png"
-    path = io.OutputDir(out, force=force).write(name, grids.figure_png(fig))
+    with io.OutputDir(out, force=force) as folder:
+        path = folder.write(name, grids.figure_png(fig))
     if top_k:
         for rank, (index, mean) in enumerate(acts.top(top_k), 1):
             click.echo(f"{rank:>3}. map {index:<5} mean {mean:.4f}")
@@ -164,8 +165,10 @@ def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision,
     job = patterns_api.prepare(loaded, info, maps, size=size, kind=kind, input_range=value_range, dataset=dataset)
     recipe = Recipe(steps=steps, param=param, precision=precision)
     chunks = -(-len(maps) // 128)
-    with click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=sys.stderr) as bar:
-        report = job.run(io.OutputDir(out, force=force), recipe=recipe, seed=seed, progress=bar.update)
+    with io.OutputDir(out, force=force) as folder, click.progressbar(
+        length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=sys.stderr
+    ) as bar:
+        report = job.run(folder, recipe=recipe, seed=seed, progress=bar.update)
     click.echo(report.summary.line(info.name, report.seconds))
     click.echo(str(report.grid))
     click.echo(str(report.manifest))
@@ -202,7 +205,8 @@ def compare(model_paths, image_path, top_k, steps, seed, input_range, out, force
         for one in loaded:
             views.append(compare_api.view(one, image_path, top_k=top_k, input_range=value_range, recipe=recipe,
                                           seed=seed, progress=bar.update))
-    written = compare_api.write(views, loaded, image_path, io.OutputDir(out, force=force))
+    with io.OutputDir(out, force=force) as folder:
+        written = compare_api.write(views, loaded, image_path, folder)
     for v in views:
         click.echo(f"{v.name}: {v.prediction}; innermost {v.acts.layer.name}; top maps "
                    + ", ".join(str(m) for m, _ in v.top))
@@ -226,3 +230,45 @@ def check(paths, trust_model_code) -> None:
         click.echo(f"  --input-range {label:<6} -> {acts_api.describe_predictions(preds[:2]) or 'no class output'}")
     click.echo("The range the model was trained on gives the right class. Confidence alone misleads: "
                "a ReLU network fed 255x its range often saturates at 100%.")
+
+
+@main.command()
+@click.argument("model", required=False)
+@click.option("--layers", "layer_list", default=None, metavar="A,B,...",
+              help="Layers to include (default: the convolutions and merges such as residual sums).")
+@click.option("--images", "image_specs", multiple=True, metavar="FILE|DIR",
+              help="Sample images (repeatable; default: the bundled digits).")
+@click.option("--dataset", default=None, metavar="PATH",
+              help="Natural images: .npz with x, or a folder (default: bundled exemplars).")
+@click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--seeds", default="0,1,2", show_default=True, metavar="LIST", help="Seeds of the patterns on map pages.")
+@range_option
+@out_option
+@force_option
+@model_option
+def gallery(model, layer_list, image_specs, dataset, steps, seeds, input_range, out, force, trust_model_code) -> None:
+    """Write a browsable static report of the whole model: index.html and a page per layer, map and image."""
+    from . import gallery as gallery_api
+    from . import images, io
+    from .render import Recipe
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",")]
+    except ValueError:
+        raise UserError(f"--seeds {seeds!r}: use a list of integers like 0,1,2") from None
+    settings = gallery_api.Settings(
+        layers=layer_list.split(",") if layer_list else None, images=image_specs, dataset=dataset,
+        seeds=seed_list, input_range=images.parse_range(input_range), recipe=Recipe(steps=steps))
+    loaded = _load(model, trust_model_code)
+    units = gallery_api.work_units(gallery_api.select_layers(loaded.model, settings.layers), seed_list)
+    with io.OutputDir(out, force=force) as folder, click.progressbar(
+        length=units * steps, label="gallery", file=sys.stderr
+    ) as bar:
+        report = gallery_api.build(loaded, folder, settings, progress=bar.update)
+    click.echo(f"{len(report.layers)} layers, {sum(len(r.maps) for r in report.layers)} maps; "
+               f"{report.rendered_units} pattern units rendered, {report.reused_units} reused")
+    click.echo(str(report.index))
+
+
+if __name__ == "__main__":
+    main()

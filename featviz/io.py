@@ -73,15 +73,26 @@ class OutputDir:
     Every write is atomic and stays inside the folder. A ledger
     (.featviz-written.json) records the sha256 of each file featviz wrote, so
     featviz overwrites its own earlier output but never a file someone else
-    put there (or edited since), unless force is given.
+    put there (or edited since), unless force is given. Rewriting a file with
+    the very bytes it already holds is always allowed. The ledger is saved
+    every FLUSH_EVERY writes and when the folder is closed (also on errors):
+    use it as a context manager.
     """
 
     LEDGER = ".featviz-written.json"
+    FLUSH_EVERY = 200
 
     def __init__(self, root: str | Path, *, force: bool = False):
         self.root = Path(root)
         self.force = force
         self._ledger: dict[str, str] | None = None
+        self._unsaved = 0
+
+    def __enter__(self) -> "OutputDir":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
 
     def path(self, relative: str | Path) -> Path:
         return inside(self.root, relative)
@@ -89,19 +100,23 @@ class OutputDir:
     def write(self, relative: str | Path, data: bytes) -> Path:
         target = self.path(relative)
         key = target.relative_to(self.root.resolve()).as_posix()
+        digest = hashlib.sha256(data).hexdigest()
         ensure_dir(target.parent)
-        if target.exists() and not self.force and not self._ours(key, target):
+        if target.exists() and not self.force and not self._ours(key, target, digest):
             raise FeatvizError(f"{target} exists and featviz did not write it; pass --force to overwrite it")
         write_bytes(target, data)
-        self._record(key, hashlib.sha256(data).hexdigest())
+        self.ledger()[key] = digest
+        self._unsaved += 1
+        if self._unsaved >= self.FLUSH_EVERY:
+            self.flush()
         return Path(self.root) / key
 
     def write_json(self, relative: str | Path, obj: Any) -> Path:
         return self.write(relative, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8"))
 
-    def _ours(self, key: str, target: Path) -> bool:
-        recorded = self.ledger().get(key)
-        return recorded is not None and recorded == hashlib.sha256(target.read_bytes()).hexdigest()
+    def _ours(self, key: str, target: Path, digest: str) -> bool:
+        current = hashlib.sha256(target.read_bytes()).hexdigest()
+        return current == digest or current == self.ledger().get(key)
 
     def ledger(self) -> dict[str, str]:
         if self._ledger is None:
@@ -112,6 +127,7 @@ class OutputDir:
                 self._ledger = {}
         return self._ledger
 
-    def _record(self, key: str, digest: str) -> None:
-        self.ledger()[key] = digest
-        write_json(self.root / self.LEDGER, dict(sorted(self.ledger().items())))
+    def flush(self) -> None:
+        if self._unsaved:
+            write_json(self.root / self.LEDGER, dict(sorted(self.ledger().items())))
+            self._unsaved = 0

@@ -267,6 +267,20 @@ def spatial_layers(model) -> list[LayerInfo]:
     return [info for info in list_layers(model) if info.spatial]
 
 
+MERGE_LAYERS = {"Add", "Concatenate", "Average", "Maximum", "Minimum", "Multiply", "Subtract"}
+
+
+def feature_layers(model) -> list[LayerInfo]:
+    """Spatial layers that compute new maps: convolutions and merges such as residual sums.
+
+    Pooling, normalization, activation and padding layers only reshape or
+    rescale maps that a layer before them made. Falls back to every spatial layer.
+    """
+    spatial = spatial_layers(model)
+    made = [i for i in spatial if "Conv" in i.class_name or i.class_name in MERGE_LAYERS]
+    return made or spatial
+
+
 def innermost(layers: Sequence[LayerInfo]) -> LayerInfo | None:
     """The last layer with spatial maps, in execution order."""
     spatial = [info for info in layers if info.spatial]

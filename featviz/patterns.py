@@ -211,7 +211,9 @@ class PatternJob:
             progress: Callable[[int], None] | None = None) -> PatternReport:
         """Synthesize, save, read back and score; write the grid and manifest.json."""
         model, layer = self.loaded.model, self.layer
-        out = out if isinstance(out, io.OutputDir) else io.OutputDir(out)
+        if not isinstance(out, io.OutputDir):
+            with io.OutputDir(out) as folder:
+                return self.run(folder, recipe=recipe, seed=seed, progress=progress)
         folder = Path("patterns") / io.layer_stem(layer.index, layer.name)
         started = time.perf_counter()
         found = synthesize(model, layer, self.maps, canvas=self.canvas, kind=self.kind, recipe=recipe, seed=seed,

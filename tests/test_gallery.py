@@ -1,0 +1,200 @@
+"""The static gallery: resumable, escaped, confined to its folder, and sound in a real browser."""
+
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+import helpers
+from conftest import REPO
+from featviz import gallery, io, models, render
+
+TINY = dict(seeds=(0, 1), recipe=render.Recipe(steps=6, relax_steps=2, polish_steps=2))
+
+
+def settings(tiny_files, **kw):
+    return gallery.Settings(dataset=tiny_files / "digits.npz", images=[tiny_files / "stroke.png"], **{**TINY, **kw})
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_files):
+    from test_realworld import write_image
+
+    write_image(tiny_files / "stroke.png")
+    return models.load(tiny_files / "tiny.keras")
+
+
+def build(loaded, folder, s, **kw):
+    with io.OutputDir(folder) as out:
+        return gallery.build(loaded, out, s, **kw)
+
+
+def all_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_files, tiny_model):
+    s = settings(tiny_files)
+    whole = build(tiny_model, tmp_path / "whole", s)
+    assert whole.rendered_units == 4  # 2 layers x 2 seeds
+
+    def stop_after_first(unit):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build(tiny_model, tmp_path / "resumed", s, on_unit=stop_after_first)
+    assert not (tmp_path / "resumed" / "index.html").exists()
+    resumed = build(tiny_model, tmp_path / "resumed", s)
+    assert (resumed.rendered_units, resumed.reused_units) == (3, 1)
+    assert all_files(tmp_path / "resumed") == all_files(tmp_path / "whole")
+    again = build(tiny_model, tmp_path / "resumed", s)
+    assert (again.rendered_units, again.reused_units) == (0, 4)
+
+
+def test_changed_settings_start_afresh(tmp_path, tiny_files, tiny_model):
+    build(tiny_model, tmp_path, settings(tiny_files))
+    changed = build(tiny_model, tmp_path, settings(tiny_files, recipe=render.Recipe(steps=7, relax_steps=2, polish_steps=2)))
+    assert changed.reused_units == 0 and changed.rendered_units == 4
+
+
+def test_pages_and_files(tmp_path, tiny_files, tiny_model):
+    report = build(tiny_model, tmp_path, settings(tiny_files))
+    assert [r.info.name for r in report.layers] == ["c1", "c2"]  # convolutions; the pooling layer is left out
+    layer_pages = sorted(p.parent.name for p in tmp_path.glob("layers/*/index.html"))
+    assert layer_pages == [io.layer_stem(0, "c1"), io.layer_stem(2, "c2")]
+    assert len(list(tmp_path.glob("layers/*/maps/*.html"))) == 4 + 6
+    assert len(list(tmp_path.glob("explain/*.html"))) == 1
+    first = (tmp_path / "layers" / io.layer_stem(0, "c1") / "index.html").read_text()
+    assert "Kernels" in first and "Kernels" not in (tmp_path / "layers" / io.layer_stem(2, "c2") / "index.html").read_text()
+    map_page = (tmp_path / "layers" / io.layer_stem(2, "c2") / "maps" / "0003.html").read_text()
+    for text in ("seeds 0, 1", "Top 9 natural images", "fires", "ratio"):
+        assert text in map_page
+
+
+def hostile_model(path: Path) -> Path:
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=3)
+    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="<img src=x onerror=alert(1)>", kernel_initializer=init),
+                          k.layers.Conv2D(2, 3, name="..", kernel_initializer=init), k.layers.Flatten(), k.layers.Dense(2)])
+    model.save(path)
+    return path
+
+
+def test_hostile_layer_names_are_escaped_and_confined(tmp_path, tiny_files):
+    loaded = models.load(hostile_model(tmp_path / "hostile.keras"))
+    out = tmp_path / "out"
+    build(loaded, out, settings(tiny_files))
+    for page in out.rglob("*.html"):
+        text = page.read_text()
+        assert "<img src=x" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in (out / "index.html").read_text()
+    written = [p.resolve() for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(p.is_relative_to(out.resolve()) or p.name == "hostile.keras" for p in written)
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", part) for p in out.rglob("*") for part in p.relative_to(out).parts)
+
+
+def test_gallery_command(cli, tiny_files, tmp_path, tiny_model):
+    result = cli("gallery", tiny_files / "tiny.keras", "--layers", "c2", "--steps", "4", "--seeds", "0",
+                 "--dataset", tiny_files / "digits.npz", "--images", tiny_files / "stroke.png")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("1 layers, 6 maps; 1 pattern units rendered")
+    assert (tmp_path / "gallery" / "index.html").exists()
+    bad = cli("gallery", tiny_files / "tiny.keras", "--seeds", "a")
+    assert bad.exit_code == 2 and "--seeds" in bad.stderr
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.targets = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.targets.append(attrs[key])
+
+
+def broken_links(folder: Path) -> list[str]:
+    broken = []
+    for page in folder.rglob("*.html"):
+        parser = Links()
+        parser.feed(page.read_text())
+        for target in parser.targets:
+            assert not re.match(r"^[a-z]+:", target) and not target.startswith("//"), f"external {target} in {page}"
+            if not (page.parent / unquote(target.split("#")[0])).exists():
+                broken.append(f"{page.relative_to(folder)} -> {target}")
+    return broken
+
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and DRIVER):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,1600"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def check_in_browser(driver, page: Path) -> None:
+    driver.get(page.resolve().as_uri())
+    driver.get_log("browser")  # entries before this page
+    driver.refresh()
+    driver.execute_script("document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')")
+    driver.execute_async_script(
+        "const done = arguments[0];"
+        "Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })))"
+        ".then(() => done(0));")
+    unloaded = driver.execute_script("return [...document.images].filter(i => !(i.naturalWidth > 0)).map(i => i.src)")
+    assert unloaded == [], f"{page}: images that did not load: {unloaded[:5]}"
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], f"{page}: console errors: {errors[:3]}"
+
+
+def key_pages(folder: Path) -> list[Path]:
+    picks = [folder / "index.html", *sorted(folder.glob("layers/*/index.html"))[:2],
+             *sorted(folder.glob("layers/*/maps/*.html"))[:2], *sorted(folder.glob("explain/*.html"))[:1],
+             *sorted(folder.glob("compare/*/index.html"))[:1]]
+    return [p for p in picks if p.exists()]
+
+
+def test_generated_gallery_in_a_real_browser(browser, tmp_path, tiny_files):
+    loaded = models.load(hostile_model(tmp_path / "hostile.keras"))
+    build(loaded, tmp_path / "out", settings(tiny_files))
+    assert broken_links(tmp_path / "out") == []
+    from selenium.common.exceptions import NoAlertPresentException
+
+    for page in key_pages(tmp_path / "out"):
+        check_in_browser(browser, page)
+        with pytest.raises(NoAlertPresentException):  # the layer named <img src=x onerror=alert(1)> stays text
+            browser.switch_to.alert
+
+
+@pytest.mark.skipif(not (REPO / "gallery" / "index.html").exists(), reason="no committed gallery")
+def test_committed_gallery_in_a_real_browser(browser):
+    folder = REPO / "gallery"
+    assert broken_links(folder) == []
+    for page in key_pages(folder):
+        check_in_browser(browser, page)
+    browser.get((folder / "index.html").resolve().as_uri())
+    browser.set_window_size(1280, 1400)
+    shot = Path(os.environ.get("FEATVIZ_SCREENSHOT", str(REPO / "tests" / ".last-gallery-screenshot.png")))
+    browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
