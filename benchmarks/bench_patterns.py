@@ -111,10 +111,14 @@ def main() -> None:
     if tkv is None:
         print("  tf-keras-vis                : not installed (pip install .[bench])")
     else:
-        print(f"  tf-keras-vis                : {tkv[0]:7.2f} s  = {tkv[0] / seconds:.1f} x featviz; "
-              f"{tkv[1]:.0%} of live maps at ratio >= 1")
-    print(f"  quality                     : {frac:.1%} of {int((best[maps] > 0).sum())} live maps at ratio >= 1 "
-          f"(median {median:.2f})")
+        print(
+            f"  tf-keras-vis                : {tkv[0]:7.2f} s  = {tkv[0] / seconds:.1f} x featviz; "
+            f"{tkv[1]:.0%} of live maps at ratio >= 1"
+        )
+    print(
+        f"  quality                     : {frac:.1%} of {int((best[maps] > 0).sum())} live maps at ratio >= 1 "
+        f"(median {median:.2f})"
+    )
     print(f"  peak memory (process RSS)   : {peak:7.0f} MB")
 
 

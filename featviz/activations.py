@@ -39,7 +39,9 @@ def prepare_image(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0))
     return images.load_image(image, channels=models.image_channels(model), size=shape[:2], input_range=input_range)
 
 
-def extract(model, image: str | Path | np.ndarray, layer: str | int | None = None, input_range=(0.0, 1.0)) -> Activations:
+def extract(
+    model, image: str | Path | np.ndarray, layer: str | int | None = None, input_range=(0.0, 1.0)
+) -> Activations:
     """The maps of `layer` (default: the innermost with spatial maps) for one image."""
     info = models.resolve_layer(model, layer)
     x = prepare_image(model, image, input_range)
@@ -78,8 +80,15 @@ def figure(acts: Activations, *, scale: str = "shared", model_name: str = ""):
         title += f" · {preds}"
     labels = [str(i) for i in range(n)]
     if scale == "per-map":
-        return grids.tile_figure(grids.per_map_scaled(tiles), labels, title=title, vmin=0, vmax=1,
-                                 colorbar="each map scaled to its own min..max")
+        return grids.tile_figure(
+            grids.per_map_scaled(tiles),
+            labels,
+            title=title,
+            vmin=0,
+            vmax=1,
+            colorbar="each map scaled to its own min..max",
+        )
     vmax = float(tiles.max()) if tiles.size and tiles.max() > tiles.min() else float(tiles.min()) + 1.0
-    return grids.tile_figure(tiles, labels, title=title, vmin=float(min(0.0, tiles.min())), vmax=vmax,
-                             colorbar="activation")
+    return grids.tile_figure(
+        tiles, labels, title=title, vmin=float(min(0.0, tiles.min())), vmax=vmax, colorbar="activation"
+    )

@@ -33,17 +33,26 @@ class Group(click.Group):
 
 
 model_option = click.option(
-    "--trust-model-code", is_flag=True, help="Allow Lambda layers and custom objects for this run (runs code from the file)."
+    "--trust-model-code",
+    is_flag=True,
+    help="Allow Lambda layers and custom objects for this run (runs code from the file).",
 )
 range_option = click.option(
-    "--input-range", default="0,1", show_default=True, metavar="LO,HI",
+    "--input-range",
+    default="0,1",
+    show_default=True,
+    metavar="LO,HI",
     help="Pixel range the model was trained on, e.g. 0,255 for raw pixels.",
 )
-layer_option = click.option("--layer", default=None, metavar="NAME|INDEX", help="Layer to show (default: the innermost with spatial maps).")
+layer_option = click.option(
+    "--layer", default=None, metavar="NAME|INDEX", help="Layer to show (default: the innermost with spatial maps)."
+)
 out_option = click.option(
     "--out", default="gallery", show_default=True, type=click.Path(file_okay=False), help="Output folder."
 )
-force_option = click.option("--force", is_flag=True, help="Overwrite files in the output folder that featviz did not write.")
+force_option = click.option(
+    "--force", is_flag=True, help="Overwrite files in the output folder that featviz did not write."
+)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,7 +72,10 @@ def _load(model_path: str | None, trust: bool):
 
     loaded = models.load(model_path, trust_code=trust)
     if trust:
-        click.echo(f"featviz: warning: running code from {loaded.path} (sha256 {loaded.sha256}), as --trust-model-code asks", err=True)
+        click.echo(
+            f"featviz: warning: running code from {loaded.path} (sha256 {loaded.sha256}), as --trust-model-code asks",
+            err=True,
+        )
     return loaded
 
 
@@ -100,7 +112,9 @@ def _layer_table(infos, inner) -> str:
     for i in infos:
         mark = ">" if i is inner else ("*" if i.spatial else " ")
         maps = str(i.maps) if i.spatial else "-"
-        rows.append(f"  {mark} {i.index:>2}  {i.name:<{width}}  {i.class_name:<20} {_shape(i.output_shape):>12} {maps:>6} {i.params:>10,}")
+        rows.append(
+            f"  {mark} {i.index:>2}  {i.name:<{width}}  {i.class_name:<20} {_shape(i.output_shape):>12} {maps:>6} {i.params:>10,}"
+        )
     return "\n".join(rows)
 
 
@@ -108,8 +122,13 @@ def _layer_table(infos, inner) -> str:
 @click.argument("paths", nargs=-1, required=True, metavar="[MODEL] IMAGE")
 @layer_option
 @range_option
-@click.option("--scale", type=click.Choice(["shared", "per-map"]), default="shared", show_default=True,
-              help="One colour scale for all maps, or one per map.")
+@click.option(
+    "--scale",
+    type=click.Choice(["shared", "per-map"]),
+    default="shared",
+    show_default=True,
+    help="One colour scale for all maps, or one per map.",
+)
 @click.option("--top", "top_k", type=click.IntRange(min=1), default=None, help="Also print the K most active maps.")
 @out_option
 @force_option
@@ -139,20 +158,57 @@ def activations(paths, layer, input_range, scale, top_k, out, force, trust_model
 @click.option("--maps", "maps_spec", default=None, metavar="LIST", help="Maps to render, e.g. 0-5,17 (default: all).")
 @click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True, help="Gradient-ascent steps.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the start image and the transforms.")
-@click.option("--size", type=click.IntRange(min=1), default=None, help="Canvas size N (NxN); default: the model's input size.")
-@click.option("--objective", "kind", type=click.Choice(["mean", "center"]), default="mean", show_default=True,
-              help="Maximize the mean of each map, or its centre unit.")
-@click.option("--param", type=click.Choice(["pixels", "fourier"]), default="pixels", show_default=True,
-              help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum.")
-@click.option("--precision", type=click.Choice(["auto", "float32", "bfloat16"]), default="auto", show_default=True,
-              help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it natively.")
+@click.option(
+    "--size", type=click.IntRange(min=1), default=None, help="Canvas size N (NxN); default: the model's input size."
+)
+@click.option(
+    "--objective",
+    "kind",
+    type=click.Choice(["mean", "center"]),
+    default="mean",
+    show_default=True,
+    help="Maximize the mean of each map, or its centre unit.",
+)
+@click.option(
+    "--param",
+    type=click.Choice(["pixels", "fourier"]),
+    default="pixels",
+    show_default=True,
+    help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "bfloat16"]),
+    default="auto",
+    show_default=True,
+    help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it natively.",
+)
 @range_option
-@click.option("--dataset", default=None, metavar="PATH", help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).")
+@click.option(
+    "--dataset",
+    default=None,
+    metavar="PATH",
+    help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).",
+)
 @out_option
 @force_option
 @model_option
-def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision, input_range, dataset, out, force,
-             trust_model_code) -> None:
+def patterns(
+    model,
+    layer,
+    maps_spec,
+    steps,
+    seed,
+    size,
+    kind,
+    param,
+    precision,
+    input_range,
+    dataset,
+    out,
+    force,
+    trust_model_code,
+) -> None:
     """Synthesize the pattern each map of a layer responds to most."""
     from . import images, io, models
     from . import patterns as patterns_api
@@ -165,9 +221,10 @@ def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision,
     job = patterns_api.prepare(loaded, info, maps, size=size, kind=kind, input_range=value_range, dataset=dataset)
     recipe = Recipe(steps=steps, param=param, precision=precision)
     chunks = -(-len(maps) // 128)
-    with io.OutputDir(out, force=force) as folder, click.progressbar(
-        length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=sys.stderr
-    ) as bar:
+    with (
+        io.OutputDir(out, force=force) as folder,
+        click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=sys.stderr) as bar,
+    ):
         report = job.run(folder, recipe=recipe, seed=seed, progress=bar.update)
     click.echo(report.summary.line(info.name, report.seconds))
     click.echo(str(report.grid))
@@ -179,8 +236,14 @@ def patterns(model, layer, maps_spec, steps, seed, size, kind, param, precision,
 @main.command()
 @click.argument("model_paths", nargs=-1, required=True, metavar="MODEL...")
 @click.option("--image", "image_path", required=True, help="The image every model looks at.")
-@click.option("--top", "top_k", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Patterns of this many most active maps per model.")
+@click.option(
+    "--top",
+    "top_k",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Patterns of this many most active maps per model.",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @range_option
@@ -203,13 +266,17 @@ def compare(model_paths, image_path, top_k, steps, seed, input_range, out, force
     views = []
     with click.progressbar(length=steps * len(loaded), label="compare", file=sys.stderr) as bar:
         for one in loaded:
-            views.append(compare_api.view(one, image_path, top_k=top_k, input_range=value_range, recipe=recipe,
-                                          seed=seed, progress=bar.update))
+            views.append(
+                compare_api.view(
+                    one, image_path, top_k=top_k, input_range=value_range, recipe=recipe, seed=seed, progress=bar.update
+                )
+            )
     with io.OutputDir(out, force=force) as folder:
         written = compare_api.write(views, loaded, image_path, folder)
     for v in views:
-        click.echo(f"{v.name}: {v.prediction}; innermost {v.acts.layer.name}; top maps "
-                   + ", ".join(str(m) for m, _ in v.top))
+        click.echo(
+            f"{v.name}: {v.prediction}; innermost {v.acts.layer.name}; top maps " + ", ".join(str(m) for m, _ in v.top)
+        )
     for path in written:
         click.echo(str(path))
 
@@ -228,18 +295,34 @@ def check(paths, trust_model_code) -> None:
         preds = acts_api.predict(loaded.model, image_path, value_range)
         label = f"{value_range[0]:g},{value_range[1]:g}"
         click.echo(f"  --input-range {label:<6} -> {acts_api.describe_predictions(preds[:2]) or 'no class output'}")
-    click.echo("The range the model was trained on gives the right class. Confidence alone misleads: "
-               "a ReLU network fed 255x its range often saturates at 100%.")
+    click.echo(
+        "The range the model was trained on gives the right class. Confidence alone misleads: "
+        "a ReLU network fed 255x its range often saturates at 100%."
+    )
 
 
 @main.command()
 @click.argument("model", required=False)
-@click.option("--layers", "layer_list", default=None, metavar="A,B,...",
-              help="Layers to include (default: the convolutions and merges such as residual sums).")
-@click.option("--images", "image_specs", multiple=True, metavar="FILE|DIR",
-              help="Sample images (repeatable; default: the bundled digits).")
-@click.option("--dataset", default=None, metavar="PATH",
-              help="Natural images: .npz with x, or a folder (default: bundled exemplars).")
+@click.option(
+    "--layers",
+    "layer_list",
+    default=None,
+    metavar="A,B,...",
+    help="Layers to include (default: the convolutions and merges such as residual sums).",
+)
+@click.option(
+    "--images",
+    "image_specs",
+    multiple=True,
+    metavar="FILE|DIR",
+    help="Sample images (repeatable; default: the bundled digits).",
+)
+@click.option(
+    "--dataset",
+    default=None,
+    metavar="PATH",
+    help="Natural images: .npz with x, or a folder (default: bundled exemplars).",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--seeds", default="0,1,2", show_default=True, metavar="LIST", help="Seeds of the patterns on map pages.")
 @range_option
@@ -257,16 +340,24 @@ def gallery(model, layer_list, image_specs, dataset, steps, seeds, input_range, 
     except ValueError:
         raise UserError(f"--seeds {seeds!r}: use a list of integers like 0,1,2") from None
     settings = gallery_api.Settings(
-        layers=layer_list.split(",") if layer_list else None, images=image_specs, dataset=dataset,
-        seeds=seed_list, input_range=images.parse_range(input_range), recipe=Recipe(steps=steps))
+        layers=layer_list.split(",") if layer_list else None,
+        images=image_specs,
+        dataset=dataset,
+        seeds=seed_list,
+        input_range=images.parse_range(input_range),
+        recipe=Recipe(steps=steps),
+    )
     loaded = _load(model, trust_model_code)
     units = gallery_api.work_units(gallery_api.select_layers(loaded.model, settings.layers), seed_list)
-    with io.OutputDir(out, force=force) as folder, click.progressbar(
-        length=units * steps, label="gallery", file=sys.stderr
-    ) as bar:
+    with (
+        io.OutputDir(out, force=force) as folder,
+        click.progressbar(length=units * steps, label="gallery", file=sys.stderr) as bar,
+    ):
         report = gallery_api.build(loaded, folder, settings, progress=bar.update)
-    click.echo(f"{len(report.layers)} layers, {sum(len(r.maps) for r in report.layers)} maps; "
-               f"{report.rendered_units} pattern units rendered, {report.reused_units} reused")
+    click.echo(
+        f"{len(report.layers)} layers, {sum(len(r.maps) for r in report.layers)} maps; "
+        f"{report.rendered_units} pattern units rendered, {report.reused_units} reused"
+    )
     click.echo(str(report.index))
 
 

@@ -29,16 +29,31 @@ class ModelView:
         return activations.describe_predictions(self.acts.predictions(2)) or "no class output"
 
 
-def view(loaded: models.LoadedModel, image: str | Path, *, top_k: int = 8, input_range=(0.0, 1.0),
-         recipe: render.Recipe = render.Recipe(), seed: int = 0,
-         progress: Callable[[int], None] | None = None) -> ModelView:
+def view(
+    loaded: models.LoadedModel,
+    image: str | Path,
+    *,
+    top_k: int = 8,
+    input_range=(0.0, 1.0),
+    recipe: render.Recipe = render.Recipe(),
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> ModelView:
     """One model's side of the comparison."""
     model = loaded.model
     acts = activations.extract(model, image, None, input_range)
     top = acts.top(top_k)
     canvas = patterns.canvas_for(model, acts.layer, None)
-    found = patterns.synthesize(model, acts.layer, [m for m, _ in top], canvas=canvas, recipe=recipe, seed=seed,
-                                input_range=input_range, progress=progress)
+    found = patterns.synthesize(
+        model,
+        acts.layer,
+        [m for m, _ in top],
+        canvas=canvas,
+        recipe=recipe,
+        seed=seed,
+        input_range=input_range,
+        progress=progress,
+    )
     return ModelView(loaded.name, acts, top, found)
 
 
@@ -57,8 +72,12 @@ def figure(views: Sequence[ModelView]):
         _show_maps(axes[1], v)
         _show_patterns(axes[2], v)
         h, w, n = v.acts.maps.shape
-        row.suptitle(f"{v.name}: {v.prediction}  ·  innermost layer {v.acts.layer.name} ({n} maps of {h}x{w})",
-                     fontsize=11, x=0.01, ha="left")
+        row.suptitle(
+            f"{v.name}: {v.prediction}  ·  innermost layer {v.acts.layer.name} ({n} maps of {h}x{w})",
+            fontsize=11,
+            x=0.01,
+            ha="left",
+        )
     return fig
 
 
@@ -77,8 +96,13 @@ def _show_maps(ax, v: ModelView) -> None:
     canvas, _ = grids.mosaic(tiles, cols)
     import matplotlib
 
-    ax.imshow(canvas, cmap=matplotlib.colormaps["viridis"].with_extremes(bad="white"), interpolation="nearest",
-              vmin=0, vmax=max(float(tiles.max()), 1e-6))
+    ax.imshow(
+        canvas,
+        cmap=matplotlib.colormaps["viridis"].with_extremes(bad="white"),
+        interpolation="nearest",
+        vmin=0,
+        vmax=max(float(tiles.max()), 1e-6),
+    )
     ax.set_title("activations (one shared scale)", fontsize=9)
     ax.set_axis_off()
 
@@ -107,13 +131,28 @@ def write(views: Sequence[ModelView], loaded: Sequence[models.LoadedModel], imag
     stem = f"{io.slug(Path(image).stem)}-{io.short_hash('|'.join(m.sha256 for m in loaded))}"
     folder = Path("compare") / stem
     png = out.write(folder / "compare.png", grids.figure_png(figure(views), dpi=90))
-    rows = [(v.name, m.sha256[:12], v.acts.layer.name, "x".join(map(str, v.acts.maps.shape)), v.prediction,
-             ", ".join(f"{i} ({a:.2f})" for i, a in v.top)) for v, m in zip(views, loaded)]
-    body = (f'<p class="muted">The same image, {pages.esc(Path(image).name)}, through {len(views)} models.</p>'
-            + pages.image("compare.png", "comparison")
-            + pages.table(["model", "sha256", "innermost layer", "maps", "prediction", "most active maps (mean)"], rows))
-    html = pages.page(f"Compare: {Path(image).name}", body, root="../",
-                      nav=[("gallery", "index.html"), ("comparisons", "compare/index.html")])
+    rows = [
+        (
+            v.name,
+            m.sha256[:12],
+            v.acts.layer.name,
+            "x".join(map(str, v.acts.maps.shape)),
+            v.prediction,
+            ", ".join(f"{i} ({a:.2f})" for i, a in v.top),
+        )
+        for v, m in zip(views, loaded)
+    ]
+    body = (
+        f'<p class="muted">The same image, {pages.esc(Path(image).name)}, through {len(views)} models.</p>'
+        + pages.image("compare.png", "comparison")
+        + pages.table(["model", "sha256", "innermost layer", "maps", "prediction", "most active maps (mean)"], rows)
+    )
+    html = pages.page(
+        f"Compare: {Path(image).name}",
+        body,
+        root="../",
+        nav=[("gallery", "index.html"), ("comparisons", "compare/index.html")],
+    )
     page_path = out.write(folder / "index.html", html.encode())
     out.write("style.css", pages.CSS.encode())
     listing = out.write(Path("compare") / "index.html", _listing(out).encode())

@@ -102,8 +102,9 @@ def reduce_maps(maps: np.ndarray, kind: str) -> np.ndarray:
     return maps[:, maps.shape[1] // 2, maps.shape[2] // 2, :]
 
 
-def scan(model, layers: Sequence[str], inputs: np.ndarray, *, kind: str = "mean", top_k: int = 9,
-         batch: int = 256) -> dict[str, LayerStats]:
+def scan(
+    model, layers: Sequence[str], inputs: np.ndarray, *, kind: str = "mean", top_k: int = 9, batch: int = 256
+) -> dict[str, LayerStats]:
     """One pass over inputs for all layers: per-map best, mean, firing rate and top-k."""
     net = models.extractor(model, list(layers))
     values: dict[str, list] = {name: [] for name in layers}
@@ -121,5 +122,6 @@ def scan(model, layers: Sequence[str], inputs: np.ndarray, *, kind: str = "mean"
 def _stats(values: np.ndarray, fires: np.ndarray, top_k: int) -> LayerStats:
     k = min(top_k, len(values))
     top = np.argsort(-values, axis=0, kind="stable")[:k].T
-    return LayerStats(values.max(axis=0), values.mean(axis=0), fires.mean(axis=0), top,
-                      np.take_along_axis(values.T, top, axis=1))
+    return LayerStats(
+        values.max(axis=0), values.mean(axis=0), fires.mean(axis=0), top, np.take_along_axis(values.T, top, axis=1)
+    )

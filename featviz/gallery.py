@@ -91,8 +91,13 @@ def work_units(layers: Sequence[LayerInfo], seeds: Sequence[int]) -> int:
     return sum(len(seeds) * -(-layer.maps // CHUNK) for layer in layers)
 
 
-def build(loaded: models.LoadedModel, out: io.OutputDir, settings: Settings = Settings(),
-          progress: Callable[[int], None] | None = None, on_unit: Callable[[str], None] | None = None) -> Report:
+def build(
+    loaded: models.LoadedModel,
+    out: io.OutputDir,
+    settings: Settings = Settings(),
+    progress: Callable[[int], None] | None = None,
+    on_unit: Callable[[str], None] | None = None,
+) -> Report:
     """Write the whole gallery into `out`. `progress` gets optimization steps; `on_unit` each rendered unit."""
     model = loaded.model
     layers = select_layers(model, settings.layers)
@@ -105,8 +110,10 @@ def build(loaded: models.LoadedModel, out: io.OutputDir, settings: Settings = Se
     for layer in layers:
         stem = io.layer_stem(layer.index, layer.name)
         canvas = patterns.canvas_for(model, layer, None)
-        found = {seed: _layer_patterns(model, layer, stem, canvas, seed, settings, out, state, progress, on_unit)
-                 for seed in settings.seeds}
+        found = {
+            seed: _layer_patterns(model, layer, stem, canvas, seed, settings, out, state, progress, on_unit)
+            for seed in settings.seeds
+        }
         maps = _score(model, layer, stem, found[settings.seeds[0]], stats[layer.name], settings)
         results.append(LayerResult(layer, stem, stats[layer.name], maps, found))
     _write_pages(loaded, out, results, samples, data, inputs, settings)
@@ -155,11 +162,22 @@ def _layer_patterns(model, layer, stem, canvas, seed, settings, out, state, prog
             if progress:
                 progress(settings.recipe.steps)
             continue
-        found = patterns.synthesize(model, layer, part, canvas=canvas, recipe=settings.recipe, seed=seed + start,
-                                    input_range=settings.input_range, chunk=CHUNK, progress=progress)
+        found = patterns.synthesize(
+            model,
+            layer,
+            part,
+            canvas=canvas,
+            recipe=settings.recipe,
+            seed=seed + start,
+            input_range=settings.input_range,
+            chunk=CHUNK,
+            progress=progress,
+        )
         for m, pattern in zip(part, np.nan_to_num(found)):
-            out.write(_pattern_file(stem, m, seed), images.png_bytes(thumbs.to_rgb(pattern)[..., :channels]
-                                                                      if channels == 3 else _grey(pattern)))
+            out.write(
+                _pattern_file(stem, m, seed),
+                images.png_bytes(thumbs.to_rgb(pattern)[..., :channels] if channels == 3 else _grey(pattern)),
+            )
         state.finish(unit)
         state.rendered += 1
         if on_unit:
@@ -182,8 +200,11 @@ def _score(model, layer, stem, unit_patterns, stats, settings) -> list[patterns.
         dead = not stats.best[m] > 0
         ratio = None if dead or value is None else value / float(stats.best[m])
         error = None if value is not None else "non-finite value"
-        out.append(patterns.MapPattern(m, _pattern_file(stem, m, settings.seeds[0]), value, float(stats.best[m]),
-                                       ratio, bool(dead), error))
+        out.append(
+            patterns.MapPattern(
+                m, _pattern_file(stem, m, settings.seeds[0]), value, float(stats.best[m]), ratio, bool(dead), error
+            )
+        )
     return out
 
 
@@ -270,27 +291,38 @@ def _layer_page(loaded, out, r: LayerResult, thumb_files, samples, sample_acts, 
     tiles = []
     for mp, thumb in zip(r.maps, thumb_files):
         caption, state = _caption(mp)
-        tiles.append(pages.tile(root + thumb, caption, link=f"maps/{mp.map:04d}.html", state=state,
-                                alt=f"pattern of map {mp.map}"))
-    body = [f'<p class="muted">{pages.esc(r.info.class_name)}, output {pages.esc(_shape(r.info.output_shape))}. '
-            "Each tile: the map's pattern; ×ratio = the pattern's activation over the best natural image's. "
-            "Dead maps (no natural image drives them above zero) are marked in red.</p>",
-            f'<h2>Patterns</h2><div class="tiles">{"".join(tiles)}</div>']
+        tiles.append(
+            pages.tile(
+                root + thumb, caption, link=f"maps/{mp.map:04d}.html", state=state, alt=f"pattern of map {mp.map}"
+            )
+        )
+    body = [
+        f'<p class="muted">{pages.esc(r.info.class_name)}, output {pages.esc(_shape(r.info.output_shape))}. '
+        "Each tile: the map's pattern; ×ratio = the pattern's activation over the best natural image's. "
+        "Dead maps (no natural image drives them above zero) are marked in red.</p>",
+        f'<h2>Patterns</h2><div class="tiles">{"".join(tiles)}</div>',
+    ]
     acts = sample_acts[r.info.name]
     vmax = max(float(acts.max()), 1e-8)
-    body.append(f"<h2>Activations of the sample images</h2><p class=\"muted\">One shared colour scale, 0 to "
-                f"{vmax:.3g} (viridis). Map i is the i-th tile, row by row.</p>")
+    body.append(
+        f'<h2>Activations of the sample images</h2><p class="muted">One shared colour scale, 0 to '
+        f"{vmax:.3g} (viridis). Map i is the i-th tile, row by row.</p>"
+    )
     for sample, a in zip(samples, acts):
         rel = f"layers/{r.stem}/acts/{io.slug(sample.stem)}-{io.short_hash(str(sample))}.png"
         out.write(rel, images.png_bytes(thumbs.activation_grid(a, vmax)))
-        body.append(f'<div class="card"><h3>{pages.esc(sample.name)}</h3>{pages.image(root + rel, f"maps for {sample.name}")}</div>')
+        body.append(
+            f'<div class="card"><h3>{pages.esc(sample.name)}</h3>{pages.image(root + rel, f"maps for {sample.name}")}</div>'
+        )
     if first_conv == r.info.name:
         weights = _layer_of(model, r.info.name).get_weights()[0]
         rel = f"layers/{r.stem}/kernels.png"
         out.write(rel, images.png_bytes(thumbs.kernels(weights)))
-        body.append(f"<h2>Kernels</h2><p class=\"muted\">The {weights.shape[-1]} filters of this first convolution, "
-                    f"{weights.shape[0]}x{weights.shape[1]}; red positive, blue negative.</p>"
-                    + pages.image(root + rel, "kernels"))
+        body.append(
+            f'<h2>Kernels</h2><p class="muted">The {weights.shape[-1]} filters of this first convolution, '
+            f"{weights.shape[0]}x{weights.shape[1]}; red positive, blue negative.</p>"
+            + pages.image(root + rel, "kernels")
+        )
     html = pages.page(f"Layer {r.info.name}", "\n".join(body), root=root, nav=NAV)
     out.write(f"layers/{r.stem}/index.html", html.encode())
 
@@ -309,20 +341,27 @@ def _map_page(loaded, out, r: LayerResult, mp: patterns.MapPattern, settings) ->
     out.write(rel, images.png_bytes(thumbs.mosaic(seeds, len(seeds))))
     s = r.stats
     ratio = "n/a (dead map)" if mp.dead else ("failed: " + mp.error if mp.error else f"{mp.ratio:.3f}")
-    rows = [("best natural (max of the map mean)", f"{s.best[mp.map]:.4g}"),
-            ("mean over the dataset", f"{s.mean[mp.map]:.4g}"),
-            ("fires (any unit > 0) on", f"{s.fires[mp.map]:.1%} of images"),
-            ("pattern's value", "n/a" if mp.value is None else f"{mp.value:.4g}"),
-            ("ratio", ratio)]
-    body = (f'<p class="muted">Layer <a href="../index.html">{pages.esc(r.info.name)}</a>, map {mp.map}.'
-            f"{' <strong>Dead:</strong> no natural image drives it above zero.' if mp.dead else ''}</p>"
-            f"<h2>Pattern, seeds {', '.join(map(str, settings.seeds))}</h2>"
-            + pages.image(root + rel, f"patterns of map {mp.map}")
-            + f"<h2>Top {s.top.shape[1]} natural images</h2><p class=\"muted\">Best first, the map's activation "
-            "overlaid (inferno).</p>"
-            + pages.image(root + f"layers/{r.stem}/top/map-{mp.map:04d}.png", f"top natural images of map {mp.map}")
-            + "<h2>Statistics</h2>" + pages.table(["statistic", "value"], rows))
-    html = pages.page(f"{r.info.name} · map {mp.map}", body, root=root, nav=NAV + [("layer", f"layers/{r.stem}/index.html")])
+    rows = [
+        ("best natural (max of the map mean)", f"{s.best[mp.map]:.4g}"),
+        ("mean over the dataset", f"{s.mean[mp.map]:.4g}"),
+        ("fires (any unit > 0) on", f"{s.fires[mp.map]:.1%} of images"),
+        ("pattern's value", "n/a" if mp.value is None else f"{mp.value:.4g}"),
+        ("ratio", ratio),
+    ]
+    body = (
+        f'<p class="muted">Layer <a href="../index.html">{pages.esc(r.info.name)}</a>, map {mp.map}.'
+        f"{' <strong>Dead:</strong> no natural image drives it above zero.' if mp.dead else ''}</p>"
+        f"<h2>Pattern, seeds {', '.join(map(str, settings.seeds))}</h2>"
+        + pages.image(root + rel, f"patterns of map {mp.map}")
+        + f'<h2>Top {s.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '
+        "overlaid (inferno).</p>"
+        + pages.image(root + f"layers/{r.stem}/top/map-{mp.map:04d}.png", f"top natural images of map {mp.map}")
+        + "<h2>Statistics</h2>"
+        + pages.table(["statistic", "value"], rows)
+    )
+    html = pages.page(
+        f"{r.info.name} · map {mp.map}", body, root=root, nav=NAV + [("layer", f"layers/{r.stem}/index.html")]
+    )
     out.write(f"layers/{r.stem}/maps/{mp.map:04d}.html", html.encode())
 
 
@@ -337,19 +376,25 @@ def _explain_pages(loaded, out, results, samples, sample_acts, thumbs_of, settin
         rows = []
         for m, mean in acts.top(settings.explain_k):
             link = f"../layers/{r.stem}/maps/{m:04d}.html"
-            rows.append(f'<div class="card row"><div><a href="{pages.href(link)}">map {m}</a><br>'
-                        f'<span class="muted">mean {mean:.3f}</span></div>'
-                        + pages.image("../" + thumbs_of[r.info.name][m], f"pattern of map {m}", cls="thumb", width=112)
-                        + pages.image(f"../layers/{r.stem}/top/map-{m:04d}.png", f"top images of map {m}", cls="thumb",
-                                      width=232) + "</div>")
+            rows.append(
+                f'<div class="card row"><div><a href="{pages.href(link)}">map {m}</a><br>'
+                f'<span class="muted">mean {mean:.3f}</span></div>'
+                + pages.image("../" + thumbs_of[r.info.name][m], f"pattern of map {m}", cls="thumb", width=112)
+                + pages.image(
+                    f"../layers/{r.stem}/top/map-{m:04d}.png", f"top images of map {m}", cls="thumb", width=232
+                )
+                + "</div>"
+            )
         rel = f"explain/{io.slug(sample.stem)}-{io.short_hash(str(sample))}"
         picture = f"{rel}.png"
         shown = thumbs.to_rgb(_unit(acts.image, settings))
         out.write(picture, images.png_bytes(thumbs.upscale(shown, thumbs.factor_for(shown.shape[0], 112))))
-        body = (f'<div class="row"><div>{pages.image("../" + picture, sample.name, cls="thumb", width=112)}</div>'
-                f"<div><p>The model {pages.esc(prediction)}.</p><p class=\"muted\">The {settings.explain_k} maps of "
-                f"{pages.esc(r.info.name)} this image drives hardest (mean activation), each with its pattern and the "
-                "natural images that drive it hardest.</p></div></div>" + "".join(rows))
+        body = (
+            f'<div class="row"><div>{pages.image("../" + picture, sample.name, cls="thumb", width=112)}</div>'
+            f'<div><p>The model {pages.esc(prediction)}.</p><p class="muted">The {settings.explain_k} maps of '
+            f"{pages.esc(r.info.name)} this image drives hardest (mean activation), each with its pattern and the "
+            "natural images that drive it hardest.</p></div></div>" + "".join(rows)
+        )
         out.write(f"{rel}.html", pages.page(f"Why {sample.name}?", body, root="../", nav=NAV).encode())
         made.append((sample.name, f"{rel}.html", prediction))
     return made
@@ -363,19 +408,24 @@ def _unit(x: np.ndarray, settings) -> np.ndarray:
 def _index_page(loaded, out, results, thumbs_of, explained, settings) -> None:
     model = loaded.model
     infos = models.list_layers(model)
-    in_gallery = {r.info.name: r for r in results}
-    rows = [(i.index, i.name, i.class_name, _shape(i.output_shape), i.maps if i.spatial else "-", f"{i.params:,}")
-            for i in infos]
+    rows = [
+        (i.index, i.name, i.class_name, _shape(i.output_shape), i.maps if i.spatial else "-", f"{i.params:,}")
+        for i in infos
+    ]
     lo, hi = settings.input_range
-    body = [f'<p><strong>{pages.esc(loaded.name)}</strong> · sha256 <code>{pages.esc(loaded.sha256)}</code><br>'
-            f'input {pages.esc(_shape(models.input_shape(model)))}, pixels in {lo:g}..{hi:g} · '
-            f'{pages.esc(f"{model.count_params():,}")} parameters</p>',
-            pages.table(["#", "layer", "class", "output", "maps", "params"], rows, numeric=(0, 4, 5)),
-            '<p class="muted">Ratio = the activation a map\'s pattern reaches over the best natural image\'s '
-            "(the map's mean, at the model's input range). Dead maps: no natural image drives them above zero.</p>"]
+    body = [
+        f"<p><strong>{pages.esc(loaded.name)}</strong> · sha256 <code>{pages.esc(loaded.sha256)}</code><br>"
+        f"input {pages.esc(_shape(models.input_shape(model)))}, pixels in {lo:g}..{hi:g} · "
+        f"{pages.esc(f'{model.count_params():,}')} parameters</p>",
+        pages.table(["#", "layer", "class", "output", "maps", "params"], rows, numeric=(0, 4, 5)),
+        "<p class=\"muted\">Ratio = the activation a map's pattern reaches over the best natural image's "
+        "(the map's mean, at the model's input range). Dead maps: no natural image drives them above zero.</p>",
+    ]
     if explained:
-        links = "".join(f'<li><a href="{pages.href(link)}">{pages.esc(name)}</a>: {pages.esc(pred)}</li>'
-                        for name, link, pred in explained)
+        links = "".join(
+            f'<li><a href="{pages.href(link)}">{pages.esc(name)}</a>: {pages.esc(pred)}</li>'
+            for name, link, pred in explained
+        )
         body.append(f"<h2>Why does it see that?</h2><ul>{links}</ul>")
     if out.path("compare/index.html").exists():
         body.append('<p><a href="compare/index.html">Comparisons with other models</a></p>')
@@ -385,12 +435,25 @@ def _index_page(loaded, out, results, thumbs_of, explained, settings) -> None:
         tiles = []
         for mp, thumb in zip(r.maps, thumbs_of[r.info.name]):
             caption, state = _caption(mp)
-            tiles.append(pages.tile(thumb, caption, link=f"layers/{r.stem}/maps/{mp.map:04d}.html", state=state,
-                                    alt=f"pattern of map {mp.map}"))
-        body.append(f'<h2><a href="{pages.href(f"layers/{r.stem}/index.html")}">{pages.esc(r.info.name)}</a></h2>'
-                    f'<p class="muted">{r.info.maps} maps, {pages.esc(_shape(r.info.output_shape))}; '
-                    f"{len(r.maps) - len(live)} dead or failed; {good} of {len(live)} live maps at ratio ≥ 1.</p>"
-                    f'<div class="tiles">{"".join(tiles)}</div>')
-    body.append(f'<p class="muted">{settings.recipe.steps} steps per pattern, seeds '
-                f"{', '.join(map(str, settings.seeds))}; featviz {pages.esc(__version__)}.</p>")
-    out.write("index.html", pages.page(f"featviz · {loaded.name}", "\n".join(body), nav=[("index", "index.html")]).encode())
+            tiles.append(
+                pages.tile(
+                    thumb,
+                    caption,
+                    link=f"layers/{r.stem}/maps/{mp.map:04d}.html",
+                    state=state,
+                    alt=f"pattern of map {mp.map}",
+                )
+            )
+        body.append(
+            f'<h2><a href="{pages.href(f"layers/{r.stem}/index.html")}">{pages.esc(r.info.name)}</a></h2>'
+            f'<p class="muted">{r.info.maps} maps, {pages.esc(_shape(r.info.output_shape))}; '
+            f"{len(r.maps) - len(live)} dead or failed; {good} of {len(live)} live maps at ratio ≥ 1.</p>"
+            f'<div class="tiles">{"".join(tiles)}</div>'
+        )
+    body.append(
+        f'<p class="muted">{settings.recipe.steps} steps per pattern, seeds '
+        f"{', '.join(map(str, settings.seeds))}; featviz {pages.esc(__version__)}.</p>"
+    )
+    out.write(
+        "index.html", pages.page(f"featviz · {loaded.name}", "\n".join(body), nav=[("index", "index.html")]).encode()
+    )

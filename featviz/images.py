@@ -46,7 +46,9 @@ def open_image(path: str | Path) -> Image.Image:
                 img.load()
                 return ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise FeatvizError(f"{p}: the image is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
+        raise FeatvizError(
+            f"{p}: the image is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)"
+        ) from None
     except UnidentifiedImageError:
         raise FeatvizError(f"{p}: not an image featviz can read ({', '.join(FORMATS)})") from None
     except Exception as e:  # a decoder fed hostile bytes may fail in any way; all mean "unreadable"

@@ -35,16 +35,20 @@ def repair_and_load(mf, config: dict[str, Any], error: BaseException, *, trust_c
     try:
         repaired, renamed = repair_config(config)
     except (KeyError, TypeError, ValueError) as e:
-        raise FeatvizError(f"{mf.path}: {what} that Keras cannot load ({first_line(error)}), and its config "
-                           f"cannot be repaired ({first_line(e)})") from None
+        raise FeatvizError(
+            f"{mf.path}: {what} that Keras cannot load ({first_line(error)}), and its config "
+            f"cannot be repaired ({first_line(e)})"
+        ) from None
     try:
         model = rebuild(repaired, safe_mode=not trust_code)
         load_h5_weights(model, mf.path, renamed)
     except FeatvizError:
         raise
     except Exception as e:  # Keras raises many types for configs it cannot use
-        raise FeatvizError(f"{mf.path}: {what} that Keras cannot load ({first_line(error)}); "
-                           f"featviz's repair failed too: {first_line(e)}") from None
+        raise FeatvizError(
+            f"{mf.path}: {what} that Keras cannot load ({first_line(error)}); "
+            f"featviz's repair failed too: {first_line(e)}"
+        ) from None
     return model
 
 
@@ -128,9 +132,17 @@ def _explicit_input(seq_config: dict) -> None:
     first.pop("input_shape", None)
     if shape is None:
         return
-    layers.insert(0, {"class_name": "InputLayer", "config": {
-        "batch_shape": list(shape), "dtype": first.get("dtype", "float32") if isinstance(first.get("dtype"), str) else "float32",
-        "name": f"{first.get('name', 'input')}_input"}})
+    layers.insert(
+        0,
+        {
+            "class_name": "InputLayer",
+            "config": {
+                "batch_shape": list(shape),
+                "dtype": first.get("dtype", "float32") if isinstance(first.get("dtype"), str) else "float32",
+                "name": f"{first.get('name', 'input')}_input",
+            },
+        },
+    )
 
 
 def _rename_references(func_config: dict, renamed: dict[str, str]) -> None:
@@ -174,6 +186,8 @@ def load_h5_weights(model, path, renamed: dict[str, str]) -> None:
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in layer_group.attrs.get("weight_names", [])]
             arrays = [layer_group[n][()] for n in names]
             if len(arrays) != len(layer.weights):
-                raise FeatvizError(f"{path}: layer {stored!r} stores {len(arrays)} weight arrays, "
-                                   f"but its config needs {len(layer.weights)}")
+                raise FeatvizError(
+                    f"{path}: layer {stored!r} stores {len(arrays)} weight arrays, "
+                    f"but its config needs {len(layer.weights)}"
+                )
             layer.set_weights(arrays)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Collection, Sequence
 from . import _tf, bundled, fastconv, legacy, modelfile
 from .errors import FeatvizError
 
+
 @dataclass
 class LoadedModel:
     model: Any  # keras.Model
@@ -230,12 +231,12 @@ def input_shape(model) -> tuple:
     if inputs:
         return tuple(inputs[0].shape[1:])
     for layer in getattr(model, "layers", [])[:1]:
-        shape = getattr(layer, "batch_shape", None) or (getattr(layer, "_build_shapes_dict", None) or {}).get("input_shape")
+        shape = getattr(layer, "batch_shape", None) or (getattr(layer, "_build_shapes_dict", None) or {}).get(
+            "input_shape"
+        )
         if shape:
             return tuple(shape[1:])
-    raise FeatvizError(
-        f"model {model.name!r} has never been called, so its input shape is unknown; build it first"
-    )
+    raise FeatvizError(f"model {model.name!r} has never been called, so its input shape is unknown; build it first")
 
 
 def image_channels(model) -> int:
@@ -336,11 +337,8 @@ def extractor(model, layer_names: Sequence[str], *, with_output: bool = False, c
     except Exception as e:
         if canvas is None:
             raise
-        raise FeatvizError(f"the layers before {layer_names[0]!r} need a {input_shape(model)[:2]} input: {_first_line(e)}") from None
+        raise FeatvizError(
+            f"the layers before {layer_names[0]!r} need a {input_shape(model)[:2]} input: {legacy.first_line(e)}"
+        ) from None
     outputs = [taps[name] for name in layer_names] + ([out] if with_output else [])
     return keras.Model(inp, outputs)
-
-
-def _first_line(e: BaseException) -> str:
-    lines = [line for line in str(e).splitlines() if line.strip()]
-    return lines[0][:200] if lines else type(e).__name__

@@ -53,20 +53,24 @@ def page(title: str, body: str, *, root: str = "", nav: Sequence[tuple[str, str]
     """A whole page; `root` is the relative path to the gallery's top folder ('' or '../')."""
     links = "".join(f'<a href="{href(root + target)}">{esc(label)}</a>' for label, target in nav)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<link rel=\"stylesheet\" href=\"{href(root + 'style.css')}\">\n</head>\n"
+        f'<title>{esc(title)}</title>\n<link rel="stylesheet" href="{href(root + "style.css")}">\n</head>\n'
         f"<body>\n<header>{links}</header>\n<main>\n<h1>{esc(title)}</h1>\n{body}\n</main>\n"
-        "<footer class=\"muted\">made by featviz</footer>\n</body>\n</html>\n"
+        '<footer class="muted">made by featviz</footer>\n</body>\n</html>\n'
     )
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]], numeric: Sequence[int] = ()) -> str:
     """An HTML table; cells are escaped, columns in `numeric` right-aligned."""
-    head = "".join(f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>" for i, h in enumerate(headers))
+    head = "".join(
+        f'<th class="num">{esc(h)}</th>' if i in numeric else f"<th>{esc(h)}</th>" for i, h in enumerate(headers)
+    )
     body = []
     for row in rows:
-        cells = "".join(f'<td class="num">{esc(c)}</td>' if i in numeric else f"<td>{esc(c)}</td>" for i, c in enumerate(row))
+        cells = "".join(
+            f'<td class="num">{esc(c)}</td>' if i in numeric else f"<td>{esc(c)}</td>" for i, c in enumerate(row)
+        )
         body.append(f"<tr>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
@@ -80,7 +84,7 @@ def tile(src: str, caption: str, *, link: str | None = None, state: str = "", al
     """A thumbnail with a caption; state 'dead' or 'failed' marks it."""
     inner = f'<img src="{href(src)}" alt="{esc(alt or caption)}" loading="lazy">'
     label = f'<span class="bad">{esc(caption)}</span>' if state else esc(caption)
-    content = f'{inner}<div>{label}</div>'
+    content = f"{inner}<div>{label}</div>"
     if link:
         content = f'<a href="{href(link)}">{content}</a>'
     return f'<div class="tile {esc(state)}">{content}</div>'

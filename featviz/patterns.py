@@ -66,7 +66,9 @@ def canvas_for(model, layer: LayerInfo, size: int | None) -> tuple[int, int]:
             f"--size {size}: the layers before {layer.name!r} need the model's own input size "
             f"{_size(native)}; only a convolutional prefix accepts other sizes"
         )
-    raise FeatvizError(f"--size {size} is too small for layer {layer.name!r}: it needs at least {_smallest(model, layer, size, bigger)}")
+    raise FeatvizError(
+        f"--size {size} is too small for layer {layer.name!r}: it needs at least {_smallest(model, layer, size, bigger)}"
+    )
 
 
 def _size(shape) -> str:
@@ -107,8 +109,16 @@ def synthesize(
     for start in range(0, len(maps), chunk):
         part = list(maps[start : start + chunk])
         objective = objectives.channel(layer.name, part, kind)
-        result = render.render(model, objective, len(part), canvas, input_range=input_range,
-                               recipe=recipe, seed=seed + start, progress=progress)
+        result = render.render(
+            model,
+            objective,
+            len(part),
+            canvas,
+            input_range=input_range,
+            recipe=recipe,
+            seed=seed + start,
+            progress=progress,
+        )
         out.append(result.images)
     return np.concatenate(out)
 
@@ -121,8 +131,18 @@ def score(model, layer: LayerInfo, maps: Sequence[int], inputs: np.ndarray, kind
     return per_map[np.arange(len(maps)), list(maps)]
 
 
-def save_and_score(model, layer: LayerInfo, maps: Sequence[int], patterns: np.ndarray, out: io.OutputDir,
-                   folder: Path, *, kind: str, input_range, best: np.ndarray) -> list[MapPattern]:
+def save_and_score(
+    model,
+    layer: LayerInfo,
+    maps: Sequence[int],
+    patterns: np.ndarray,
+    out: io.OutputDir,
+    folder: Path,
+    *,
+    kind: str,
+    input_range,
+    best: np.ndarray,
+) -> list[MapPattern]:
     """Write map-NNNN.png per map, read them back, score them, and compute the ratios."""
     channels = patterns.shape[-1]
     readback = np.zeros_like(patterns, dtype=np.float32)
@@ -157,15 +177,23 @@ class Summary:
 
     def line(self, layer: str, seconds: float) -> str:
         median = "n/a" if self.median_ratio is None else f"{self.median_ratio:.2f}"
-        return (f"{layer}: {self.maps} maps in {seconds:.1f} s; {self.live} live, {self.dead} dead, {self.failed} failed; "
-                f"{self.at_least_one}/{self.live} live maps at ratio >= 1 (median {median})")
+        return (
+            f"{layer}: {self.maps} maps in {seconds:.1f} s; {self.live} live, {self.dead} dead, {self.failed} failed; "
+            f"{self.at_least_one}/{self.live} live maps at ratio >= 1 (median {median})"
+        )
 
 
 def summarize(results: Sequence[MapPattern]) -> Summary:
     ratios = [r.ratio for r in results if r.ratio is not None]
     live = [r for r in results if not r.dead and r.error is None]
-    return Summary(len(results), sum(r.dead for r in results), sum(r.error is not None for r in results), len(live),
-                   sum(1 for r in ratios if r >= 1.0), float(np.median(ratios)) if ratios else None)
+    return Summary(
+        len(results),
+        sum(r.dead for r in results),
+        sum(r.error is not None for r in results),
+        len(live),
+        sum(1 for r in ratios if r >= 1.0),
+        float(np.median(ratios)) if ratios else None,
+    )
 
 
 def grid_figure(patterns: np.ndarray, results: Sequence[MapPattern], *, title: str):
@@ -207,8 +235,14 @@ class PatternJob:
     best: np.ndarray  # best natural value of every map of the layer
     dataset: str
 
-    def run(self, out: str | Path | io.OutputDir, *, recipe: render.Recipe = render.Recipe(), seed: int = 0,
-            progress: Callable[[int], None] | None = None) -> PatternReport:
+    def run(
+        self,
+        out: str | Path | io.OutputDir,
+        *,
+        recipe: render.Recipe = render.Recipe(),
+        seed: int = 0,
+        progress: Callable[[int], None] | None = None,
+    ) -> PatternReport:
         """Synthesize, save, read back and score; write the grid and manifest.json."""
         model, layer = self.loaded.model, self.layer
         if not isinstance(out, io.OutputDir):
@@ -216,16 +250,30 @@ class PatternJob:
                 return self.run(folder, recipe=recipe, seed=seed, progress=progress)
         folder = Path("patterns") / io.layer_stem(layer.index, layer.name)
         started = time.perf_counter()
-        found = synthesize(model, layer, self.maps, canvas=self.canvas, kind=self.kind, recipe=recipe, seed=seed,
-                           input_range=self.input_range, progress=progress)
+        found = synthesize(
+            model,
+            layer,
+            self.maps,
+            canvas=self.canvas,
+            kind=self.kind,
+            recipe=recipe,
+            seed=seed,
+            input_range=self.input_range,
+            progress=progress,
+        )
         seconds = time.perf_counter() - started
-        results = save_and_score(model, layer, self.maps, found, out, folder, kind=self.kind,
-                                 input_range=self.input_range, best=self.best)
+        results = save_and_score(
+            model, layer, self.maps, found, out, folder, kind=self.kind, input_range=self.input_range, best=self.best
+        )
         summary = summarize(results)
-        title = (f"{self.loaded.name} · {layer.name}: patterns of {len(self.maps)} maps ({recipe.steps} steps, "
-                 f"seed {seed}) · {summary.at_least_one}/{summary.live} live maps at ratio ≥ 1")
+        title = (
+            f"{self.loaded.name} · {layer.name}: patterns of {len(self.maps)} maps ({recipe.steps} steps, "
+            f"seed {seed}) · {summary.at_least_one}/{summary.live} live maps at ratio ≥ 1"
+        )
         grid = out.write(folder / "grid.png", grids.figure_png(grid_figure(found, results, title=title)))
-        manifest = out.write_json(folder / "manifest.json", self._manifest(recipe, seed, grid, seconds, summary, results))
+        manifest = out.write_json(
+            folder / "manifest.json", self._manifest(recipe, seed, grid, seconds, summary, results)
+        )
         return PatternReport(out.root / folder, manifest, grid, results, summary, seconds)
 
     def _manifest(self, recipe, seed, grid, seconds, summary, results) -> dict:
@@ -248,9 +296,16 @@ class PatternJob:
         }
 
 
-def prepare(loaded: models.LoadedModel, layer: LayerInfo, maps: Sequence[int], *, size: int | None = None,
-            kind: str = "mean", input_range: tuple[float, float] = (0.0, 1.0),
-            dataset: str | Path | None = None) -> PatternJob:
+def prepare(
+    loaded: models.LoadedModel,
+    layer: LayerInfo,
+    maps: Sequence[int],
+    *,
+    size: int | None = None,
+    kind: str = "mean",
+    input_range: tuple[float, float] = (0.0, 1.0),
+    dataset: str | Path | None = None,
+) -> PatternJob:
     """Check a pattern request and score the natural images, before any long work starts."""
     model = loaded.model
     canvas = canvas_for(model, layer, size)

@@ -19,7 +19,6 @@ import numpy as np
 from . import _tf, models, params, transforms
 from .objectives import Objective
 
-
 LEARNING_RATES = {"pixels": 0.1, "fourier": 0.05}
 
 
@@ -74,7 +73,9 @@ class StepRandom:
     def uniform(self, shape, lo, hi):
         tf = _tf.tf()
         self.calls += 1
-        key = tf.stack([tf.cast(self.seed, tf.int64) * 1_000_003 + tf.cast(self.step, tf.int64), tf.constant(self.calls, tf.int64)])
+        key = tf.stack(
+            [tf.cast(self.seed, tf.int64) * 1_000_003 + tf.cast(self.step, tf.int64), tf.constant(self.calls, tf.int64)]
+        )
         return tf.random.stateless_uniform(shape, seed=key, minval=lo, maxval=hi)
 
 

@@ -162,13 +162,17 @@ def train(args) -> dict:
     model = ARCHS[args.arch](keras)
     aug = augment(keras, args.seed)
     ds = (
-        __import__("tensorflow").data.Dataset.from_tensor_slices((xt, yt))
+        __import__("tensorflow")
+        .data.Dataset.from_tensor_slices((xt, yt))
         .shuffle(len(xt), seed=args.seed)
         .batch(args.batch)
         .map(lambda a, b: (aug(a, training=True), b))
     )
+    lr = args.lr
+    if args.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=args.epochs * len(ds))
     model.compile(
-        optimizer=keras.optimizers.Adam(args.lr),
+        optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -188,10 +192,10 @@ def train(args) -> dict:
             "input": "28x28x1, pixels scaled to 0..1",
             "seed": args.seed,
             "epochs": args.epochs,
-            "layers": f"{sum(1 for l in model.layers if l.weights and 'bn' not in l.name)} weighted layers "
+            "layers": f"{sum(1 for layer in model.layers if layer.weights and 'bn' not in layer.name)} weighted layers "
             f"(conv and dense), {len(model.layers)} Keras layers, {model.count_params():,} parameters",
             "batch_size": args.batch,
-            "optimizer": f"Adam lr={args.lr}",
+            "optimizer": f"Adam lr={args.lr}" + (", cosine decay to 0" if args.schedule == "cosine" else ""),
             "augmentation": "random translation +-8%, rotation +-0.03 turns",
             "heldout_accuracy": round(float(acc), 4),
             "heldout_accuracy_curve": [round(float(v), 4) for v in history.history.get("val_accuracy", [])],
@@ -230,11 +234,21 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default=None,
+        help="learning rate schedule (default: constant for cnn, cosine for the BN models)",
+    )
     p.add_argument("--out", default=str(HERE))
     p.add_argument("--stem", help="output file stem (default: by --arch)")
-    p.add_argument("--samples", action="store_true",
-                   help="also write the .h5 copy, the held-out exemplars and the sample digits (done for cnn)")
+    p.add_argument(
+        "--samples",
+        action="store_true",
+        help="also write the .h5 copy, the held-out exemplars and the sample digits (done for cnn)",
+    )
     args = p.parse_args()
+    args.schedule = args.schedule or ("constant" if args.arch == "cnn" else "cosine")
     stem = args.stem or {"cnn": "mnist_cnn", "resnet": "mnist_resnet_v2", "plain": "mnist_plain_deep"}[args.arch]
     write_outputs(train(args), Path(args.out), stem, args.samples or args.arch == "cnn")
 

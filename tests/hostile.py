@@ -16,7 +16,13 @@ def lambda_that_touches(marker: Path):
 
 def lambda_model(marker: Path):
     k = helpers.keras()
-    return k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(2, 3, name="c"), k.layers.Lambda(lambda_that_touches(marker), name="evil")])
+    return k.Sequential(
+        [
+            k.Input((12, 12, 1)),
+            k.layers.Conv2D(2, 3, name="c"),
+            k.layers.Lambda(lambda_that_touches(marker), name="evil"),
+        ]
+    )
 
 
 def rewrite_config(src: Path, dst: Path, edit) -> Path:
@@ -35,8 +41,12 @@ def outside_module(config: dict) -> dict:
     """Point the activation of the first conv layer at os.system."""
     for layer in config["config"]["layers"]:
         if layer["class_name"] == "Conv2D":
-            layer["config"]["activation"] = {"module": "os", "class_name": "function", "config": "system",
-                                             "registered_name": "function"}
+            layer["config"]["activation"] = {
+                "module": "os",
+                "class_name": "function",
+                "config": "system",
+                "registered_name": "function",
+            }
             break
     return config
 

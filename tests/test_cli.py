@@ -62,8 +62,17 @@ def test_activations_on_the_bundled_model(cli, samples, tmp_path):
 def test_activations_with_model_h5_and_options(cli, samples, tmp_path, repo=None):
     from conftest import REPO
 
-    result = cli("activations", REPO / "models" / "mnist_cnn.h5", samples / "digit6.png",
-                 "--layer", "conv1", "--scale", "per-map", "--out", tmp_path / "o")
+    result = cli(
+        "activations",
+        REPO / "models" / "mnist_cnn.h5",
+        samples / "digit6.png",
+        "--layer",
+        "conv1",
+        "--scale",
+        "per-map",
+        "--out",
+        tmp_path / "o",
+    )
     assert result.exit_code == 0, result.output
     assert "conv1" in result.output.strip() and (tmp_path / "o").is_dir()
 
@@ -73,7 +82,10 @@ def test_activations_with_model_h5_and_options(cli, samples, tmp_path, repo=None
     [
         (["activations", "missing.png"], "missing.png: no such image file"),
         (["activations", "nomodel.keras", "x.png"], "nomodel.keras: no such model file"),
-        (["activations", "DIGIT", "--layer", "nope"], "unknown layer 'nope'; layers with maps: conv1, pool1, conv2, pool2, conv3"),
+        (
+            ["activations", "DIGIT", "--layer", "nope"],
+            "unknown layer 'nope'; layers with maps: conv1, pool1, conv2, pool2, conv3",
+        ),
         (["activations", "DIGIT", "--layer", "predictions"], "'predictions' has no spatial maps"),
         (["activations", "DIGIT", "--input-range", "1,0"], "HI must be larger than LO"),
         (["layers", "notamodel.txt"], "not a model file"),
@@ -104,8 +116,15 @@ def test_size_with_a_dense_prefix_is_refused(cli, tiny_files):
     import helpers
 
     k = helpers.keras()
-    model = k.Sequential([k.Input((6, 6, 1)), k.layers.Flatten(), k.layers.Dense(36), k.layers.Reshape((6, 6, 1)),
-                          k.layers.Conv2D(2, 3, name="late")])
+    model = k.Sequential(
+        [
+            k.Input((6, 6, 1)),
+            k.layers.Flatten(),
+            k.layers.Dense(36),
+            k.layers.Reshape((6, 6, 1)),
+            k.layers.Conv2D(2, 3, name="late"),
+        ]
+    )
     path = tiny_files / "dense_first.keras"
     model.save(path)
     result = cli("patterns", path, "--size", "12", "--steps", "2")
@@ -114,8 +133,18 @@ def test_size_with_a_dense_prefix_is_refused(cli, tiny_files):
 
 
 def test_patterns_writes_grid_pngs_and_manifest(cli, tiny_files, tmp_path):
-    result = cli("patterns", tiny_files / "tiny.keras", "--layer", "c2", "--maps", "0-2,5", "--steps", "12",
-                 "--dataset", tiny_files / "digits.npz")
+    result = cli(
+        "patterns",
+        tiny_files / "tiny.keras",
+        "--layer",
+        "c2",
+        "--maps",
+        "0-2,5",
+        "--steps",
+        "12",
+        "--dataset",
+        tiny_files / "digits.npz",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("c2: 4 maps in ")
     manifest_path = next((tmp_path / "gallery" / "patterns").glob("*/manifest.json"))

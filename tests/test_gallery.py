@@ -7,10 +7,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
 
-import pytest
-
 import helpers
+import pytest
 from conftest import REPO
+
 from featviz import gallery, io, models, render
 
 TINY = dict(seeds=(0, 1), recipe=render.Recipe(steps=6, relax_steps=2, polish_steps=2))
@@ -57,7 +57,9 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny
 
 def test_changed_settings_start_afresh(tmp_path, tiny_files, tiny_model):
     build(tiny_model, tmp_path, settings(tiny_files))
-    changed = build(tiny_model, tmp_path, settings(tiny_files, recipe=render.Recipe(steps=7, relax_steps=2, polish_steps=2)))
+    changed = build(
+        tiny_model, tmp_path, settings(tiny_files, recipe=render.Recipe(steps=7, relax_steps=2, polish_steps=2))
+    )
     assert changed.reused_units == 0 and changed.rendered_units == 4
 
 
@@ -69,7 +71,10 @@ def test_pages_and_files(tmp_path, tiny_files, tiny_model):
     assert len(list(tmp_path.glob("layers/*/maps/*.html"))) == 4 + 6
     assert len(list(tmp_path.glob("explain/*.html"))) == 1
     first = (tmp_path / "layers" / io.layer_stem(0, "c1") / "index.html").read_text()
-    assert "Kernels" in first and "Kernels" not in (tmp_path / "layers" / io.layer_stem(2, "c2") / "index.html").read_text()
+    assert (
+        "Kernels" in first
+        and "Kernels" not in (tmp_path / "layers" / io.layer_stem(2, "c2") / "index.html").read_text()
+    )
     map_page = (tmp_path / "layers" / io.layer_stem(2, "c2") / "maps" / "0003.html").read_text()
     for text in ("seeds 0, 1", "Top 9 natural images", "fires", "ratio"):
         assert text in map_page
@@ -78,8 +83,15 @@ def test_pages_and_files(tmp_path, tiny_files, tiny_model):
 def hostile_model(path: Path) -> Path:
     k = helpers.keras()
     init = k.initializers.GlorotUniform(seed=3)
-    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="<img src=x onerror=alert(1)>", kernel_initializer=init),
-                          k.layers.Conv2D(2, 3, name="..", kernel_initializer=init), k.layers.Flatten(), k.layers.Dense(2)])
+    model = k.Sequential(
+        [
+            k.Input((12, 12, 1)),
+            k.layers.Conv2D(3, 3, name="<img src=x onerror=alert(1)>", kernel_initializer=init),
+            k.layers.Conv2D(2, 3, name="..", kernel_initializer=init),
+            k.layers.Flatten(),
+            k.layers.Dense(2),
+        ]
+    )
     model.save(path)
     return path
 
@@ -98,8 +110,20 @@ def test_hostile_layer_names_are_escaped_and_confined(tmp_path, tiny_files):
 
 
 def test_gallery_command(cli, tiny_files, tmp_path, tiny_model):
-    result = cli("gallery", tiny_files / "tiny.keras", "--layers", "c2", "--steps", "4", "--seeds", "0",
-                 "--dataset", tiny_files / "digits.npz", "--images", tiny_files / "stroke.png")
+    result = cli(
+        "gallery",
+        tiny_files / "tiny.keras",
+        "--layers",
+        "c2",
+        "--steps",
+        "4",
+        "--seeds",
+        "0",
+        "--dataset",
+        tiny_files / "digits.npz",
+        "--images",
+        tiny_files / "stroke.png",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith("1 layers, 6 maps; 1 pattern units rendered")
     assert (tmp_path / "gallery" / "index.html").exists()
@@ -143,9 +167,17 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,1600"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,1600",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -161,7 +193,8 @@ def check_in_browser(driver, page: Path) -> None:
     driver.execute_async_script(
         "const done = arguments[0];"
         "Promise.all([...document.images].map(i => i.complete ? 0 : new Promise(r => { i.onload = i.onerror = r; })))"
-        ".then(() => done(0));")
+        ".then(() => done(0));"
+    )
     unloaded = driver.execute_script("return [...document.images].filter(i => !(i.naturalWidth > 0)).map(i => i.src)")
     assert unloaded == [], f"{page}: images that did not load: {unloaded[:5]}"
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -169,9 +202,13 @@ def check_in_browser(driver, page: Path) -> None:
 
 
 def key_pages(folder: Path) -> list[Path]:
-    picks = [folder / "index.html", *sorted(folder.glob("layers/*/index.html"))[:2],
-             *sorted(folder.glob("layers/*/maps/*.html"))[:2], *sorted(folder.glob("explain/*.html"))[:1],
-             *sorted(folder.glob("compare/*/index.html"))[:1]]
+    picks = [
+        folder / "index.html",
+        *sorted(folder.glob("layers/*/index.html"))[:2],
+        *sorted(folder.glob("layers/*/maps/*.html"))[:2],
+        *sorted(folder.glob("explain/*.html"))[:1],
+        *sorted(folder.glob("compare/*/index.html"))[:1],
+    ]
     return [p for p in picks if p.exists()]
 
 

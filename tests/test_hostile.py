@@ -1,13 +1,13 @@
 """Broken and hostile model files: one clear line, status 2, and no code ever runs."""
 
+import helpers
+import hostile
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import helpers
-import hostile
 from featviz import images, models
 from featviz.errors import FeatvizError
 
@@ -35,8 +35,11 @@ def corpus(tmp_path_factory, tiny_files):
 @pytest.mark.parametrize("command", ["layers", "activations", "patterns"])
 def test_every_command_refuses_every_corpus_file(cli, corpus, samples, name, command):
     files, marker = corpus
-    args = {"layers": [files[name]], "activations": [files[name], samples / "digit1.png"],
-            "patterns": [files[name], "--steps", "1"]}[command]
+    args = {
+        "layers": [files[name]],
+        "activations": [files[name], samples / "digit1.png"],
+        "patterns": [files[name], "--steps", "1"],
+    }[command]
     result = cli(command, *args)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
@@ -58,7 +61,10 @@ def test_code_runs_only_with_the_explicit_flag(cli, corpus, name):
 
 
 def test_urls_and_folders_are_refused(tmp_path):
-    for target, message in [("https://example.com/m.keras", "only local model files"), (tmp_path, "not a regular file")]:
+    for target, message in [
+        ("https://example.com/m.keras", "only local model files"),
+        (tmp_path, "not a regular file"),
+    ]:
         with pytest.raises(FeatvizError, match=message):
             models.load(target)
 
@@ -78,7 +84,9 @@ def test_numeric_fault_in_one_map_is_reported_and_the_rest_finish(cli, tmp_path,
     kernel[..., 3] = 3e38  # overflows to Inf in the activation
     conv.set_weights([kernel, bias])
     model.save(tmp_path / "huge.keras")
-    result = cli("patterns", tmp_path / "huge.keras", "--layer", "c2", "--steps", "8", "--dataset", tiny_files / "digits.npz")
+    result = cli(
+        "patterns", tmp_path / "huge.keras", "--layer", "c2", "--steps", "8", "--dataset", tiny_files / "digits.npz"
+    )
     assert result.exit_code == 0, result.output
     import json
 
@@ -89,7 +97,9 @@ def test_numeric_fault_in_one_map_is_reported_and_the_rest_finish(cli, tmp_path,
     assert "1 failed" in result.stdout
 
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @FUZZ
@@ -102,8 +112,10 @@ def test_fuzz_random_bytes_only_reach_the_clean_error(tmp_path, data, suffix):
 
 
 @FUZZ
-@given(flips=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 255)), min_size=1, max_size=8),
-       name=st.sampled_from(["tiny.keras", "tiny.h5"]))
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 255)), min_size=1, max_size=8),
+    name=st.sampled_from(["tiny.keras", "tiny.h5"]),
+)
 def test_fuzz_mutated_models_load_or_fail_cleanly(tmp_path, tiny_files, flips, name):
     data = bytearray((tiny_files / name).read_bytes())
     for pos, value in flips:
@@ -167,4 +179,4 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path):
             out.write(bad, b"x")
     assert not (tmp_path / "escape.png").exists()
     assert io.layer_stem(3, "<img src=x onerror=alert(1)>").startswith("03-img-src-x-onerror-alert-1-")
-    assert io.layer_stem(0, "..") .startswith("00-x-")
+    assert io.layer_stem(0, "..").startswith("00-x-")

@@ -1,9 +1,9 @@
 """Loading models safely, listing their layers, and running their graph to any layer."""
 
+import helpers
 import numpy as np
 import pytest
 
-import helpers
 from featviz import models
 from featviz.errors import FeatvizError
 

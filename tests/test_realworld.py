@@ -3,13 +3,13 @@
 import json
 
 import h5py
+import helpers
+import keras2
 import numpy as np
 import pytest
 from PIL import Image
 
-import helpers
-import keras2
-from featviz import activations, models, objectives, patterns, render
+from featviz import activations, models, objectives, render
 from featviz.errors import FeatvizError
 
 FAST = render.Recipe(steps=16, relax_steps=4, polish_steps=4)
@@ -18,9 +18,14 @@ FAST = render.Recipe(steps=16, relax_steps=4, polish_steps=4)
 def nested_model():
     k = helpers.keras()
     init = k.initializers.GlorotUniform(seed=2)
-    inner = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(4, 3, activation="relu", name="c", kernel_initializer=init,
-                                                                bias_initializer="ones"),
-                          k.layers.MaxPooling2D(name="p")], name="inner")
+    inner = k.Sequential(
+        [
+            k.Input((12, 12, 1)),
+            k.layers.Conv2D(4, 3, activation="relu", name="c", kernel_initializer=init, bias_initializer="ones"),
+            k.layers.MaxPooling2D(name="p"),
+        ],
+        name="inner",
+    )
     inp = k.Input((12, 12, 1))
     x = k.layers.Conv2D(5, 3, activation="relu", name="after", kernel_initializer=init)(inner(inp))
     out = k.layers.Dense(2, activation="softmax", name="out")(k.layers.Flatten()(x))
@@ -69,8 +74,9 @@ def run_all_commands(cli, model_path, layer, image, *extra):
     assert layer in listed.stdout
     acts = cli("activations", model_path, image, "--layer", layer, *extra)
     assert acts.exit_code == 0, acts.output
-    pats = cli("patterns", model_path, "--layer", layer, "--steps", "8", "--maps", "0-1",
-               "--dataset", image.parent, *extra)
+    pats = cli(
+        "patterns", model_path, "--layer", layer, "--steps", "8", "--maps", "0-1", "--dataset", image.parent, *extra
+    )
     assert pats.exit_code == 0, pats.output
     return listed, acts, pats
 
@@ -122,15 +128,30 @@ def test_legacy_arguments_keras3_rejects_are_dropped(tmp_path):
     with h5py.File(tmp_path / "dw.h5", "r+") as f:
         config = json.loads(f.attrs["model_config"])
         pool = config["config"]["layers"][1]
-        config["config"]["layers"][1] = {"class_name": "DepthwiseConv2D", "config": {
-            "name": "depthwise", "trainable": True, "dtype": "float32", "kernel_size": [1, 1], "strides": [1, 1],
-            "padding": "valid", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1,
-            "activation": "linear", "use_bias": False, "depth_multiplier": 1, "depthwise_initializer":
-            {"class_name": "GlorotUniform", "config": {"seed": None}}}}
+        config["config"]["layers"][1] = {
+            "class_name": "DepthwiseConv2D",
+            "config": {
+                "name": "depthwise",
+                "trainable": True,
+                "dtype": "float32",
+                "kernel_size": [1, 1],
+                "strides": [1, 1],
+                "padding": "valid",
+                "data_format": "channels_last",
+                "dilation_rate": [1, 1],
+                "groups": 1,
+                "activation": "linear",
+                "use_bias": False,
+                "depth_multiplier": 1,
+                "depthwise_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+            },
+        }
         config["config"]["layers"].insert(2, pool)
         f.attrs["model_config"] = json.dumps(config).encode()
         group = f["model_weights"]
-        group.attrs["layer_names"] = np.array([b"conv2d", b"depthwise", b"max_pooling2d", b"conv2d_1", b"flatten", b"dense"])
+        group.attrs["layer_names"] = np.array(
+            [b"conv2d", b"depthwise", b"max_pooling2d", b"conv2d_1", b"flatten", b"dense"]
+        )
         dw = group.create_group("depthwise")
         dw.attrs["weight_names"] = np.array([b"depthwise/depthwise_kernel:0"])
         dw.create_dataset("depthwise/depthwise_kernel:0", data=np.full((1, 1, 4, 1), 2.0, np.float32))
@@ -164,6 +185,7 @@ def test_model_expecting_0_255(cli, tmp_path, image):
 
 def test_keras_applications_resnet50v2_at_64px():
     k = helpers.keras()
+    k.utils.set_random_seed(0)  # weights=None initializes at random
     model = k.applications.ResNet50V2(weights=None, input_shape=(64, 64, 3), classes=10)
     infos = models.list_layers(model)
     adds = [i for i in infos if i.class_name == "Add"]
@@ -172,6 +194,7 @@ def test_keras_applications_resnet50v2_at_64px():
     acts = activations.extract(model, rgb, "conv3_block2_out")
     assert acts.maps.shape == (8, 8, 512)
     layer = models.resolve_layer(model, "conv3_block2_out")
-    result = render.render(model, objectives.channel(layer.name, [0, 1]), 2, (64, 64), recipe=FAST)
+    recipe = render.Recipe(steps=30, relax_steps=10, polish_steps=5, precision="float32")
+    result = render.render(model, objectives.channel(layer.name, [0, 1]), 2, (64, 64), recipe=recipe)
     assert result.images.shape == (2, 64, 64, 3)
-    assert (result.history[-4:].mean(axis=0) > result.history[:4].mean(axis=0)).all()
+    assert (result.history[-5:].mean(axis=0) > result.history[:5].mean(axis=0)).all(), result.history[[0, -1]]

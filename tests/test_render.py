@@ -2,11 +2,11 @@
 
 import json
 
+import helpers
 import numpy as np
 import pytest
 from PIL import Image
 
-import helpers
 from featviz import exemplars, models, objectives, patterns, render
 from featviz.errors import FeatvizError
 
