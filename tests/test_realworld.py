@@ -198,3 +198,25 @@ def test_keras_applications_resnet50v2_at_64px():
     result = render.render(model, objectives.channel(layer.name, [0, 1]), 2, (64, 64), recipe=recipe)
     assert result.images.shape == (2, 64, 64, 3)
     assert (result.history[-5:].mean(axis=0) > result.history[:5].mean(axis=0)).all(), result.history[[0, -1]]
+
+
+def test_compare_command_writes_png_and_page(cli, tmp_path, tiny_files, image):
+    residual_model().save(tmp_path / "res.keras")
+    result = cli("compare", tiny_files / "tiny.keras", tmp_path / "res.keras", "--image", image, "--top", "2",
+                 "--steps", "4")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("tiny.keras: predicts") and lines[1].startswith("res.keras: predicts")
+    png, page, listing = (tmp_path / line for line in lines[2:5])
+    assert png.name == "compare.png" and png.exists() and page.exists() and listing.exists()
+    assert "tiny.keras" in page.read_text() and "res.keras" in page.read_text()
+
+
+def test_gallery_on_a_residual_model(cli, tmp_path, tiny_files, image):
+    residual_model().save(tmp_path / "res.keras")
+    result = cli("gallery", tmp_path / "res.keras", "--steps", "4", "--seeds", "0", "--dataset",
+                 tiny_files / "digits.npz", "--images", image)
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "gallery" / "index.html").read_text()
+    for layer in ("stem", "conv1", "conv2", "add"):  # convolutions and the residual sum
+        assert f">{layer}</a></h2>" in index

@@ -1,0 +1,58 @@
+"""Grids: tile counts, label texts and positions, and the shared colour scale."""
+
+import numpy as np
+import pytest
+
+from featviz import activations, grids, models, thumbs
+
+
+@pytest.mark.parametrize("n,shape", [(1, (1, 2)), (32, (4, 8)), (64, (6, 12)), (128, (8, 16))])
+def test_grid_shape(n, shape):
+    rows, cols = grids.grid_shape(n)
+    assert (rows, cols) == shape and rows * cols >= n
+
+
+def test_mosaic_places_every_tile_with_room_for_its_label():
+    tiles = np.arange(5 * 3 * 3, dtype=np.float32).reshape(5, 3, 3)
+    canvas, corners = grids.mosaic(tiles, cols=2)
+    assert len(corners) == 5
+    for tile, (x, y) in zip(tiles, corners):
+        np.testing.assert_array_equal(canvas[y : y + 3, x : x + 3], tile)
+        assert y >= 1  # a label band above every tile
+    assert np.isnan(canvas).sum() == canvas.size - 5 * 9
+
+
+def test_activation_figure_has_one_label_per_map_and_the_predictions():
+    model = models.load().model
+    acts = activations.extract(model, "digit6.png")
+    fig = activations.figure(acts, model_name="mnist_cnn.keras")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == [str(i) for i in range(128)]
+    assert "predicts 6" in fig.get_suptitle()
+    image = ax.images[0]
+    assert image.get_interpolation() == "nearest"
+    assert image.get_clim() == (0.0, pytest.approx(float(acts.maps.max())))  # one shared scale
+    assert len(fig.axes) == 2  # the colour bar
+
+
+def test_per_map_scale_normalizes_each_tile():
+    maps = np.stack([np.full((2, 2), 1.0), np.array([[0.0, 2.0], [4.0, 8.0]])])
+    scaled = grids.per_map_scaled(maps)
+    np.testing.assert_array_equal(scaled[0], 0.0)
+    np.testing.assert_allclose(scaled[1], [[0.0, 0.25], [0.5, 1.0]])
+
+
+def test_marked_tiles_get_red_labels():
+    fig = grids.tile_figure(np.zeros((3, 4, 4)), ["0", "1 dead", "2"], marked=[1], vmin=0, vmax=1)
+    colours = [t.get_color() for t in fig.axes[0].texts]
+    assert colours == ["black", "crimson", "black"]
+
+
+def test_thumbnails_upscale_with_nearest_neighbour():
+    pixels = np.array([[0, 255], [255, 0]], np.uint8)
+    big = thumbs.upscale(pixels, 3)
+    assert big.shape == (6, 6)
+    np.testing.assert_array_equal(big[:3, :3], 0)
+    np.testing.assert_array_equal(big[:3, 3:], 255)
+    assert thumbs.factor_for(28) == 3 and thumbs.factor_for(3, 48) == 16
