@@ -83,11 +83,12 @@ def load(path: str | Path | None = None, *, trust_code: bool = False) -> LoadedM
 class Hooks:
     """Changes to the graph while it runs, for pattern synthesis.
 
-    relu replaces every plain ReLU; fast_conv computes first-layer style
+    relu replaces the plain ReLUs of relu_layers (all if None); fast_conv computes first-layer style
     convolutions with a faster input gradient (see fastconv.py).
     """
 
     relu: Callable | None = None
+    relu_layers: Collection[str] | None = None  # where `relu` applies; None: every plain ReLU
     fast_conv: bool = False
     compute_dtype: str | None = None  # e.g. "bfloat16": layers compute in it, weights stay float32
 
@@ -154,13 +155,20 @@ def _call(op, args, kwargs, prefix: str, run: _Run):
     if isinstance(op, keras.Model) and (isinstance(op, keras.Sequential) or _is_functional(op)):
         out = _run_model(op, args[0], path + "/", run)
     else:
-        out = _call_layer(op, args, kwargs, run.hooks)
+        out = _call_layer(op, args, kwargs, _for_layer(run.hooks, path))
         if run.want is None or path in run.want:
             run.taps[path] = out
             run.layers[path] = op
             if run.stop and len(run.taps) == len(run.want):
                 raise _Done
     return out
+
+
+def _for_layer(hooks: Hooks | None, path: str) -> Hooks | None:
+    """The hooks as they apply to the layer at `path`."""
+    if hooks is None or hooks.relu is None or hooks.relu_layers is None or path in hooks.relu_layers:
+        return hooks
+    return Hooks(None, None, hooks.fast_conv, hooks.compute_dtype)
 
 
 def _call_layer(layer, args, kwargs, hooks: Hooks | None):

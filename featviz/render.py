@@ -4,8 +4,10 @@
 `tf.function` (XLA-compiled when possible) holding the parameterization,
 the random transforms, the forward pass up to the objective's layers, the
 gradient and the Adam update. During the first `relax_steps` steps every
-ReLU lets through gradient that would raise its input, so maps that start
-at zero still learn (lucid's redirected ReLU). The last `polish_steps` run
+ReLU of the objective's own layers lets through gradient that would raise its
+input, so maps that start at zero still learn (lucid's redirected ReLU, kept
+to the target: relaxing every ReLU of a deep network drives the image to
+black and leaves the maps stuck). The last `polish_steps` run
 without transforms, tuning the pattern to the exact image that is saved.
 """
 
@@ -121,7 +123,7 @@ def render(
     transform = recipe.transforms or transforms.default_for(min(canvas))
     relu, relu_state = relaxed_relu()
     compute_dtype = recipe.compute_dtype
-    hooks = models.Hooks(relu=relu, fast_conv=recipe.fast_conv, compute_dtype=compute_dtype)
+    hooks = models.Hooks(relu=relu, relu_layers=objective.layers, fast_conv=recipe.fast_conv, compute_dtype=compute_dtype)
     lo, hi = input_range
     optimizer = keras.optimizers.Adam(recipe.learning_rate)
     optimizer.build(param.variables)

@@ -128,12 +128,14 @@ def _stages(keras, residual: bool, name: str, units: int = 3):
 
 
 def build_resnet(keras):
-    """ResNet V2 (pre-activation) with basic units: 20 weighted layers."""
+    """ResNet V2 (pre-activation, He et al. 2016) with basic units: a 3x3 stem, then 3 stages of 3 units
+    (BN -> ReLU -> 3x3 conv, twice) at 16, 32 and 64 maps, identity shortcuts, 1x1 projections where the shape
+    changes, BN -> ReLU -> global average pool -> dense. 20 weighted layers deep, plus 2 projections."""
     return _stages(keras, residual=True, name="mnist_resnet_v2")
 
 
 def build_plain(keras):
-    """The same 20 weighted layers and BN -> ReLU -> conv order, with no shortcuts."""
+    """The deep plain CNN: the ResNet V2's 20 weighted layers and BN -> ReLU -> conv order, with no shortcuts."""
     return _stages(keras, residual=False, name="mnist_plain_deep")
 
 
@@ -186,6 +188,7 @@ def train(args) -> dict:
         "card": {
             "name": model.name,
             "architecture": args.arch,
+            "description": " ".join((ARCHS[args.arch].__doc__ or "").split()),
             "data": source,
             "split": f"shuffled with seed {args.seed}; last {args.holdout} digits held out, never trained on; "
             f"{len(xt)} training digits",

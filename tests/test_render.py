@@ -148,3 +148,19 @@ def test_size_errors():
     layer = models.resolve_layer(model, "c2")
     with pytest.raises(FeatvizError, match="too small for layer 'c2': it needs at least 8"):
         patterns.canvas_for(model, layer, 6)
+
+
+def test_relaxed_relu_applies_to_the_target_layer_only():
+    """Relaxing every ReLU of a deep network drives the image black; only the objective's layer is relaxed."""
+    model = helpers.tiny_cnn()
+    calls = []
+
+    def counting_relu(x):
+        calls.append(x)
+        return helpers.keras().activations.relu(x)
+
+    k = helpers.keras()
+    models.run_graph(model, k.Input((12, 12, 1)), {"c2"}, models.Hooks(relu=counting_relu, relu_layers={"c2"}))
+    assert len(calls) == 1
+    models.run_graph(model, k.Input((12, 12, 1)), {"c2"}, models.Hooks(relu=counting_relu))
+    assert len(calls) == 3  # c1 and c2 both, when no layers are named
