@@ -33,7 +33,7 @@ def prefix_flops(model, layer_name: str, canvas: tuple[int, int]) -> float:
     _, taps = models.run_graph(model, inp, None)
     total = 0.0
     for name, out in taps.items():
-        layer = _layer(model, name)
+        layer = models.get_layer(model, name)
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
             kernel = layer.kernel.shape
             per_output = 1
@@ -46,10 +46,3 @@ def prefix_flops(model, layer_name: str, canvas: tuple[int, int]) -> float:
         if name == layer_name:
             break
     return total
-
-
-def _layer(model, path: str):
-    layer = model
-    for part in path.split("/"):
-        layer = layer.get_layer(part)
-    return layer

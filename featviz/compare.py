@@ -150,7 +150,7 @@ def write(views: Sequence[ModelView], loaded: Sequence[models.LoadedModel], imag
     html = pages.page(
         f"Compare: {Path(image).name}",
         body,
-        root="../",
+        root="../../",
         nav=[("gallery", "index.html"), ("comparisons", "compare/index.html")],
     )
     page_path = out.write(folder / "index.html", html.encode())

@@ -260,13 +260,6 @@ def _first_conv(model) -> str | None:
     return None
 
 
-def _layer_of(model, path: str):
-    layer = model
-    for part in path.split("/"):
-        layer = layer.get_layer(part)
-    return layer
-
-
 def _exemplar_pictures(model, out, r: LayerResult, data, inputs, settings) -> None:
     """Per map: a 3x3 mosaic of its top natural images with the map's activation overlaid."""
     top = r.stats.top
@@ -315,7 +308,7 @@ def _layer_page(loaded, out, r: LayerResult, thumb_files, samples, sample_acts, 
             f'<div class="card"><h3>{pages.esc(sample.name)}</h3>{pages.image(root + rel, f"maps for {sample.name}")}</div>'
         )
     if first_conv == r.info.name:
-        weights = _layer_of(model, r.info.name).get_weights()[0]
+        weights = models.get_layer(model, r.info.name).get_weights()[0]
         rel = f"layers/{r.stem}/kernels.png"
         out.write(rel, images.png_bytes(thumbs.kernels(weights)))
         body.append(

@@ -272,6 +272,14 @@ def _params(layer) -> int:
         return 0
 
 
+def get_layer(model, path: str):
+    """The Keras layer at `path`, descending into nested models: "outer/inner"."""
+    layer = model
+    for part in path.split("/"):
+        layer = layer.get_layer(part)
+    return layer
+
+
 def spatial_layers(model) -> list[LayerInfo]:
     return [info for info in list_layers(model) if info.spatial]
 

@@ -96,7 +96,7 @@ def hostile_model(path: Path) -> Path:
     return path
 
 
-def test_hostile_layer_names_are_escaped_and_confined(tmp_path, tiny_files):
+def test_hostile_layer_names_are_escaped_and_confined(tmp_path, tiny_files, tiny_model):
     loaded = models.load(hostile_model(tmp_path / "hostile.keras"))
     out = tmp_path / "out"
     build(loaded, out, settings(tiny_files))
@@ -212,7 +212,7 @@ def key_pages(folder: Path) -> list[Path]:
     return [p for p in picks if p.exists()]
 
 
-def test_generated_gallery_in_a_real_browser(browser, tmp_path, tiny_files):
+def test_generated_gallery_in_a_real_browser(browser, tmp_path, tiny_files, tiny_model):
     loaded = models.load(hostile_model(tmp_path / "hostile.keras"))
     build(loaded, tmp_path / "out", settings(tiny_files))
     assert broken_links(tmp_path / "out") == []
