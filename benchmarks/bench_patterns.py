@@ -105,8 +105,10 @@ def main() -> None:
     print(f"bundled MNIST CNN, {layer.name}: {len(maps)} maps x {args.steps} steps, canvas 28x28")
     print(f"  large-convolution rate here : {rate / 1e9:7.1f} GFLOP/s")
     print(f"  compute floor               : {floor:7.2f} s  ({flops / 1e9:.0f} GFLOP)")
-    print(f"  featviz (batched)           : {seconds:7.2f} s  = {seconds / floor:.2f} x floor "
-          f"(median of {len(runs)}: {', '.join(f'{r[0]:.2f}' for r in runs)})")
+    print(
+        f"  featviz (batched)           : {seconds:7.2f} s  = {seconds / floor:.2f} x floor "
+        f"(median of {len(runs)}: {', '.join(f'{r[0]:.2f}' for r in runs)})"
+    )
     scope = "all maps" if args.single_maps <= 0 else f"{min(args.single_maps, len(maps))} maps timed, scaled"
     print(f"  one map at a time           : {single:7.2f} s  = {single / seconds:.1f} x featviz ({scope})")
     if tkv is None:

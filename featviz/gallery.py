@@ -174,20 +174,13 @@ def _layer_patterns(model, layer, stem, canvas, seed, settings, out, state, prog
             progress=progress,
         )
         for m, pattern in zip(part, np.nan_to_num(found)):
-            out.write(
-                _pattern_file(stem, m, seed),
-                images.png_bytes(thumbs.to_rgb(pattern)[..., :channels] if channels == 3 else _grey(pattern)),
-            )
+            out.write(_pattern_file(stem, m, seed), images.png_bytes(images.to_uint8(pattern, (0.0, 1.0))))
         state.finish(unit)
         state.rendered += 1
         if on_unit:
             on_unit(unit)
     loaded = [images.load_image(out.path(_pattern_file(stem, m, seed)), channels=channels) for m in maps]
     return np.stack(loaded)
-
-
-def _grey(pattern: np.ndarray) -> np.ndarray:
-    return images.to_uint8(pattern, (0.0, 1.0))
 
 
 def _score(model, layer, stem, unit_patterns, stats, settings) -> list[patterns.MapPattern]:

@@ -48,6 +48,16 @@ def inside(root: Path, relative: str | Path) -> Path:
     return target
 
 
+def _file_mode() -> int:
+    """0o666 less the umask: what open() would give, not mkstemp's private 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     """Write via a temporary file in the same folder, then rename over the target."""
     p = Path(path)
@@ -55,6 +65,7 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

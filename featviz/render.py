@@ -123,7 +123,9 @@ def render(
     transform = recipe.transforms or transforms.default_for(min(canvas))
     relu, relu_state = relaxed_relu()
     compute_dtype = recipe.compute_dtype
-    hooks = models.Hooks(relu=relu, relu_layers=objective.layers, fast_conv=recipe.fast_conv, compute_dtype=compute_dtype)
+    hooks = models.Hooks(
+        relu=relu, relu_layers=objective.layers, fast_conv=recipe.fast_conv, compute_dtype=compute_dtype
+    )
     lo, hi = input_range
     optimizer = keras.optimizers.Adam(recipe.learning_rate)
     optimizer.build(param.variables)

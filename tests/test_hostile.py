@@ -180,3 +180,15 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path):
     assert not (tmp_path / "escape.png").exists()
     assert io.layer_stem(3, "<img src=x onerror=alert(1)>").startswith("03-img-src-x-onerror-alert-1-")
     assert io.layer_stem(0, "..").startswith("00-x-")
+
+
+def test_written_files_are_readable_like_any_other(tmp_path):
+    import os
+
+    from featviz import io
+
+    path = io.write_bytes(tmp_path / "a.png", b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temporary file left behind

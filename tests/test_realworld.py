@@ -202,8 +202,9 @@ def test_keras_applications_resnet50v2_at_64px():
 
 def test_compare_command_writes_png_and_page(cli, tmp_path, tiny_files, image):
     residual_model().save(tmp_path / "res.keras")
-    result = cli("compare", tiny_files / "tiny.keras", tmp_path / "res.keras", "--image", image, "--top", "2",
-                 "--steps", "4")
+    result = cli(
+        "compare", tiny_files / "tiny.keras", tmp_path / "res.keras", "--image", image, "--top", "2", "--steps", "4"
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("tiny.keras: predicts") and lines[1].startswith("res.keras: predicts")
@@ -214,8 +215,18 @@ def test_compare_command_writes_png_and_page(cli, tmp_path, tiny_files, image):
 
 def test_gallery_on_a_residual_model(cli, tmp_path, tiny_files, image):
     residual_model().save(tmp_path / "res.keras")
-    result = cli("gallery", tmp_path / "res.keras", "--steps", "4", "--seeds", "0", "--dataset",
-                 tiny_files / "digits.npz", "--images", image)
+    result = cli(
+        "gallery",
+        tmp_path / "res.keras",
+        "--steps",
+        "4",
+        "--seeds",
+        "0",
+        "--dataset",
+        tiny_files / "digits.npz",
+        "--images",
+        image,
+    )
     assert result.exit_code == 0, result.output
     index = (tmp_path / "gallery" / "index.html").read_text()
     for layer in ("stem", "conv1", "conv2", "add"):  # convolutions and the residual sum
