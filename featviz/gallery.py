@@ -295,7 +295,7 @@ def _layer_page(loaded, out, r: LayerResult, thumb_files, samples, sample_acts, 
         f"{vmax:.3g} (viridis). Map i is the i-th tile, row by row.</p>"
     )
     for sample, a in zip(samples, acts):
-        rel = f"layers/{r.stem}/acts/{io.slug(sample.stem)}-{io.short_hash(str(sample))}.png"
+        rel = f"layers/{r.stem}/acts/{io.slug(sample.stem)}-{_content_hash(sample)}.png"
         out.write(rel, images.png_bytes(thumbs.activation_grid(a, vmax)))
         body.append(
             f'<div class="card"><h3>{pages.esc(sample.name)}</h3>{pages.image(root + rel, f"maps for {sample.name}")}</div>'
@@ -371,7 +371,7 @@ def _explain_pages(loaded, out, results, samples, sample_acts, thumbs_of, settin
                 )
                 + "</div>"
             )
-        rel = f"explain/{io.slug(sample.stem)}-{io.short_hash(str(sample))}"
+        rel = f"explain/{io.slug(sample.stem)}-{_content_hash(sample)}"
         picture = f"{rel}.png"
         shown = thumbs.to_rgb(_unit(acts.image, settings))
         out.write(picture, images.png_bytes(thumbs.upscale(shown, thumbs.factor_for(shown.shape[0], 112))))
@@ -384,6 +384,11 @@ def _explain_pages(loaded, out, results, samples, sample_acts, thumbs_of, settin
         out.write(f"{rel}.html", pages.page(f"Why {sample.name}?", body, root="../", nav=NAV).encode())
         made.append((sample.name, f"{rel}.html", prediction))
     return made
+
+
+def _content_hash(path: Path) -> str:
+    """Names sample pages by the image's bytes, so the same image gets the same page wherever it lies."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:6]
 
 
 def _unit(x: np.ndarray, settings) -> np.ndarray:
