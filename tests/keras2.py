@@ -13,6 +13,21 @@ def _init(name: str) -> dict:
     return {"class_name": name, "config": {"seed": None}}
 
 
+def _weights(activation: str) -> dict:
+    """The arguments Keras 2 saved for every layer with a kernel and a bias."""
+    return {
+        "activation": activation,
+        "use_bias": True,
+        "kernel_initializer": _init("GlorotUniform"),
+        "bias_initializer": {"class_name": "Zeros", "config": {}},
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
+    }
+
+
 def conv(name: str, filters: int, first_shape=None, groups: int | None = 1) -> dict:
     config = {
         "name": name,
@@ -24,15 +39,7 @@ def conv(name: str, filters: int, first_shape=None, groups: int | None = 1) -> d
         "padding": "valid",
         "data_format": "channels_last",
         "dilation_rate": [1, 1],
-        "activation": "relu",
-        "use_bias": True,
-        "kernel_initializer": _init("GlorotUniform"),
-        "bias_initializer": {"class_name": "Zeros", "config": {}},
-        "kernel_regularizer": None,
-        "bias_regularizer": None,
-        "activity_regularizer": None,
-        "kernel_constraint": None,
-        "bias_constraint": None,
+        **_weights("relu"),
     }
     if groups is not None:
         config["groups"] = groups
@@ -71,15 +78,7 @@ def dense(name: str, units: int) -> dict:
             "trainable": True,
             "dtype": "float32",
             "units": units,
-            "activation": "softmax",
-            "use_bias": True,
-            "kernel_initializer": _init("GlorotUniform"),
-            "bias_initializer": {"class_name": "Zeros", "config": {}},
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "activity_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            **_weights("softmax"),
         },
     }
 
