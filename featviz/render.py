@@ -13,7 +13,7 @@ without transforms, tuning the pattern to the exact image that is saved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -63,7 +63,6 @@ def native_bfloat16() -> bool:
 class RenderResult:
     images: np.ndarray  # (N, H, W, C) in 0..1
     history: np.ndarray  # (steps, N): the objective at each step, under transforms
-    extra: dict = field(default_factory=dict)
 
 
 class StepRandom:
@@ -146,7 +145,7 @@ def render(
         optimizer.apply_gradients(zip(grads, param.variables))
         return values
 
-    compiled = _compile(step, recipe.jit)
+    compiled = tf.function(step, jit_compile=recipe.jit, reduce_retracing=True, autograph=False)
     history = np.zeros((recipe.steps, n), dtype=np.float32)
     for i in range(recipe.steps):
         relax, polish = i < recipe.relax_steps, i >= recipe.steps - recipe.polish_steps
@@ -154,8 +153,3 @@ def render(
         if progress is not None:
             progress(1)
     return RenderResult(param.image().numpy(), history)
-
-
-def _compile(step, jit: bool):
-    tf = _tf.tf()
-    return tf.function(step, jit_compile=jit, reduce_retracing=True, autograph=False)
