@@ -226,24 +226,22 @@ def _write_pages(loaded, out, results: list[LayerResult], samples, data, inputs,
         seed0 = r.unit_patterns[settings.seeds[0]]
         thumbs_of[r.info.name] = [_thumb(out, r.stem, m, seed0[m]) for m in range(r.info.maps)]
     sample_inputs = [activations.prepare_image(model, s, settings.input_range) for s in samples]
-    sample_acts = _sample_activations(model, results, sample_inputs)
+    sample_acts, sample_outputs = _sample_activations(model, results, sample_inputs)
     first_conv = _first_conv(model)
     for r in results:
         _exemplar_pictures(model, out, r, data, inputs, settings)
         _layer_page(loaded, out, r, thumbs_of[r.info.name], samples, sample_acts, first_conv)
         for mp in r.maps:
             _map_page(loaded, out, r, mp, settings)
-    explained = _explain_pages(loaded, out, results, samples, sample_acts, thumbs_of, settings)
+    explained = _explain_pages(out, results, samples, sample_inputs, sample_acts, sample_outputs, thumbs_of, settings)
     _index_page(loaded, out, results, thumbs_of, explained, settings)
 
 
-def _sample_activations(model, results, sample_inputs) -> dict[str, np.ndarray]:
-    """{layer: (images, h, w, maps)} for the sample images, in one pass."""
+def _sample_activations(model, results, sample_inputs) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """({layer: (images, h, w, maps)}, model outputs) for the sample images, in one pass."""
     names = [r.info.name for r in results]
-    net = models.extractor(model, names)
-    outs = net(np.stack(sample_inputs), training=False)
-    outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    return {name: np.asarray(o) for name, o in zip(names, outs)}
+    outs = models.extractor(model, names, with_output=True)(np.stack(sample_inputs), training=False)
+    return {name: np.asarray(o) for name, o in zip(names, outs)}, np.asarray(outs[-1])
 
 
 def _first_conv(model) -> str | None:
@@ -351,13 +349,14 @@ def _map_page(loaded, out, r: LayerResult, mp: patterns.MapPattern, settings) ->
     out.write(f"layers/{r.stem}/maps/{mp.map:04d}.html", html.encode())
 
 
-def _explain_pages(loaded, out, results, samples, sample_acts, thumbs_of, settings) -> list[tuple[str, str, str]]:
+def _explain_pages(
+    out, results, samples, inputs, sample_acts, outputs, thumbs_of, settings
+) -> list[tuple[str, str, str]]:
     """Per sample: the maps of the innermost chosen layer it drives hardest. Returns (name, link, prediction)."""
-    model = loaded.model
     r = results[-1]
     made = []
-    for sample in samples:
-        acts = activations.extract(model, sample, r.info.name, settings.input_range)
+    for sample, x, maps, output in zip(samples, inputs, sample_acts[r.info.name], outputs):
+        acts = activations.Activations(r.info, x, maps, output if output.ndim == 1 else None)
         prediction = activations.describe_predictions(acts.predictions(2)) or "no class output"
         rows = []
         for m, mean in acts.top(settings.explain_k):
