@@ -91,6 +91,7 @@ class Hooks:
     relu_layers: Collection[str] | None = None  # where `relu` applies; None: every plain ReLU
     fast_conv: bool = False
     compute_dtype: str | None = None  # e.g. "bfloat16": layers compute in it, weights stay float32
+    pool_first: bool = False  # a convolution's monotone activation runs after the max-pool that follows it
 
 
 @dataclass
@@ -100,6 +101,7 @@ class _Run:
     stop: bool = False
     taps: dict = field(default_factory=dict)
     layers: dict = field(default_factory=dict)
+    deferred: dict = field(default_factory=dict)  # id(output) -> (output, pre-activation, activation)
 
 
 class _Done(Exception):
@@ -155,7 +157,7 @@ def _call(op, args, kwargs, prefix: str, run: _Run):
     if isinstance(op, keras.Model) and (isinstance(op, keras.Sequential) or _is_functional(op)):
         out = _run_model(op, args[0], path + "/", run)
     else:
-        out = _call_layer(op, args, kwargs, _for_layer(run.hooks, path))
+        out = _call_layer(op, args, kwargs, _for_layer(run.hooks, path), run.deferred)
         if run.want is None or path in run.want:
             run.taps[path] = out
             run.layers[path] = op
@@ -168,26 +170,38 @@ def _for_layer(hooks: Hooks | None, path: str) -> Hooks | None:
     """The hooks as they apply to the layer at `path`."""
     if hooks is None or hooks.relu is None or hooks.relu_layers is None or path in hooks.relu_layers:
         return hooks
-    return Hooks(None, None, hooks.fast_conv, hooks.compute_dtype)
+    return Hooks(None, None, hooks.fast_conv, hooks.compute_dtype, hooks.pool_first)
 
 
-def _call_layer(layer, args, kwargs, hooks: Hooks | None):
+def _call_layer(layer, args, kwargs, hooks: Hooks | None, deferred: dict):
     keras = _tf.keras()
     kwargs = {k: v for k, v in kwargs.items() if k != "training"}
     if hooks is None:
         return layer(*args, training=False, **kwargs)
     if hooks.compute_dtype is not None:
         with _policy(layer, keras, hooks.compute_dtype):
-            return _hooked(layer, args, kwargs, hooks, keras)
-    return _hooked(layer, args, kwargs, hooks, keras)
+            return _hooked(layer, args, kwargs, hooks, keras, deferred)
+    return _hooked(layer, args, kwargs, hooks, keras, deferred)
 
 
-def _hooked(layer, args, kwargs, hooks: Hooks, keras):
+def _hooked(layer, args, kwargs, hooks: Hooks, keras, deferred: dict):
+    if hooks.pool_first and isinstance(layer, keras.layers.MaxPooling2D):
+        entry = deferred.get(id(args[0]))
+        if entry is not None and entry[0] is args[0]:
+            _, pre, activation = entry
+            return activation(layer(pre, training=False))
     relu = hooks.relu or keras.activations.relu
     if hooks.fast_conv and fastconv.applies(layer):
         activation = relu if layer.activation is keras.activations.relu else layer.activation
+        if hooks.pool_first and _commutes_with_max(activation, keras):
+            return _defer(fastconv.call(layer, args[0], keras.activations.linear), activation, deferred)
         return fastconv.call(layer, args[0], activation)
     if hooks.relu is None:
+        activation = getattr(layer, "activation", None)
+        if hooks.pool_first and _is_convolution(layer, keras) and _commutes_with_max(activation, keras):
+            with _linear_activation(layer, keras):
+                pre = layer(*args, training=False, **kwargs)
+            return _defer(pre, activation, deferred)
         return layer(*args, training=False, **kwargs)
     if _is_plain_relu_layer(layer, keras):
         return hooks.relu(args[0])
@@ -196,6 +210,28 @@ def _hooked(layer, args, kwargs, hooks: Hooks, keras):
             pre = layer(*args, training=False, **kwargs)
         return hooks.relu(pre)
     return layer(*args, training=False, **kwargs)
+
+
+def _is_convolution(layer, keras) -> bool:
+    return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D))
+
+
+def _commutes_with_max(activation, keras) -> bool:
+    """True for element-wise activations that never decrease: then act(max(x)) == max(act(x))."""
+    names = ("relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus", "linear")
+    return any(activation is getattr(keras.activations, n, None) for n in names)
+
+
+def _defer(pre, activation, deferred: dict):
+    """The activated output; a max-pool that reads it will pool `pre` and activate 4x fewer values.
+
+    This moves the activation's forward and backward pass off the large
+    pre-pool tensor; when nothing but the pool reads the output, the graph
+    never computes it.
+    """
+    out = activation(pre)
+    deferred[id(out)] = (out, pre, activation)
+    return out
 
 
 def _is_plain_relu_layer(layer, keras) -> bool:

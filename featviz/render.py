@@ -35,7 +35,7 @@ class Recipe:
     polish_steps: int = 48  # the last steps run without transforms
     transforms: Callable | None = None  # default: transforms.default_for(canvas)
     precision: str = "auto"  # "float32", "bfloat16", or "auto": bfloat16 where the CPU computes it natively
-    fast_conv: bool = True
+    fast_conv: bool = True  # the fast first-layer gradient, and activations moved past max-pools
     jit: bool = False  # XLA's CPU convolutions are about 2x slower than oneDNN's
 
     @property
@@ -123,7 +123,11 @@ def render(
     relu, relu_state = relaxed_relu()
     compute_dtype = recipe.compute_dtype
     hooks = models.Hooks(
-        relu=relu, relu_layers=objective.layers, fast_conv=recipe.fast_conv, compute_dtype=compute_dtype
+        relu=relu,
+        relu_layers=objective.layers,
+        fast_conv=recipe.fast_conv,
+        compute_dtype=compute_dtype,
+        pool_first=recipe.fast_conv,
     )
     lo, hi = input_range
     optimizer = keras.optimizers.Adam(recipe.learning_rate)

@@ -1,0 +1,77 @@
+"""The graph runner's speed-ups for pattern synthesis change the speed, not the values or gradients."""
+
+import helpers
+import numpy as np
+import pytest
+
+from featviz import _tf, models
+
+
+def value_and_gradient(model, layer, hooks):
+    tf = _tf.tf()
+    x = tf.constant(np.random.default_rng(3).normal(0.5, 0.5, size=(2, 12, 12, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        _, taps = models.run_graph(model, x, [layer], hooks, stop=True)
+        out = taps[layer]
+        loss = tf.reduce_sum(out * tf.cos(out))  # a weighting that differs at every output
+    return out.numpy(), tape.gradient(loss, x).numpy()
+
+
+def branching_model(activation):
+    """conv a feeds both a max-pool and, through a 1x1 conv, the sum at the end."""
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=4)
+    inp = k.Input((12, 12, 1))
+    a = k.layers.Conv2D(4, 3, activation=activation, name="a", kernel_initializer=init, bias_initializer="ones")(inp)
+    pooled = k.layers.MaxPooling2D(2, name="pool")(a)
+    b = k.layers.Conv2D(4, 3, padding="same", name="b", kernel_initializer=init)(pooled)
+    side = k.layers.Conv2D(4, 1, name="side", kernel_initializer=init)(a)
+    up = k.layers.UpSampling2D(2, name="up")(b)
+    return k.Model(inp, k.layers.Add(name="sum")([up, side]))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_fast_paths_match_plain_keras_on_a_sequential_cnn(fast):
+    model = helpers.tiny_cnn()
+    plain = value_and_gradient(model, "c2", None)
+    hooked = value_and_gradient(model, "c2", models.Hooks(fast_conv=fast, pool_first=True))
+    np.testing.assert_allclose(hooked[0], plain[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hooked[1], plain[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu"])
+def test_activation_after_pool_matches_when_the_conv_output_also_feeds_another_layer(activation):
+    model = branching_model(activation)
+    plain = value_and_gradient(model, "sum", None)
+    hooked = value_and_gradient(model, "sum", models.Hooks(fast_conv=True, pool_first=True))
+    np.testing.assert_allclose(hooked[0], plain[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hooked[1], plain[1], rtol=1e-4, atol=1e-5)
+
+
+def test_a_non_monotone_activation_is_not_moved_past_the_pool():
+    """gelu(max(x)) differs from max(gelu(x)): a negative maximum can map above a more negative neighbour."""
+    model = branching_model("gelu")
+    conv = model.get_layer("a")
+    conv.bias.assign(np.full(4, -2.0, np.float32))  # gelu decreases below about -0.75
+    plain = value_and_gradient(model, "pool", None)
+    hooked = value_and_gradient(model, "pool", models.Hooks(fast_conv=True, pool_first=True))
+    np.testing.assert_allclose(hooked[0], plain[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pool_first", [False, True])
+def test_pool_first_moves_the_relu_gradient_onto_the_pooled_maps(pool_first):
+    tf = _tf.tf()
+    model = helpers.tiny_cnn()  # c1: 10x10x4 -> pool: 5x5x4 -> c2 (the objective)
+    hooks = models.Hooks(fast_conv=True, pool_first=pool_first)
+
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            _, taps = models.run_graph(model, x, ["c2"], hooks, stop=True)
+            loss = tf.reduce_sum(taps["c2"])
+        return tape.gradient(loss, x)
+
+    graph = tf.function(gradient).get_concrete_function(tf.TensorSpec((2, 12, 12, 1))).graph
+    shapes = {tuple(op.outputs[0].shape[1:]) for op in graph.get_operations() if op.type == "ReluGrad"}
+    assert shapes == ({(5, 5, 4), (3, 3, 6)} if pool_first else {(10, 10, 4), (3, 3, 6)})
