@@ -40,7 +40,7 @@ def call(layer, x, activation):
         x = tf.pad(x, [[0, 0], [(kh - 1) // 2, kh // 2], [(kw - 1) // 2, kw // 2], [0, 0]])
     y = conv_valid(tf.cast(x, kernel.dtype), kernel)
     if layer.use_bias:
-        y = y + tf.cast(tf.convert_to_tensor(layer.bias), y.dtype)
+        y = tf.nn.bias_add(y, tf.cast(tf.convert_to_tensor(layer.bias), y.dtype))
     return activation(y)
 
 
