@@ -9,4 +9,4 @@ submodules that need Keras (models, activations, render, ...) import it.
     fig = grids.activation_figure(acts)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
