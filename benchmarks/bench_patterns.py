@@ -5,7 +5,9 @@
 On the bundled MNIST CNN, all maps of one layer, default recipe, it prints
 side by side, all measured in this one process:
 
-  - featviz: the batched run, end to end (tracing included);
+  - featviz: the batched run, end to end (tracing included); the first of
+    the runs also pays the one-time XLA compilation of the warp and col2im,
+    as a command-line run does;
   - one map at a time: the same recipe with a batch of one, timed on
     --single-maps maps and scaled to the whole layer (--single-maps 0 runs
     every map);
@@ -13,6 +15,10 @@ side by side, all measured in this one process:
     canvas size, every step and image) over the FLOP rate this machine
     reaches for one large convolution;
   - tf-keras-vis at the same steps, if it is installed (`pip install .[bench]`);
+  - xplique 2.0.2 at the same steps, if it is importable. Its pins (TensorFlow
+    <= 2.20, with CUDA) conflict with featviz's, so install it without them:
+    `pip install --no-deps xplique==2.0.2 deprecated einops opencv-python-headless
+    scikit-learn threadpoolctl joblib tensorflow-probability==0.25.0 tf-keras dm-tree`;
   - quality: the fraction of live maps whose saved 8-bit pattern reaches
     ratio >= 1, and the peak memory of the process.
 """
@@ -75,6 +81,20 @@ def time_tf_keras_vis(model, layer, maps, steps, best) -> tuple[float, float] | 
     return seconds, quality(model, layer, maps, pics, best)[0]
 
 
+def time_xplique(model, layer, maps, steps, best) -> tuple[float, float] | None:
+    """xplique's feature visualization with its defaults (Fourier, its standard transforms), at the model's size."""
+    try:
+        from xplique.features_visualizations import Objective, optimize
+    except ImportError:
+        return None
+    objective = Objective.channel(model, layer.name, list(maps))  # one image per map, one batch
+    start = time.perf_counter()
+    out, _ = optimize(objective, nb_steps=steps, custom_shape=models.input_shape(model)[:2])
+    seconds = time.perf_counter() - start
+    pics = np.clip(np.asarray(out[-1], dtype=np.float32), 0.0, 1.0)
+    return seconds, quality(model, layer, maps, pics, best)[0]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layer", default="conv3")
@@ -100,6 +120,7 @@ def main() -> None:
     frac, median = quality(model, layer, maps, unit, best)
     single = time_single(model, layer, maps, recipe, args.single_maps)
     tkv = None if args.skip_tf_keras_vis else time_tf_keras_vis(model, layer, maps, args.steps, best)
+    xpl = time_xplique(model, layer, maps, args.steps, best)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"bundled MNIST CNN, {layer.name}: {len(maps)} maps x {args.steps} steps, canvas 28x28")
@@ -107,7 +128,7 @@ def main() -> None:
     print(f"  compute floor               : {floor:7.2f} s  ({flops / 1e9:.0f} GFLOP)")
     print(
         f"  featviz (batched)           : {seconds:7.2f} s  = {seconds / floor:.2f} x floor "
-        f"(median of {len(runs)}: {', '.join(f'{r[0]:.2f}' for r in runs)})"
+        f"(median of {len(runs)}: {', '.join(f'{r[0]:.2f}' for r in runs)}; the first run is cold)"
     )
     scope = "all maps" if args.single_maps <= 0 else f"{min(args.single_maps, len(maps))} maps timed, scaled"
     print(f"  one map at a time           : {single:7.2f} s  = {single / seconds:.1f} x featviz ({scope})")
@@ -117,6 +138,13 @@ def main() -> None:
         print(
             f"  tf-keras-vis                : {tkv[0]:7.2f} s  = {tkv[0] / seconds:.1f} x featviz; "
             f"{tkv[1]:.0%} of live maps at ratio >= 1"
+        )
+    if xpl is None:
+        print("  xplique                     : not installed (see this script's docstring)")
+    else:
+        print(
+            f"  xplique                     : {xpl[0]:7.2f} s  = {xpl[0] / seconds:.1f} x featviz; "
+            f"{xpl[1]:.0%} of live maps at ratio >= 1"
         )
     print(
         f"  quality                     : {frac:.1%} of {int((best[maps] > 0).sum())} live maps at ratio >= 1 "
