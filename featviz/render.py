@@ -91,13 +91,8 @@ def relaxed_relu():
 
         def grad(dy):
             # dy is d(loss)/d(out); loss = -objective, so dy < 0 means "raise x".
-            def relaxed():
-                return tf.where(tf.logical_or(x > 0, dy < 0), dy, tf.zeros_like(dy))
-
-            def plain():
-                return tf.where(x > 0, dy, tf.zeros_like(dy))
-
-            return tf.cond(relax, relaxed, plain)
+            passes = tf.logical_or(x > 0, tf.logical_and(relax, dy < 0))
+            return tf.where(passes, dy, tf.zeros_like(dy))
 
         return tf.nn.relu(x), grad
 
