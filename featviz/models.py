@@ -223,7 +223,7 @@ def _commutes_with_max(activation, keras) -> bool:
 
 
 def _defer(pre, activation, deferred: dict):
-    """The activated output; a max-pool that reads it will pool `pre` and activate 4x fewer values.
+    """The activated output; a max-pool that reads it pools `pre` instead, then activates (4x fewer values for 2x2).
 
     This moves the activation's forward and backward pass off the large
     pre-pool tensor; when nothing but the pool reads the output, the graph
