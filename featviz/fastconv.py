@@ -13,6 +13,7 @@ from __future__ import annotations
 from . import _tf
 
 MAX_CHANNELS = 4
+_compiled: dict = {}  # the XLA-compiled col2im, made on first use
 
 
 def applies(layer) -> bool:
@@ -71,9 +72,6 @@ def input_gradient(dy, kernel, input_shape):
     if "col2im" not in _compiled:
         _compiled["col2im"] = tf.function(col2im, jit_compile=True, reduce_retracing=True, autograph=False)
     return _compiled["col2im"](taps, tf.shape(dy), tuple(kernel.shape[:3]), input_shape)
-
-
-_compiled: dict = {}
 
 
 def col2im(taps, dy_shape, kernel_shape, input_shape):

@@ -10,7 +10,7 @@ model's input.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Collection, Sequence
 
@@ -170,7 +170,7 @@ def _for_layer(hooks: Hooks | None, path: str) -> Hooks | None:
     """The hooks as they apply to the layer at `path`."""
     if hooks is None or hooks.relu is None or hooks.relu_layers is None or path in hooks.relu_layers:
         return hooks
-    return Hooks(None, None, hooks.fast_conv, hooks.compute_dtype, hooks.pool_first)
+    return replace(hooks, relu=None, relu_layers=None)
 
 
 def _call_layer(layer, args, kwargs, hooks: Hooks | None, deferred: dict):
