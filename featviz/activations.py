@@ -25,10 +25,15 @@ class Activations:
         return [(int(i), float(means[i])) for i in order]
 
     def predictions(self, k: int = 3) -> list[tuple[int, float]]:
-        if self.output is None or self.output.ndim != 1:
-            return []
-        order = np.argsort(-self.output, kind="stable")[:k]
-        return [(int(i), float(self.output[i])) for i in order]
+        return top_outputs(self.output, k)
+
+
+def top_outputs(output: np.ndarray | None, k: int) -> list[tuple[int, float]]:
+    """The k largest entries of an output vector: [(class, value), ...]; [] if it is not a vector."""
+    if output is None or output.ndim != 1:
+        return []
+    order = np.argsort(-output, kind="stable")[:k]
+    return [(int(i), float(output[i])) for i in order]
 
 
 def prepare_image(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0)) -> np.ndarray:
@@ -54,11 +59,7 @@ def extract(
 def predict(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0), k: int = 3) -> list[tuple[int, float]]:
     """The model's top-k outputs for one image: [(class, value), ...]; [] if the output is not a vector."""
     x = prepare_image(model, image, input_range)
-    output = np.asarray(model(x[None], training=False))[0]
-    if output.ndim != 1:
-        return []
-    order = np.argsort(-output, kind="stable")[:k]
-    return [(int(i), float(output[i])) for i in order]
+    return top_outputs(np.asarray(model(x[None], training=False))[0], k)
 
 
 def describe_predictions(preds: list[tuple[int, float]]) -> str:
@@ -80,15 +81,8 @@ def figure(acts: Activations, *, scale: str = "shared", model_name: str = ""):
         title += f" · {preds}"
     labels = [str(i) for i in range(n)]
     if scale == "per-map":
-        return grids.tile_figure(
-            grids.per_map_scaled(tiles),
-            labels,
-            title=title,
-            vmin=0,
-            vmax=1,
-            colorbar="each map scaled to its own min..max",
-        )
+        scale = grids.Scale(vmin=0.0, vmax=1.0, colorbar="each map scaled to its own min..max")
+        return grids.tile_figure(grids.per_map_scaled(tiles), labels, title=title, scale=scale)
     vmax = float(tiles.max()) if tiles.size and tiles.max() > tiles.min() else float(tiles.min()) + 1.0
-    return grids.tile_figure(
-        tiles, labels, title=title, vmin=float(min(0.0, tiles.min())), vmax=vmax, colorbar="activation"
-    )
+    scale = grids.Scale(vmin=float(min(0.0, tiles.min())), vmax=vmax, colorbar="activation")
+    return grids.tile_figure(tiles, labels, title=title, scale=scale)

@@ -50,6 +50,22 @@ layer_option = click.option(
 out_option = click.option(
     "--out", default="gallery", show_default=True, type=click.Path(file_okay=False), help="Output folder."
 )
+steps_option = click.option(
+    "--steps", type=click.IntRange(min=1), default=256, show_default=True, help="Gradient-ascent steps per pattern."
+)
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "bfloat16"]),
+    default="auto",
+    show_default=True,
+    help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it natively.",
+)
+dataset_option = click.option(
+    "--dataset",
+    default=None,
+    metavar="PATH",
+    help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).",
+)
 force_option = click.option(
     "--force", is_flag=True, help="Overwrite files in the output folder that featviz did not write."
 )
@@ -97,23 +113,21 @@ def layers(model: str | None, trust_model_code: bool) -> None:
     loaded = _load(model, trust_model_code)
     infos = models.list_layers(loaded.model)
     inner = models.innermost(infos)
-    click.echo(f"{loaded.name}  input {_shape(models.input_shape(loaded.model))}  sha256 {loaded.sha256[:12]}")
+    click.echo(f"{loaded.name}  input {models.shape_text(models.input_shape(loaded.model))}  sha256 {loaded.sha256[:12]}")
     click.echo(_layer_table(infos, inner))
     click.echo("* has spatial maps   > innermost (the default layer)")
 
 
-def _shape(shape) -> str:
-    return "x".join("?" if s is None else str(s) for s in shape)
-
-
 def _layer_table(infos, inner) -> str:
+    from .models import shape_text
+
     width = max([len(i.name) for i in infos] + [4])
     rows = [f"     #  {'name':<{width}}  {'class':<20} {'output':>12} {'maps':>6} {'params':>10}"]
     for i in infos:
         mark = ">" if i is inner else ("*" if i.spatial else " ")
         maps = str(i.maps) if i.spatial else "-"
         rows.append(
-            f"  {mark} {i.index:>2}  {i.name:<{width}}  {i.class_name:<20} {_shape(i.output_shape):>12} {maps:>6} {i.params:>10,}"
+            f"  {mark} {i.index:>2}  {i.name:<{width}}  {i.class_name:<20} {shape_text(i.output_shape):>12} {maps:>6} {i.params:>10,}"
         )
     return "\n".join(rows)
 
@@ -136,15 +150,16 @@ def _layer_table(infos, inner) -> str:
 def activations(paths, layer, input_range, scale, top_k, out, force, trust_model_code) -> None:
     """Show every map of a layer for one IMAGE, as a grid PNG."""
     from . import activations as acts_api
-    from . import grids, images, io
+    from . import grids, images, layout
+    from .output import OutputDir
 
     model_path, image_path = _split_model_image(paths)
     value_range = images.parse_range(input_range)
     loaded = _load(model_path, trust_model_code)
     acts = acts_api.extract(loaded.model, image_path, layer, value_range)
     fig = acts_api.figure(acts, scale=scale, model_name=loaded.name)
-    name = f"activations-{io.slug(Path(image_path).stem)}-{io.layer_stem(acts.layer.index, acts.layer.name)}.png"
-    with io.OutputDir(out, force=force) as folder:
+    name = layout.activations(Path(image_path), acts.layer)
+    with OutputDir(out, force=force) as folder:
         path = folder.write(name, grids.figure_png(fig))
     if top_k:
         for rank, (index, mean) in enumerate(acts.top(top_k), 1):
@@ -156,7 +171,7 @@ def activations(paths, layer, input_range, scale, top_k, out, force, trust_model
 @click.argument("model", required=False)
 @layer_option
 @click.option("--maps", "maps_spec", default=None, metavar="LIST", help="Maps to render, e.g. 0-5,17 (default: all).")
-@click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True, help="Gradient-ascent steps.")
+@steps_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the start image and the transforms.")
 @click.option(
     "--size", type=click.IntRange(min=1), default=None, help="Canvas size N (NxN); default: the model's input size."
@@ -176,20 +191,9 @@ def activations(paths, layer, input_range, scale, top_k, out, force, trust_model
     show_default=True,
     help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum.",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "float32", "bfloat16"]),
-    default="auto",
-    show_default=True,
-    help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it natively.",
-)
+@precision_option
 @range_option
-@click.option(
-    "--dataset",
-    default=None,
-    metavar="PATH",
-    help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).",
-)
+@dataset_option
 @out_option
 @force_option
 @model_option
@@ -209,28 +213,42 @@ def patterns(
     force,
     trust_model_code,
 ) -> None:
-    """Synthesize the pattern each map of a layer responds to most."""
-    from . import images, io, models
+    """Synthesize the pattern each map of a layer responds to most.
+
+    Maps that OUT already holds under the same settings are reused.
+    """
+    import time
+
+    from . import images, models
     from . import patterns as patterns_api
-    from .render import Recipe
+    from .output import OutputDir
+    from .synthesis.render import Recipe
 
     value_range = images.parse_range(input_range)
     loaded = _load(model, trust_model_code)
     info = models.resolve_layer(loaded.model, layer)
     maps = patterns_api.parse_maps(maps_spec, info.maps)
-    job = patterns_api.prepare(loaded, info, maps, size=size, kind=kind, input_range=value_range, dataset=dataset)
+    canvas = patterns_api.canvas_for(loaded.model, info, size)
     recipe = Recipe(steps=steps, param=param, precision=precision)
-    chunks = -(-len(maps) // 128)
-    with (
-        io.OutputDir(out, force=force) as folder,
-        click.progressbar(length=steps * chunks, label=f"{info.name}: {len(maps)} maps", file=sys.stderr) as bar,
-    ):
-        report = job.run(folder, recipe=recipe, seed=seed, progress=bar.update)
-    click.echo(report.summary.line(info.name, report.seconds))
-    click.echo(str(report.grid))
-    click.echo(str(report.manifest))
-    written = sum(r.image is not None for r in report.results)
-    click.echo(f"{report.folder / 'map-NNNN.png'} ({written} files)")
+    request = patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, seed)
+    job = patterns_api.prepare(loaded, request, maps, dataset)
+    started = time.perf_counter()
+    with OutputDir(out, force=force) as folder, _progress(len(maps) * steps, f"{info.name}: {len(maps)} maps") as bar:
+        done = job.run(folder, progress=bar.update)
+    _note_restarted(done.restarted)
+    click.echo(f"{done.summary.line(info.name)}; {done.rendered} rendered, {done.reused} reused in {time.perf_counter() - started:.1f} s")
+    click.echo(f"{done.grid}\n{done.manifest}\n{done.folder / 'map-NNNN.png'}")
+
+
+def _progress(length: int, label: str):
+    return click.progressbar(length=length, label=label, file=sys.stderr)
+
+
+def _note_restarted(differences: list[str]) -> None:
+    """One line saying why saved patterns were rendered again."""
+    if differences:
+        shown = "; ".join(differences[:3]) + (" ..." if len(differences) > 3 else "")
+        click.echo(f"featviz: note: saved patterns were rendered again, as the settings differ ({shown})", err=True)
 
 
 @main.command()
@@ -244,7 +262,7 @@ def patterns(
     show_default=True,
     help="Patterns of this many most active maps per model.",
 )
-@click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True)
+@steps_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @range_option
 @out_option
@@ -256,22 +274,16 @@ def compare(model_paths, image_path, top_k, steps, seed, input_range, out, force
     Bundled models can be named by file name: mnist_cnn.keras,
     mnist_plain_deep.keras, mnist_resnet_v2.keras.
     """
-    from . import compare as compare_api
-    from . import images, io
-    from .render import Recipe
+    from . import images
+    from .output import OutputDir
+    from .report import compare as compare_api
+    from .synthesis.render import Recipe
 
-    value_range = images.parse_range(input_range)
+    comparison = compare_api.Comparison(top_k, images.parse_range(input_range), Recipe(steps=steps), seed)
     loaded = [_load(p, trust_model_code) for p in model_paths]
-    recipe = Recipe(steps=steps)
-    views = []
-    with click.progressbar(length=steps * len(loaded), label="compare", file=sys.stderr) as bar:
-        for one in loaded:
-            views.append(
-                compare_api.view(
-                    one, image_path, top_k=top_k, input_range=value_range, recipe=recipe, seed=seed, progress=bar.update
-                )
-            )
-    with io.OutputDir(out, force=force) as folder:
+    with _progress(steps * top_k * len(loaded), "compare") as bar:
+        views = [compare_api.view(one, image_path, comparison, bar.update) for one in loaded]
+    with OutputDir(out, force=force) as folder:
         written = compare_api.write(views, loaded, image_path, folder)
     for v in views:
         click.echo(
@@ -317,23 +329,22 @@ def check(paths, trust_model_code) -> None:
     metavar="FILE|DIR",
     help="Sample images (repeatable; default: the bundled digits).",
 )
-@click.option(
-    "--dataset",
-    default=None,
-    metavar="PATH",
-    help="Natural images: .npz with x, or a folder (default: bundled exemplars).",
-)
-@click.option("--steps", type=click.IntRange(min=1), default=256, show_default=True)
+@dataset_option
+@steps_option
 @click.option("--seeds", default="0,1,2", show_default=True, metavar="LIST", help="Seeds of the patterns on map pages.")
+@precision_option
 @range_option
 @out_option
 @force_option
 @model_option
-def gallery(model, layer_list, image_specs, dataset, steps, seeds, input_range, out, force, trust_model_code) -> None:
+def gallery(
+    model, layer_list, image_specs, dataset, steps, seeds, precision, input_range, out, force, trust_model_code
+) -> None:
     """Write a browsable static report of the whole model: index.html and a page per layer, map and image."""
-    from . import gallery as gallery_api
-    from . import images, io
-    from .render import Recipe
+    from . import images
+    from .output import OutputDir
+    from .report import gallery as gallery_api
+    from .synthesis.render import Recipe
 
     try:
         seed_list = [int(s) for s in seeds.split(",")]
@@ -345,18 +356,16 @@ def gallery(model, layer_list, image_specs, dataset, steps, seeds, input_range, 
         dataset=dataset,
         seeds=seed_list,
         input_range=images.parse_range(input_range),
-        recipe=Recipe(steps=steps),
+        recipe=Recipe(steps=steps, precision=precision),
     )
     loaded = _load(model, trust_model_code)
-    units = gallery_api.work_units(gallery_api.select_layers(loaded.model, settings.layers), seed_list)
-    with (
-        io.OutputDir(out, force=force) as folder,
-        click.progressbar(length=units * steps, label="gallery", file=sys.stderr) as bar,
-    ):
+    total = gallery_api.total_steps(gallery_api.select_layers(loaded.model, settings.layers), settings)
+    with OutputDir(out, force=force) as folder, _progress(total, "gallery") as bar:
         report = gallery_api.build(loaded, folder, settings, progress=bar.update)
+    _note_restarted(report.restarted)
     click.echo(
-        f"{len(report.layers)} layers, {sum(len(r.maps) for r in report.layers)} maps; "
-        f"{report.rendered_units} pattern units rendered, {report.reused_units} reused"
+        f"{len(report.layers)} layers, {sum(r.info.maps for r in report.layers)} maps; "
+        f"{report.rendered} patterns rendered, {report.reused} reused"
     )
     click.echo(str(report.index))
 

@@ -7,6 +7,7 @@ mean, how often the map fires, and its top-k images.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -24,6 +25,11 @@ class Dataset:
     x: np.ndarray  # (N, H, W, C) in 0..1
     y: np.ndarray | None
     source: str
+
+    def record(self) -> dict:
+        """Which images these are, for a manifest: name, count and a sha256 of the pixels."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.x).tobytes()).hexdigest()
+        return {"name": self.source, "images": len(self.x), "sha256": digest}
 
 
 @dataclass
@@ -56,10 +62,10 @@ def load_dataset(path: str | Path | None = None) -> Dataset:
         raise
     except (OSError, ValueError, EOFError) as e:
         raise FeatvizError(f"{p}: not a readable .npz dataset ({e})") from None
-    return Dataset(_unit(x, p), y, p.name if path is not None else "bundled MNIST exemplars")
+    return Dataset(_to_unit_range(x, p), y, p.name if path is not None else "bundled MNIST exemplars")
 
 
-def _unit(x: np.ndarray, p: Path) -> np.ndarray:
+def _to_unit_range(x: np.ndarray, p: Path) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.shape[-1] not in (1, 3, 4) or len(x) == 0:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -48,19 +50,23 @@ def per_map_scaled(maps: np.ndarray) -> np.ndarray:
     return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0.0)
 
 
-def tile_figure(
-    tiles: np.ndarray,
-    labels: Sequence[str],
-    *,
-    title: str = "",
-    cmap: str = "viridis",
-    vmin: float | None = None,
-    vmax: float | None = None,
-    colorbar: str | None = None,
-    marked: Sequence[int] = (),
-    tile_inches: float = 0.55,
-):
-    """A figure of tiles (N, h, w) or (N, h, w, 3) in [vmin, vmax], one label each.
+@dataclass(frozen=True)
+class Scale:
+    """How tile values map to colours: a colormap over [vmin, vmax], and an optional colour bar label."""
+
+    cmap: str = "viridis"
+    vmin: float | None = None
+    vmax: float | None = None
+    colorbar: str | None = None
+
+
+GREY_UNIT = Scale("gray", 0.0, 1.0)
+TILE_INCHES = 0.55
+TITLE_POINTS = 10
+
+
+def tile_figure(tiles: np.ndarray, labels: Sequence[str], *, title: str = "", scale: Scale = Scale(), marked=()):
+    """A figure of tiles (N, h, w) or (N, h, w, 3), one label each; the title wraps to the figure's width.
 
     Tiles whose index is in `marked` get a red label and a red frame.
     """
@@ -68,36 +74,48 @@ def tile_figure(
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
 
     tiles = np.asarray(tiles, dtype=np.float32)
-    n, h, w = tiles.shape[:3]
-    rows, cols = grid_shape(n)
+    _, cols = grid_shape(len(tiles))
     canvas, corners = mosaic(tiles, cols)
-    axes_w = max(cols * tile_inches, 7.0)
+    axes_w = max(cols * TILE_INCHES, 7.0)
     axes_h = axes_w * canvas.shape[0] / canvas.shape[1]
-    top, bottom, right = (0.55 if title else 0.15), 0.1, (1.1 if colorbar else 0.2)
+    lines = wrap_title(title, axes_w + 0.4)
+    top, bottom, right = 0.15 + 0.2 * len(lines), 0.1, (1.1 if scale.colorbar else 0.2)
     width, height = axes_w + 0.2 + right, axes_h + top + bottom
     fig = Figure(figsize=(width, height), dpi=100)
     ax = fig.add_axes((0.2 / width, bottom / height, axes_w / width, axes_h / height))
-    colormap = matplotlib.colormaps[cmap].with_extremes(bad="white")
+    colormap = matplotlib.colormaps[scale.cmap].with_extremes(bad="white")
     if canvas.ndim == 3:
         canvas = np.where(np.isnan(canvas), 1.0, canvas)
-    image = ax.imshow(canvas, cmap=colormap, vmin=vmin, vmax=vmax, interpolation="nearest", aspect="equal")
+    image = ax.imshow(canvas, cmap=colormap, vmin=scale.vmin, vmax=scale.vmax, interpolation="nearest", aspect="equal")
     ax.set_axis_off()
-    marked = set(marked)
+    _label_tiles(ax, corners, labels, set(marked), tiles.shape[1:3], cols)
+    if lines:
+        fig.suptitle("\n".join(lines), fontsize=TITLE_POINTS, y=1 - 0.1 / height, va="top")
+    if scale.colorbar:
+        cax = fig.add_axes((1 - 0.85 / width, bottom / height, 0.15 / width, axes_h / height))
+        fig.colorbar(image, cax=cax).set_label(scale.colorbar, fontsize=8)
+    return fig
+
+
+def wrap_title(title: str, inches: float) -> list[str]:
+    """The title in lines that fit `inches` at TITLE_POINTS (an average glyph is about 0.6 em wide)."""
+    if not title:
+        return []
+    return textwrap.wrap(title, max(20, int(inches * 72 / (0.6 * TITLE_POINTS))))
+
+
+def _label_tiles(ax, corners, labels, marked: set, tile_shape, cols: int) -> None:
+    from matplotlib.patches import Rectangle
+
+    h, w = tile_shape
     font = max(5.5, min(8.0, 100.0 / cols))
     for i, ((x, y), label) in enumerate(zip(corners, labels)):
         colour = "crimson" if i in marked else "black"
         ax.text(x - 0.5, y - 0.6, label, fontsize=font, color=colour, va="bottom", ha="left", clip_on=False)
         if i in marked:
             ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor="crimson", linewidth=1.2))
-    if title:
-        fig.suptitle(title, fontsize=10, y=1 - 0.12 / height, va="top")
-    if colorbar:
-        cax = fig.add_axes((1 - 0.85 / width, bottom / height, 0.15 / width, axes_h / height))
-        fig.colorbar(image, cax=cax).set_label(colorbar, fontsize=8)
-    return fig
 
 
 def figure_png(fig, dpi: int = 100) -> bytes:

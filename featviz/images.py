@@ -125,6 +125,12 @@ def to_range(arr: np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
     return (lo + arr * (hi - lo)).astype(np.float32)
 
 
+def to_unit(arr: np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
+    """The inverse of to_range, clipped to 0..1."""
+    lo, hi = input_range
+    return np.clip((np.asarray(arr, np.float32) - lo) / (hi - lo), 0.0, 1.0)
+
+
 def load_image(
     path: str | Path,
     *,

@@ -146,8 +146,9 @@ def test_patterns_writes_grid_pngs_and_manifest(cli, tiny_files, tmp_path):
         tiny_files / "digits.npz",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("c2: 4 maps in ")
-    manifest_path = next((tmp_path / "gallery" / "patterns").glob("*/manifest.json"))
+    assert result.stdout.startswith("c2: 4 maps; ")
+    assert "; 4 rendered, 0 reused in " in result.stdout.splitlines()[0]
+    manifest_path = next((tmp_path / "gallery" / "layers").glob("*/seed-0/manifest.json"))
     manifest = json.loads(manifest_path.read_text())
     assert [m["map"] for m in manifest["maps"]] == [0, 1, 2, 5]
     for entry in manifest["maps"]:

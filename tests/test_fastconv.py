@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from featviz import _tf, fastconv
+from featviz import _tf
+from featviz.synthesis import fastconv
 
 
 def keras():

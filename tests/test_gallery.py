@@ -11,9 +11,13 @@ import helpers
 import pytest
 from conftest import REPO
 
-from featviz import gallery, io, models, render
+from featviz import layout, manifest, models
+from featviz.output import OutputDir
+from featviz.report import gallery
+from featviz.synthesis import render
 
 TINY = dict(seeds=(0, 1), recipe=render.Recipe(steps=6, relax_steps=2, polish_steps=2))
+MAPS = 4 + 6  # c1 and c2 of the tiny CNN
 
 
 def settings(tiny_files, **kw):
@@ -29,7 +33,7 @@ def tiny_model(tiny_files):
 
 
 def build(loaded, folder, s, **kw):
-    with io.OutputDir(folder) as out:
+    with OutputDir(folder) as out:
         return gallery.build(loaded, out, s, **kw)
 
 
@@ -37,47 +41,96 @@ def all_files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def layer(loaded, name):
+    return models.resolve_layer(loaded.model, name)
+
+
 def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_files, tiny_model):
     s = settings(tiny_files)
     whole = build(tiny_model, tmp_path / "whole", s)
-    assert whole.rendered_units == 4  # 2 layers x 2 seeds
+    assert (whole.rendered, whole.reused) == (2 * MAPS, 0)
+    stepped = []
 
-    def stop_after_first(unit):
-        raise KeyboardInterrupt
+    def stop_in_the_second_unit(n):
+        stepped.append(n)
+        if sum(stepped) > 4 * 6:  # past c1's 4 maps x 6 steps of seed 0
+            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build(tiny_model, tmp_path / "resumed", s, on_unit=stop_after_first)
+        build(tiny_model, tmp_path / "resumed", s, progress=stop_in_the_second_unit)
     assert not (tmp_path / "resumed" / "index.html").exists()
     resumed = build(tiny_model, tmp_path / "resumed", s)
-    assert (resumed.rendered_units, resumed.reused_units) == (3, 1)
+    assert (resumed.rendered, resumed.reused) == (2 * MAPS - 4, 4)
     assert all_files(tmp_path / "resumed") == all_files(tmp_path / "whole")
     again = build(tiny_model, tmp_path / "resumed", s)
-    assert (again.rendered_units, again.reused_units) == (0, 4)
+    assert (again.rendered, again.reused, again.restarted) == (0, 2 * MAPS, [])
 
 
-def test_changed_settings_start_afresh(tmp_path, tiny_files, tiny_model):
+def test_changed_settings_start_afresh_and_say_why(tmp_path, tiny_files, tiny_model):
     build(tiny_model, tmp_path, settings(tiny_files))
     changed = build(
         tiny_model, tmp_path, settings(tiny_files, recipe=render.Recipe(steps=7, relax_steps=2, polish_steps=2))
     )
-    assert changed.reused_units == 0 and changed.rendered_units == 4
+    assert changed.reused == 0 and changed.rendered == 2 * MAPS
+    assert changed.restarted == ["recipe.steps: 6 -> 7"]
+
+
+def test_a_gallery_made_at_one_precision_is_reused_where_auto_means_another(tmp_path, tiny_files, tiny_model, monkeypatch):
+    """The key holds the precision asked for ("auto"); the manifest records the one that ran."""
+    monkeypatch.setattr(render, "native_bfloat16", lambda: True)
+    build(tiny_model, tmp_path, settings(tiny_files))
+    before = all_files(tmp_path)
+    saved = manifest.read(tmp_path / layout.pattern_dir(layer(tiny_model, "c2"), 0) / layout.MANIFEST)
+    assert saved.settings["recipe"]["precision"] == "auto" and saved.ran[0]["precision"] == "bfloat16"
+    monkeypatch.setattr(render, "native_bfloat16", lambda: False)
+    again = build(tiny_model, tmp_path, settings(tiny_files))
+    assert (again.rendered, again.reused) == (0, 2 * MAPS)
+    assert all_files(tmp_path) == before  # nothing rewritten: a clean `git status` on any CPU
+    asked = build(tiny_model, tmp_path, settings(tiny_files, recipe=render.Recipe(6, relax_steps=2, polish_steps=2, precision="float32")))
+    assert asked.rendered == 2 * MAPS and asked.restarted == ['recipe.precision: "auto" -> "float32"']
+
+
+def test_a_layer_rendered_by_featviz_patterns_is_a_gallery_unit_already_done(cli, tmp_path, tiny_files, tiny_model):
+    result = cli("patterns", tiny_files / "tiny.keras", "--layer", "c2", "--steps", "6", "--dataset", tiny_files / "digits.npz")
+    assert result.exit_code == 0, result.output
+    with OutputDir(tmp_path / "gallery") as out:
+        report = gallery.build(tiny_model, out, settings(tiny_files, seeds=(0,), recipe=render.Recipe(steps=6)))
+    assert (report.rendered, report.reused) == (4, 6)  # c1 rendered; c2 reused from `featviz patterns`
 
 
 def test_pages_and_files(tmp_path, tiny_files, tiny_model):
     report = build(tiny_model, tmp_path, settings(tiny_files))
+    c1, c2 = layer(tiny_model, "c1"), layer(tiny_model, "c2")
     assert [r.info.name for r in report.layers] == ["c1", "c2"]  # convolutions; the pooling layer is left out
     layer_pages = sorted(p.parent.name for p in tmp_path.glob("layers/*/index.html"))
-    assert layer_pages == [io.layer_stem(0, "c1"), io.layer_stem(2, "c2")]
-    assert len(list(tmp_path.glob("layers/*/maps/*.html"))) == 4 + 6
+    assert layer_pages == [layout.layer_stem(c1), layout.layer_stem(c2)]
+    assert len(list(tmp_path.glob("layers/*/maps/*.html"))) == MAPS
     assert len(list(tmp_path.glob("explain/*.html"))) == 1
-    first = (tmp_path / "layers" / io.layer_stem(0, "c1") / "index.html").read_text()
-    assert (
-        "Kernels" in first
-        and "Kernels" not in (tmp_path / "layers" / io.layer_stem(2, "c2") / "index.html").read_text()
-    )
-    map_page = (tmp_path / "layers" / io.layer_stem(2, "c2") / "maps" / "0003.html").read_text()
-    for text in ("seeds 0, 1", "Top 9 natural images", "fires", "ratio"):
+    assert "Kernels" in (tmp_path / layout.layer_page(c1)).read_text()
+    assert "Kernels" not in (tmp_path / layout.layer_page(c2)).read_text()
+    map_page = (tmp_path / layout.map_page(c2, 3)).read_text()
+    for text in ("seeds 0, 1", "Top 9 natural images", "fires", "ratio", "What this map feeds"):
         assert text in map_page
+
+
+def test_map_pages_step_to_their_neighbours_and_back_to_their_tile(tmp_path, tiny_files, tiny_model):
+    build(tiny_model, tmp_path, settings(tiny_files))
+    c2 = layer(tiny_model, "c2")
+    first, middle, last = (Links.of(tmp_path / layout.map_page(c2, m)) for m in (0, 3, 5))
+    assert "0002.html" in middle and "0004.html" in middle and "../index.html#map-3" in middle
+    assert not any(t.endswith("-001.html") for t in first) and "0001.html" in first
+    assert "0006.html" not in last and "0004.html" in last
+    assert 'id="map-3"' in (tmp_path / layout.layer_page(c2)).read_text()
+
+
+def test_first_convolution_tiles_show_the_kernel_beside_the_pattern(tmp_path, tiny_files, tiny_model):
+    from PIL import Image
+
+    build(tiny_model, tmp_path, settings(tiny_files))
+    c1, c2 = layer(tiny_model, "c1"), layer(tiny_model, "c2")
+    kernel_and_pattern = Image.open(tmp_path / layout.map_picture(c1, "thumb", 0)).size
+    pattern_only = Image.open(tmp_path / layout.map_picture(c2, "thumb", 0)).size
+    assert kernel_and_pattern[1] == pattern_only[1] and kernel_and_pattern[0] > 2 * pattern_only[0]
 
 
 def hostile_model(path: Path) -> Path:
@@ -125,7 +178,7 @@ def test_gallery_command(cli, tiny_files, tmp_path, tiny_model):
         tiny_files / "stroke.png",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0].startswith("1 layers, 6 maps; 1 pattern units rendered")
+    assert result.stdout.splitlines()[0] == "1 layers, 6 maps; 6 patterns rendered, 0 reused"
     assert (tmp_path / "gallery" / "index.html").exists()
     bad = cli("gallery", tiny_files / "tiny.keras", "--seeds", "a")
     assert bad.exit_code == 2 and "--seeds" in bad.stderr
@@ -135,6 +188,12 @@ class Links(HTMLParser):
     def __init__(self):
         super().__init__()
         self.targets = []
+
+    @classmethod
+    def of(cls, page: Path) -> list[str]:
+        parser = cls()
+        parser.feed(page.read_text())
+        return parser.targets
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from featviz import activations, grids, models, thumbs
+from featviz import activations, grids, models
+from featviz.report import thumbs
 
 
 @pytest.mark.parametrize("n,shape", [(1, (1, 2)), (32, (4, 8)), (64, (6, 12)), (128, (8, 16))])
@@ -44,9 +45,24 @@ def test_per_map_scale_normalizes_each_tile():
 
 
 def test_marked_tiles_get_red_labels():
-    fig = grids.tile_figure(np.zeros((3, 4, 4)), ["0", "1 dead", "2"], marked=[1], vmin=0, vmax=1)
+    fig = grids.tile_figure(np.zeros((3, 4, 4)), ["0", "1 dead", "2"], marked=[1], scale=grids.GREY_UNIT)
     colours = [t.get_color() for t in fig.axes[0].texts]
     assert colours == ["black", "crimson", "black"]
+
+
+@pytest.mark.parametrize("name", ["m.keras", "a_very_long_model_name_as_people_save_them_mnist_plain_deep_v3_final.keras"])
+def test_titles_fit_the_figure_whatever_the_model_name(name):
+    """A long title wraps instead of losing its ends past the figure's edges."""
+    tiles = np.zeros((16, 3, 3))
+    title = f"{name} · post_relu: 16 maps of 3x3 · predicts 6 (99.9%), 5 (0.1%)"
+    fig = grids.tile_figure(tiles, [str(i) for i in range(16)], title=title)
+    fig.canvas.draw()
+    box = fig.texts[0].get_window_extent()
+    width, height = fig.bbox.width, fig.bbox.height
+    assert box.x0 >= 0 and box.x1 <= width and box.y1 <= height
+    assert fig.texts[0].get_text().replace("\n", " ") == title
+    top_of_tiles = fig.axes[0].get_window_extent().y1
+    assert box.y0 > top_of_tiles - 8  # above the first row of tiles and their labels
 
 
 def test_thumbnails_upscale_with_nearest_neighbour():

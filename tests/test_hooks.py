@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from featviz import _tf, models
+from featviz.synthesis.hooks import Hooks
 
 
 def value_and_gradient(model, layer, hooks):
@@ -35,7 +36,7 @@ def branching_model(activation):
 def test_fast_paths_match_plain_keras_on_a_sequential_cnn(fast):
     model = helpers.tiny_cnn()
     plain = value_and_gradient(model, "c2", None)
-    hooked = value_and_gradient(model, "c2", models.Hooks(fast_conv=fast, pool_first=True))
+    hooked = value_and_gradient(model, "c2", Hooks(fast_conv=fast, pool_first=True))
     np.testing.assert_allclose(hooked[0], plain[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(hooked[1], plain[1], rtol=1e-4, atol=1e-5)
 
@@ -44,7 +45,7 @@ def test_fast_paths_match_plain_keras_on_a_sequential_cnn(fast):
 def test_activation_after_pool_matches_when_the_conv_output_also_feeds_another_layer(activation):
     model = branching_model(activation)
     plain = value_and_gradient(model, "sum", None)
-    hooked = value_and_gradient(model, "sum", models.Hooks(fast_conv=True, pool_first=True))
+    hooked = value_and_gradient(model, "sum", Hooks(fast_conv=True, pool_first=True))
     np.testing.assert_allclose(hooked[0], plain[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(hooked[1], plain[1], rtol=1e-4, atol=1e-5)
 
@@ -55,7 +56,7 @@ def test_a_non_monotone_activation_is_not_moved_past_the_pool():
     conv = model.get_layer("a")
     conv.bias.assign(np.full(4, -2.0, np.float32))  # gelu decreases below about -0.75
     plain = value_and_gradient(model, "pool", None)
-    hooked = value_and_gradient(model, "pool", models.Hooks(fast_conv=True, pool_first=True))
+    hooked = value_and_gradient(model, "pool", Hooks(fast_conv=True, pool_first=True))
     np.testing.assert_allclose(hooked[0], plain[0], rtol=1e-5, atol=1e-5)
 
 
@@ -63,7 +64,7 @@ def test_a_non_monotone_activation_is_not_moved_past_the_pool():
 def test_pool_first_moves_the_relu_gradient_onto_the_pooled_maps(pool_first):
     tf = _tf.tf()
     model = helpers.tiny_cnn()  # c1: 10x10x4 -> pool: 5x5x4 -> c2 (the objective)
-    hooks = models.Hooks(fast_conv=True, pool_first=pool_first)
+    hooks = Hooks(fast_conv=True, pool_first=pool_first)
 
     def gradient(x):
         with tf.GradientTape() as tape:

@@ -55,7 +55,7 @@ def test_code_runs_only_with_the_explicit_flag(cli, corpus, name):
     assert not marker.exists()
     result = cli("layers", files[name], "--trust-model-code")  # proves the file really carries code
     assert result.exit_code == 0
-    assert "running code from" in result.stderr and models.modelfile.sha256_of(files[name]) in result.stderr
+    assert "running code from" in result.stderr and models.checks.sha256_of(files[name]) in result.stderr
     assert marker.exists()
     marker.unlink()
 
@@ -171,23 +171,25 @@ def test_output_never_overwrites_a_foreign_file_without_force(cli, samples, tmp_
 
 
 def test_nothing_is_written_outside_the_output_folder(tmp_path):
-    from featviz import io
+    from featviz import layout, output
 
-    out = io.OutputDir(tmp_path / "out")
+    out = output.OutputDir(tmp_path / "out")
     for bad in ["../escape.png", "/etc/passwd", "a/../../b.png"]:
         with pytest.raises(FeatvizError, match="outside"):
             out.write(bad, b"x")
     assert not (tmp_path / "escape.png").exists()
-    assert io.layer_stem(3, "<img src=x onerror=alert(1)>").startswith("03-img-src-x-onerror-alert-1-")
-    assert io.layer_stem(0, "..").startswith("00-x-")
+    assert layout.layer_stem(models.LayerInfo(3, "<img src=x onerror=alert(1)>", "Conv2D", (), 0)).startswith(
+        "03-img-src-x-onerror-alert-1-"
+    )
+    assert layout.layer_stem(models.LayerInfo(0, "..", "Conv2D", (), 0)).startswith("00-x-")
 
 
 def test_written_files_are_readable_like_any_other(tmp_path):
     import os
 
-    from featviz import io
+    from featviz import output
 
-    path = io.write_bytes(tmp_path / "a.png", b"x")
+    path = output.write_bytes(tmp_path / "a.png", b"x")
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import activations, models, objectives, render
+from featviz import activations, models
+from featviz.synthesis import objectives, render
 from featviz.errors import FeatvizError
 
 FAST = render.Recipe(steps=16, relax_steps=4, polish_steps=4)
@@ -177,7 +178,7 @@ def test_model_expecting_0_255(cli, tmp_path, image):
     np.testing.assert_allclose(same, activations.extract(base, x, "c2").maps, atol=1e-5)
     _, _, pats = run_all_commands(cli, tmp_path / "raw.keras", "c2", image, "--input-range", "0,255")
     manifest = json.loads(next(tmp_path.rglob("manifest.json")).read_text())
-    assert manifest["input_range"] == [0.0, 255.0]
+    assert manifest["settings"]["input_range"] == [0.0, 255.0]
     assert all(m["value"] is not None for m in manifest["maps"])
     checked = cli("check", tmp_path / "raw.keras", image)
     assert checked.exit_code == 0 and "--input-range 0,1" in checked.stdout and "--input-range 0,255" in checked.stdout
@@ -195,7 +196,7 @@ def test_keras_applications_resnet50v2_at_64px():
     assert acts.maps.shape == (8, 8, 512)
     layer = models.resolve_layer(model, "conv3_block2_out")
     recipe = render.Recipe(steps=30, relax_steps=10, polish_steps=5, precision="float32")
-    result = render.render(model, objectives.channel(layer.name, [0, 1]), 2, (64, 64), recipe=recipe)
+    result = render.render(model, objectives.channel(layer.name, [0, 1]), render.Batch.of(2, (64, 64)), recipe)
     assert result.images.shape == (2, 64, 64, 3)
     assert (result.history[-5:].mean(axis=0) > result.history[:5].mean(axis=0)).all(), result.history[[0, -1]]
 

@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import exemplars, models, objectives, patterns, render
+from featviz import exemplars, models, patterns, scoring
+from featviz.output import OutputDir
+from featviz.synthesis import objectives, render
+from featviz.synthesis.hooks import Hooks
 from featviz.errors import FeatvizError
 
 FAST = render.Recipe(steps=40, relax_steps=10, polish_steps=10)
 
 
 def rise(model, objective, n=3, recipe=FAST):
-    history = render.render(model, objective, n, (12, 12), recipe=recipe, seed=0).history
+    history = render.render(model, objective, render.Batch.of(n, (12, 12)), recipe, seed=0).history
     return history[:5].mean(axis=0), history[-5:].mean(axis=0)
 
 
@@ -63,8 +66,9 @@ def test_relaxed_relu_wakes_a_map_that_starts_at_zero():
     bias[0] = -0.9 * kernel[..., 0].sum()  # fires only where a 3x3 window is nearly white
     conv.set_weights([kernel, bias])
     objective = objectives.channel("c1", [0])
-    woke = render.render(model, objective, 1, (12, 12), recipe=render.Recipe(steps=80, relax_steps=60), seed=0)
-    stuck = render.render(model, objective, 1, (12, 12), recipe=render.Recipe(steps=80, relax_steps=0), seed=0)
+    batch = render.Batch.of(1, (12, 12))
+    woke = render.render(model, objective, batch, render.Recipe(steps=80, relax_steps=60))
+    stuck = render.render(model, objective, batch, render.Recipe(steps=80, relax_steps=0))
     assert stuck.history[-1, 0] == 0.0
     assert woke.history[-1, 0] > 0.0
 
@@ -77,23 +81,31 @@ def test_dead_maps_are_detected_from_natural_images():
     assert stats.top.shape == (6, 3) and stats.fires[4] == 0.0
 
 
-def make_job(tmp_path, model, maps, dataset):
+def make_job(tmp_path, model, maps, dataset, seed=1):
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = models.load(path)
     layer = models.resolve_layer(loaded.model, "c2")
-    return patterns.prepare(loaded, layer, maps, dataset=dataset)
+    return patterns.prepare(loaded, patterns.PatternRequest(layer, (12, 12), recipe=FAST, seed=seed), maps, dataset)
+
+
+def run(job, folder):
+    with OutputDir(folder) as out:
+        return job.run(out)
 
 
 def test_manifest_schema_and_dead_marks(tmp_path, tiny_files):
     model = helpers.with_dead_map(helpers.tiny_cnn(), "c2", 4)
     job = make_job(tmp_path, model, [0, 4, 5], tiny_files / "digits.npz")
-    report = job.run(tmp_path / "out", recipe=FAST, seed=1)
+    report = run(job, tmp_path / "out")
     manifest = json.loads(report.manifest.read_text())
-    for key in ("model_sha256", "layer", "objective", "steps", "seed", "size", "input_range", "maps"):
-        assert key in manifest
-    assert manifest["layer"] == "c2" and manifest["steps"] == 40 and manifest["size"] == [12, 12]
-    assert manifest["model_sha256"] == job.loaded.sha256
+    settings = manifest["settings"]
+    for key in ("model_sha256", "layer", "objective", "seed", "size", "input_range", "recipe"):
+        assert key in settings
+    assert settings["layer"] == "c2" and settings["recipe"]["steps"] == 40 and settings["size"] == [12, 12]
+    assert settings["model_sha256"] == job.loaded.sha256 and settings["seed"] == 1
+    assert manifest["dataset"]["name"] == "digits.npz" and manifest["dataset"]["images"] == 16
+    assert manifest["summary"]["dead"] == 1 and manifest["summary"]["maps"] == 3
     by_map = {m["map"]: m for m in manifest["maps"]}
     assert set(by_map) == {0, 4, 5}
     for m in by_map.values():
@@ -104,14 +116,13 @@ def test_manifest_schema_and_dead_marks(tmp_path, tiny_files):
     assert live["dead"] is False and live["ratio"] == pytest.approx(live["value"] / live["best_natural"])
     # value is what the saved 8-bit PNG really reaches
     pixels = np.asarray(Image.open(report.folder / live["image"]), np.float32)[None, ..., None] / 255
-    assert patterns.score(job.loaded.model, job.layer, [0], pixels, "mean")[0] == pytest.approx(live["value"], rel=1e-6)
+    value = scoring.objective_values(job.loaded.model, "c2", [0], pixels, "mean")[0]
+    assert value == pytest.approx(live["value"], rel=1e-6)
 
 
 def test_same_seed_gives_identical_pngs(tmp_path, tiny_files):
-    job = make_job(tmp_path, helpers.tiny_cnn(), [1, 2], tiny_files / "digits.npz")
-    a = job.run(tmp_path / "a", recipe=FAST, seed=7)
-    b = job.run(tmp_path / "b", recipe=FAST, seed=7)
-    c = job.run(tmp_path / "c", recipe=FAST, seed=8)
+    job = make_job(tmp_path, helpers.tiny_cnn(), [1, 2], tiny_files / "digits.npz", seed=7)
+    a, b, c = run(job, tmp_path / "a"), run(job, tmp_path / "b"), run(job.for_seed(8), tmp_path / "c")
     for name in ("map-0001.png", "map-0002.png", "grid.png"):
         assert (a.folder / name).read_bytes() == (b.folder / name).read_bytes()
     assert (a.folder / "map-0001.png").read_bytes() != (c.folder / "map-0001.png").read_bytes()
@@ -120,7 +131,7 @@ def test_same_seed_gives_identical_pngs(tmp_path, tiny_files):
 def test_patterns_stay_inside_the_input_range(tmp_path, tiny_files):
     model = helpers.tiny_cnn()
     layer = models.resolve_layer(model, "c2")
-    found = patterns.synthesize(model, layer, [0, 1], canvas=(12, 12), recipe=FAST, input_range=(0, 255))
+    found = patterns.synthesize(model, patterns.PatternRequest(layer, (12, 12), input_range=(0, 255), recipe=FAST), [0, 1])
     assert found.min() >= 0.0 and found.max() <= 1.0  # unit images, mapped into 0..255 only at the model
 
 
@@ -128,7 +139,7 @@ def test_larger_canvas_for_a_convolutional_prefix():
     model = helpers.tiny_cnn()
     layer = models.resolve_layer(model, "c2")
     assert patterns.canvas_for(model, layer, 20) == (20, 20)
-    found = patterns.synthesize(model, layer, [0], canvas=(20, 20), recipe=FAST)
+    found = patterns.synthesize(model, patterns.PatternRequest(layer, (20, 20), recipe=FAST), [0])
     assert found.shape == (1, 20, 20, 1)
 
 
@@ -160,7 +171,7 @@ def test_relaxed_relu_applies_to_the_target_layer_only():
         return helpers.keras().activations.relu(x)
 
     k = helpers.keras()
-    models.run_graph(model, k.Input((12, 12, 1)), {"c2"}, models.Hooks(relu=counting_relu, relu_layers={"c2"}))
+    models.run_graph(model, k.Input((12, 12, 1)), {"c2"}, Hooks(relu=counting_relu, relu_layers={"c2"}))
     assert len(calls) == 1
-    models.run_graph(model, k.Input((12, 12, 1)), {"c2"}, models.Hooks(relu=counting_relu))
+    models.run_graph(model, k.Input((12, 12, 1)), {"c2"}, Hooks(relu=counting_relu))
     assert len(calls) == 3  # c1 and c2 both, when no layers are named

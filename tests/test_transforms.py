@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from featviz import _tf, params, transforms
-from featviz.render import StepRandom
+from featviz import _tf
+from featviz.synthesis import params, randomness, transforms
 
 
 def tf():
@@ -76,7 +76,7 @@ def test_gradient_of_a_shift_is_the_reverse_shift():
 def test_jitter_shifts_by_whole_pixels_within_bounds():
     img = np.zeros((64, 9, 9, 1), np.float32)
     img[:, 4, 4] = 1.0
-    out = np.asarray(transforms.jitter(2)(tf().constant(img), StepRandom(3, 7)))
+    out = np.asarray(transforms.jitter(2)(tf().constant(img), randomness.seeded(3, 7, 64)))
     positions = [np.argwhere(o[..., 0] == 1.0) for o in out]
     assert all(len(p) == 1 for p in positions)  # a whole-pixel shift keeps the dot sharp
     offsets = np.array([p[0] - 4 for p in positions])
@@ -87,8 +87,8 @@ def test_same_seed_and_step_give_the_same_draw():
     t = tf()
     img = t.constant(np.random.default_rng(0).random((4, 8, 8, 1), dtype=np.float32))
     f = transforms.default_for(8)
-    a, b = f(img, StepRandom(1, 5)), f(img, StepRandom(1, 5))
-    c = f(img, StepRandom(1, 6))
+    a, b = f(img, randomness.seeded(1, 5, 4)), f(img, randomness.seeded(1, 5, 4))
+    c = f(img, randomness.seeded(1, 6, 4))
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert not np.array_equal(np.asarray(a), np.asarray(c))
 
@@ -98,7 +98,7 @@ def test_compose_applies_in_order():
     shift_right = transforms.affine(translate=0)  # identity
     double = lambda x, rng: x * 2  # noqa: E731
     plus_one = lambda x, rng: x + 1  # noqa: E731
-    out = transforms.compose([shift_right, double, plus_one])(t.constant(image()), StepRandom(0, 0))
+    out = transforms.compose([shift_right, double, plus_one])(t.constant(image()), randomness.seeded(0, 0, 1))
     np.testing.assert_array_equal(np.asarray(out), image() * 2 + 1)
 
 
@@ -113,7 +113,39 @@ def test_fourier_basis_is_the_inverse_real_fft():
 
 @pytest.mark.parametrize("name", ["pixels", "fourier"])
 def test_params_stay_inside_0_1_and_follow_the_seed(name):
-    a = np.asarray(params.PARAMS[name]((2, 6, 6, 1), seed=3).image())
-    b = np.asarray(params.PARAMS[name]((2, 6, 6, 1), seed=3).image())
+    a = np.asarray(params.PARAMS[name]((6, 6, 1), [0, 1], seed=3).image())
+    b = np.asarray(params.PARAMS[name]((6, 6, 1), [0, 1], seed=3).image())
+    c = np.asarray(params.PARAMS[name]((6, 6, 1), [0, 1], seed=4).image())
     assert a.shape == (2, 6, 6, 1) and a.min() >= 0 and a.max() <= 1
     np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("name", ["pixels", "fourier"])
+def test_an_images_start_depends_on_its_key_not_its_batch(name):
+    batch = params.PARAMS[name]((6, 6, 1), [4, 17, 9], seed=2)
+    alone = params.PARAMS[name]((6, 6, 1), [17], seed=2)
+    axis = 0 if name == "pixels" else 1  # the Fourier spectrum is (2, N, ...)
+    np.testing.assert_array_equal(np.take(batch.variables[0], 1, axis), np.take(alone.variables[0], 0, axis))
+    # The image computed from it is the same up to float rounding, which depends on the batch's layout.
+    np.testing.assert_allclose(np.asarray(batch.image())[1], np.asarray(alone.image())[0], rtol=1e-6, atol=1e-7)
+    assert not np.array_equal(np.asarray(batch.image())[0], np.asarray(batch.image())[1])
+
+
+def test_an_images_transforms_depend_on_its_key_not_its_batch():
+    table = randomness.transform_table([4, 17, 9], seed=2, steps=5)
+    alone = randomness.transform_table([17], seed=2, steps=5)
+    assert table.shape == (5, 3, randomness.DRAWS_PER_STEP)
+    np.testing.assert_array_equal(table[:, 1], alone[:, 0])
+    assert (table >= 0).all() and (table < 1).all()
+
+
+def test_a_step_hands_out_its_draws_in_order_and_refuses_too_many():
+    draws = tf().constant(np.arange(2 * randomness.DRAWS_PER_STEP, dtype=np.float32).reshape(2, -1) / 100)
+    rng = randomness.StepRandom(draws)
+    np.testing.assert_allclose(np.asarray(rng.uniform([2], 0.0, 10.0)), [0.0, 10 * 0.08], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(rng.uniform([2], -1.0, 1.0)), [-1 + 2 * 0.01, -1 + 2 * 0.09], rtol=1e-6)
+    for _ in range(randomness.DRAWS_PER_STEP - 2):
+        rng.uniform([2], 0.0, 1.0)
+    with pytest.raises(ValueError, match="at most"):
+        rng.uniform([2], 0.0, 1.0)

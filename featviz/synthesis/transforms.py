@@ -2,8 +2,8 @@
 
 A transform is configuration followed by a closure: `jitter(2)` returns
 `f(images, rng) -> images`, where images are (N, H, W, C) in 0..1 and rng
-has `uniform(shape, lo, hi)` (a `tf.random.Generator`, or render's
-per-step stateless generator). Every transform keeps the canvas size, filling
+has `uniform(shape, lo, hi)`: render hands each step a `randomness.StepRandom`
+whose numbers were drawn ahead per image. Every transform keeps the canvas size, filling
 uncovered pixels with 0 (black), so it works in front of any layer.
 
 The affine warp is written with gathers rather than TensorFlow's image ops:
@@ -16,13 +16,12 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-from . import _tf
+from .. import _tf
 
 Transform = Callable  # (images, rng) -> images
 
 
-_compiled: dict = {}
-JIT = True
+_compiled: dict = {}  # the XLA-compiled resampler, made on first use
 
 
 def warp(images, matrices):
@@ -37,7 +36,7 @@ def warp(images, matrices):
     """
     tf = _tf.tf()
     if "sample" not in _compiled:
-        _compiled["sample"] = tf.function(sample, jit_compile=JIT, reduce_retracing=True, autograph=False)
+        _compiled["sample"] = tf.function(sample, jit_compile=True, reduce_retracing=True, autograph=False)
     fast = _compiled["sample"]
 
     @tf.custom_gradient
@@ -120,14 +119,6 @@ def affine(translate: float = 0.0, scale: tuple[float, float] = (1.0, 1.0), degr
 def jitter(pixels: float) -> Transform:
     """Random whole-pixel shift of up to +-pixels in each direction."""
     return affine(translate=pixels)
-
-
-def random_scale(lo: float, hi: float) -> Transform:
-    return affine(scale=(lo, hi))
-
-
-def random_rotate(degrees: float) -> Transform:
-    return affine(degrees=degrees)
 
 
 def compose(transforms: Sequence[Transform]) -> Transform:

@@ -13,8 +13,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import activations, grids, models, patterns, render
-from .activations import Activations
+from .. import activations, grids, layout, models, patterns
+from ..activations import Activations
+from ..synthesis.render import Recipe
+from . import html
 
 
 @dataclass
@@ -29,31 +31,31 @@ class ModelView:
         return activations.describe_predictions(self.acts.predictions(2)) or "no class output"
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """How every model of a comparison is shown."""
+
+    top_k: int = 8  # patterns of this many most active maps
+    input_range: tuple[float, float] = (0.0, 1.0)
+    recipe: Recipe = Recipe()
+    seed: int = 0
+
+
 def view(
     loaded: models.LoadedModel,
     image: str | Path,
-    *,
-    top_k: int = 8,
-    input_range=(0.0, 1.0),
-    recipe: render.Recipe = render.Recipe(),
-    seed: int = 0,
+    comparison: Comparison = Comparison(),
     progress: Callable[[int], None] | None = None,
 ) -> ModelView:
     """One model's side of the comparison."""
     model = loaded.model
-    acts = activations.extract(model, image, None, input_range)
-    top = acts.top(top_k)
+    acts = activations.extract(model, image, None, comparison.input_range)
+    top = acts.top(comparison.top_k)
     canvas = patterns.canvas_for(model, acts.layer, None)
-    found = patterns.synthesize(
-        model,
-        acts.layer,
-        [m for m, _ in top],
-        canvas=canvas,
-        recipe=recipe,
-        seed=seed,
-        input_range=input_range,
-        progress=progress,
+    request = patterns.PatternRequest(
+        acts.layer, canvas, input_range=comparison.input_range, recipe=comparison.recipe, seed=comparison.seed
     )
+    found = patterns.synthesize(model, request, [m for m, _ in top], progress)
     return ModelView(loaded.name, acts, top, found)
 
 
@@ -125,43 +127,34 @@ def _show_patterns(ax, v: ModelView) -> None:
 
 
 def write(views: Sequence[ModelView], loaded: Sequence[models.LoadedModel], image: str | Path, out) -> list[Path]:
-    """compare/<image>-<hash>/compare.png and index.html; returns the paths written."""
-    from . import io, pages
-
-    stem = f"{io.slug(Path(image).stem)}-{io.short_hash('|'.join(m.sha256 for m in loaded))}"
-    folder = Path("compare") / stem
-    png = out.write(folder / "compare.png", grids.figure_png(figure(views), dpi=90))
+    """compare/<image>-<models>/compare.png and index.html, and the list of comparisons; returns the paths."""
+    folder = layout.compare_dir(Path(image), [m.sha256 for m in loaded])
+    png = out.write(f"{folder}/compare.png", grids.figure_png(figure(views), dpi=90))
     rows = [
         (
             v.name,
             m.sha256[:12],
             v.acts.layer.name,
-            "x".join(map(str, v.acts.maps.shape)),
+            models.shape_text(v.acts.maps.shape),
             v.prediction,
             ", ".join(f"{i} ({a:.2f})" for i, a in v.top),
         )
         for v, m in zip(views, loaded)
     ]
     body = (
-        f'<p class="muted">The same image, {pages.esc(Path(image).name)}, through {len(views)} models.</p>'
-        + pages.image("compare.png", "comparison")
-        + pages.table(["model", "sha256", "innermost layer", "maps", "prediction", "most active maps (mean)"], rows)
+        f'<p class="muted">The same image, {html.esc(Path(image).name)}, through {len(views)} models.</p>'
+        + html.image("compare.png", "comparison")
+        + html.table(["model", "sha256", "innermost layer", "maps", "prediction", "most active maps (mean)"], rows)
     )
-    html = pages.page(
-        f"Compare: {Path(image).name}",
-        body,
-        root="../../",
-        nav=[("gallery", "index.html"), ("comparisons", "compare/index.html")],
-    )
-    page_path = out.write(folder / "index.html", html.encode())
-    out.write("style.css", pages.CSS.encode())
-    listing = out.write(Path("compare") / "index.html", _listing(out).encode())
+    nav = [("gallery", layout.INDEX), ("comparisons", layout.COMPARE_INDEX)]
+    page = f"{folder}/{layout.INDEX}"
+    page_path = out.write(page, html.page(f"Compare: {Path(image).name}", body, page, nav).encode())
+    out.write(layout.STYLE, html.CSS.encode())
+    listing = out.write(layout.COMPARE_INDEX, _listing(out).encode())
     return [png, page_path, listing]
 
 
 def _listing(out) -> str:
-    from . import pages
-
-    folders = sorted(p.parent.name for p in out.path("compare").glob("*/index.html"))
-    items = "".join(f'<li><a href="{pages.href(name + "/index.html")}">{pages.esc(name)}</a></li>' for name in folders)
-    return pages.page("Comparisons", f"<ul>{items}</ul>", root="../", nav=[("gallery", "index.html")])
+    folders = sorted(p.parent.name for p in out.path("compare").glob(f"*/{layout.INDEX}"))
+    items = "".join(f'<li><a href="{html.href(name + "/" + layout.INDEX)}">{html.esc(name)}</a></li>' for name in folders)
+    return html.page("Comparisons", f"<ul>{items}</ul>", layout.COMPARE_INDEX, [("gallery", layout.INDEX)])

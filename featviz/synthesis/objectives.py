@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from . import _tf
+from .. import _tf
 
 KINDS = ("mean", "center")
 
@@ -116,13 +116,3 @@ def total_variation() -> Objective:
         return tf.reduce_mean(dy, axis=[1, 2, 3]) + tf.reduce_mean(dx, axis=[1, 2, 3])
 
     return Objective(fn, name="total_variation")
-
-
-def l2() -> Objective:
-    """Mean squared distance of the pixels from mid-grey, per image."""
-
-    def fn(taps, images):
-        tf = _tf.tf()
-        return tf.reduce_mean(tf.square(images - 0.5), axis=[1, 2, 3])
-
-    return Objective(fn, name="l2")

@@ -20,8 +20,9 @@ import copy
 import inspect
 from typing import Any
 
-from . import _tf
-from .errors import FeatvizError
+from .. import _tf
+from ..errors import FeatvizError, first_line
+from .keras_internals import legacy_model_from_config
 
 # Arguments every Keras 3 layer takes, on top of its own __init__ parameters.
 _BASE_ARGS = {"name", "trainable", "dtype", "autocast", "input_dim", "input_shape", "batch_size", "weights"}
@@ -40,7 +41,7 @@ def repair_and_load(mf, config: dict[str, Any], error: BaseException, *, trust_c
             f"cannot be repaired ({first_line(e)})"
         ) from None
     try:
-        model = rebuild(repaired, safe_mode=not trust_code)
+        model = legacy_model_from_config(repaired, safe_mode=not trust_code)
         load_h5_weights(model, mf.path, renamed)
     except FeatvizError:
         raise
@@ -52,29 +53,12 @@ def repair_and_load(mf, config: dict[str, Any], error: BaseException, *, trust_c
     return model
 
 
-def rebuild(config: dict[str, Any], *, safe_mode: bool):
-    """The model from a Keras 2 style config, exactly as Keras's own legacy .h5 loader builds it."""
-    _tf.keras()
-    # Keras has no public API for legacy configs; these are what keras.saving.load_model uses for .h5.
-    from keras.src.legacy.saving import saving_options, saving_utils
-    from keras.src.saving import serialization_lib
-
-    with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(safe_mode):
-        return saving_utils.model_from_config(config)
-
-
 def describe(config: dict[str, Any]) -> str:
     cls = config.get("class_name", "an unknown object")
     inner = config.get("config")
     layers = inner.get("layers") if isinstance(inner, dict) else None
     count = f" with {len(layers)} layers" if isinstance(layers, list) else ""
     return f"a {cls} model{count}"
-
-
-def first_line(e: BaseException) -> str:
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    text = lines[0] if lines else type(e).__name__
-    return text[:200] + ("..." if len(text) > 200 else "")
 
 
 def repair_config(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

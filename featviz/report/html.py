@@ -1,10 +1,12 @@
-"""Static HTML pages: standard library only, every value escaped, no external resources."""
+"""HTML building blocks for the site: standard library only, every value escaped, no external resources."""
 
 from __future__ import annotations
 
 from html import escape
 from typing import Iterable, Sequence
 from urllib.parse import quote
+
+from ..layout import STYLE, link
 
 CSS = """
 :root { --fg: #1d2330; --muted: #5b6475; --line: #dde1e8; --bg: #fafbfc; --accent: #2458b3; --bad: #b3243c; }
@@ -26,7 +28,9 @@ img.wide { max-width: 100%; height: auto; border: 1px solid var(--line); backgro
 .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(92px, 1fr)); gap: 10px; }
 .tile { background: white; border: 1px solid var(--line); border-radius: 6px; padding: 6px; text-align: center; font-size: 0.8rem; }
 .tile img { width: 100%; height: auto; display: block; }
-.tile.dead, .tile.failed { border-color: var(--bad); }
+.tile.marked { border-color: var(--bad); }
+.tile:target { outline: 3px solid var(--accent); }
+nav.steps { display: flex; gap: 18px; margin: 6px 0 2px; }
 .tile .bad { color: var(--bad); font-weight: 600; }
 .tile a { text-decoration: none; color: inherit; }
 .row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
@@ -49,13 +53,13 @@ def href(path: str) -> str:
     return esc(quote(path, safe="/.-_#"))
 
 
-def page(title: str, body: str, *, root: str = "", nav: Sequence[tuple[str, str]] = ()) -> str:
-    """A whole page; `root` is the relative path to the gallery's top folder ('' or '../')."""
-    links = "".join(f'<a href="{href(root + target)}">{esc(label)}</a>' for label, target in nav)
+def page(title: str, body: str, path: str, nav: Sequence[tuple[str, str]] = ()) -> str:
+    """A whole page that lives at `path` in the site; nav holds (label, site path) pairs."""
+    links = "".join(f'<a href="{href(link(path, target))}">{esc(label)}</a>' for label, target in nav)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<title>{esc(title)}</title>\n<link rel="stylesheet" href="{href(root + "style.css")}">\n</head>\n'
+        f'<title>{esc(title)}</title>\n<link rel="stylesheet" href="{href(link(path, STYLE))}">\n</head>\n'
         f"<body>\n<header>{links}</header>\n<main>\n<h1>{esc(title)}</h1>\n{body}\n</main>\n"
         '<footer class="muted">made by featviz</footer>\n</body>\n</html>\n'
     )
@@ -80,11 +84,12 @@ def image(src: str, alt: str, *, cls: str = "wide", width: int | None = None) ->
     return f'<img class="{esc(cls)}" src="{href(src)}" alt="{esc(alt)}"{size}>'
 
 
-def tile(src: str, caption: str, *, link: str | None = None, state: str = "", alt: str = "") -> str:
-    """A thumbnail with a caption; state 'dead' or 'failed' marks it."""
-    inner = f'<img src="{href(src)}" alt="{esc(alt or caption)}" loading="lazy">'
-    label = f'<span class="bad">{esc(caption)}</span>' if state else esc(caption)
+def tile(src: str, caption: str, *, target: str | None = None, marked: bool = False, anchor: str = "") -> str:
+    """A thumbnail with a caption, linking to `target`; a marked tile (dead, failed) is red."""
+    inner = f'<img src="{href(src)}" alt="{esc(caption)}" loading="lazy">'
+    label = f'<span class="bad">{esc(caption)}</span>' if marked else esc(caption)
     content = f"{inner}<div>{label}</div>"
-    if link:
-        content = f'<a href="{href(link)}">{content}</a>'
-    return f'<div class="tile {esc(state)}">{content}</div>'
+    if target:
+        content = f'<a href="{href(target)}">{content}</a>'
+    ident = f' id="{esc(anchor)}"' if anchor else ""
+    return f'<div class="tile{" marked" if marked else ""}"{ident}>{content}</div>'

@@ -1,4 +1,4 @@
-"""Write output files atomically, under names that come from no raw user data."""
+"""Write output files atomically, only inside the output folder, never over files featviz did not write."""
 
 from __future__ import annotations
 
@@ -22,11 +22,6 @@ def slug(text: str, limit: int = 32) -> str:
 
 def short_hash(text: str, length: int = 6) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
-
-
-def layer_stem(index: int, name: str) -> str:
-    """`03-conv3-1a2b3c`: an index, a slug and a hash, never the raw name."""
-    return f"{index:02d}-{slug(name)}-{short_hash(name)}"
 
 
 def ensure_dir(path: str | Path) -> Path:
@@ -74,8 +69,13 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return p
 
 
+def json_bytes(obj: Any) -> bytes:
+    """Indented JSON with a final newline; NaN is refused, so every file is valid JSON."""
+    return (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
-    return write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+    return write_bytes(path, json_bytes(obj))
 
 
 class OutputDir:
@@ -123,7 +123,7 @@ class OutputDir:
         return Path(self.root) / key
 
     def write_json(self, relative: str | Path, obj: Any) -> Path:
-        return self.write(relative, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode("utf-8"))
+        return self.write(relative, json_bytes(obj))
 
     def _ours(self, key: str, target: Path, digest: str) -> bool:
         current = hashlib.sha256(target.read_bytes()).hexdigest()

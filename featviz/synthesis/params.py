@@ -2,17 +2,18 @@
 
 Each returns a `Param` whose `image()` gives (N, H, W, C) in 0..1 through a
 sigmoid, so every pixel stays inside the input range whatever the optimizer
-does. Starting values come from a seeded NumPy generator: no global state.
+does. Each image starts from noise seeded by its own key (randomness.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from . import _tf
+from .. import _tf
+from .randomness import start_noise
 
 
 @dataclass
@@ -21,26 +22,26 @@ class Param:
     image: Callable  # () -> (N, H, W, C) in 0..1
 
 
-def pixels(shape: tuple[int, int, int, int], *, sd: float = 1.0, seed: int = 0) -> Param:
-    """One logit per pixel. sd=1 starts from contrasted noise, which wakes more maps than grey."""
+def pixels(shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, sd: float = 1.0) -> Param:
+    """One logit per pixel of (H, W, C). sd=1 starts from contrasted noise, which wakes more maps than grey."""
     tf = _tf.tf()
-    start = np.random.default_rng(seed).normal(0.0, sd, size=shape).astype(np.float32)
-    logits = tf.Variable(start, name="pixels")
+    logits = tf.Variable(start_noise(keys, seed, shape, sd), name="pixels")
     return Param([logits], lambda: tf.sigmoid(logits))
 
 
-def fourier(shape: tuple[int, int, int, int], *, decay: float = 1.0, sd: float = 0.01, seed: int = 0) -> Param:
+def fourier(
+    shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, sd: float = 0.01, decay: float = 1.0
+) -> Param:
     """A spectrum scaled by 1/f**decay (lucid's fft_image), so low frequencies move first.
 
     The inverse real FFT is done as two small matrix products: on a CPU that
     is several times faster than tf.signal.irfft2d for canvases this size.
     """
     tf = _tf.tf()
-    n, h, w, c = shape
+    h, w, c = shape
     freqs = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
     scale = (1.0 / np.maximum(freqs, 1.0 / max(h, w)) ** decay) * np.sqrt(h * w)
-    rng = np.random.default_rng(seed)
-    spectrum = rng.normal(0.0, sd, size=(2, n, c, *freqs.shape)).astype(np.float32)
+    spectrum = np.moveaxis(start_noise(keys, seed, (2, c, *freqs.shape), sd), 0, 1)  # (2, N, C, h, w//2+1)
     var = tf.Variable(spectrum, name="spectrum")
     basis = [tf.constant(b) for b in irfft2_basis(h, w)]
     scale_t = tf.constant(scale.astype(np.float32))

@@ -71,17 +71,25 @@ def overlay(image_unit: np.ndarray, act: np.ndarray, vmax: float, alpha: float =
     return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
 
 
-def kernels(weights: np.ndarray, target: int = 48) -> np.ndarray:
-    """First-layer filters (kh, kw, cin, cout) as a mosaic: diverging colours for grey input, RGB for colour."""
-    kh, cin, cout = weights.shape[0], weights.shape[2], weights.shape[3]
+def kernel_tiles(weights: np.ndarray) -> list[np.ndarray]:
+    """First-layer filters (kh, kw, cin, cout) as uint8 RGB tiles: diverging colours for grey input, RGB for colour."""
+    cin, cout = weights.shape[2], weights.shape[3]
     if cin == 3:
-        tiles = []
-        for c in range(cout):
-            k = weights[..., c]
-            lim = max(float(np.abs(k).max()), 1e-8)
-            tiles.append(to_rgb(0.5 + 0.5 * k / lim))
-    else:
-        lim = max(float(np.abs(weights).max()), 1e-8)
-        tiles = [colormap(weights[:, :, :, c].mean(axis=2), -lim, lim, "RdBu_r") for c in range(cout)]
-    tiles = [upscale(t, factor_for(kh, target)) for t in tiles]
-    return mosaic(tiles, min(cout, 16))
+        return [to_rgb(0.5 + 0.5 * weights[..., c] / max(float(np.abs(weights[..., c]).max()), 1e-8)) for c in range(cout)]
+    lim = max(float(np.abs(weights).max()), 1e-8)
+    return [colormap(weights[:, :, :, c].mean(axis=2), -lim, lim, "RdBu_r") for c in range(cout)]
+
+
+def kernels(weights: np.ndarray, target: int = 48) -> np.ndarray:
+    """All first-layer filters as one mosaic, 16 to a row."""
+    tiles = [upscale(t, factor_for(weights.shape[0], target)) for t in kernel_tiles(weights)]
+    return mosaic(tiles, min(len(tiles), 16))
+
+
+def pad_to(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An RGB tile centred on white, `shape` (height, width) at least."""
+    h, w = max(shape[0], tile.shape[0]), max(shape[1], tile.shape[1])
+    out = np.full((h, w, 3), WHITE, np.uint8)
+    y, x = (h - tile.shape[0]) // 2, (w - tile.shape[1]) // 2
+    out[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+    return out

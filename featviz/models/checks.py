@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import FeatvizError
+from ..errors import FeatvizError, first_line
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -131,7 +131,7 @@ def _h5_config(p: Path) -> dict[str, Any]:
             # Keras 2 weights files: layer_names; Keras 3 (.weights.h5): layers/ and vars/
             has_weights = "model_weights" in f or "layer_names" in f.attrs or "layers" in f
     except (OSError, RuntimeError, ValueError) as e:
-        raise FeatvizError(f"{p}: corrupt or truncated HDF5 file ({_one_line(e)})") from None
+        raise FeatvizError(f"{p}: corrupt or truncated HDF5 file ({first_line(e)})") from None
     if raw is None:
         what = "only weights" if has_weights else "no Keras model"
         raise FeatvizError(f"{p}: the HDF5 file holds {what} (no model_config); featviz needs a whole saved model")
@@ -185,8 +185,3 @@ def _walk(obj: Any) -> Iterator[dict]:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text[:200] + ("..." if len(text) > 200 else "")

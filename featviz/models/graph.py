@@ -1,0 +1,100 @@
+"""Run a model's graph on new inputs and record the outputs of any of its layers.
+
+`run_graph` re-executes a model layer by layer. It descends into nested
+models, so a layer `outer/inner` is reachable without "Graph disconnected",
+and it works on a Sequential that was never called and on canvases larger
+than the model's input. A `LayerCall` can stand in for each layer call: that
+is how pattern synthesis swaps in its own ReLU gradient and faster kernels
+(see synthesis/hooks.py) without touching the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Collection
+
+from .. import _tf
+from ..errors import FeatvizError
+from . import keras_internals
+
+# (layer, path, args, kwargs) -> output; kwargs never hold `training`.
+LayerCall = Callable[[Any, str, tuple, dict], Any]
+
+
+def plain_call(layer, path: str, args: tuple, kwargs: dict):
+    """The layer as it is, in inference mode."""
+    return layer(*args, training=False, **kwargs)
+
+
+@dataclass
+class _Run:
+    want: Collection[str] | None
+    call: LayerCall
+    stop: bool = False
+    taps: dict = field(default_factory=dict)
+    layers: dict = field(default_factory=dict)
+
+
+class _Done(Exception):
+    """Raised to stop running the graph once every wanted layer has run."""
+
+
+def run_graph(model, x, want: Collection[str] | None = None, call: LayerCall | None = None, *, stop: bool = False):
+    """Run `model` on `x`; return (output, {layer path: output of that layer}).
+
+    `want` limits the recorded layers (None records all). Layers run in
+    inference mode. `x` may be a real tensor or a symbolic keras.Input.
+    With `stop`, the run ends after the last wanted layer and the output is
+    None: the layers after it never see the (maybe larger) canvas.
+    """
+    run = _Run(want, call or plain_call, stop=stop and want is not None)
+    try:
+        out = _run_model(model, x, "", run)
+    except _Done:
+        out = None
+    missing = set(want or ()) - set(run.taps)
+    if missing:
+        raise FeatvizError(f"model {model.name!r} never runs the layer(s) {', '.join(sorted(missing))}")
+    return out, run.taps
+
+
+def layer_outputs(model, x) -> tuple[dict, dict]:
+    """({path: output}, {path: layer}) for every layer, in execution order."""
+    run = _Run(None, plain_call)
+    _run_model(model, x, "", run)
+    return run.taps, run.layers
+
+
+def _run_model(model, x, prefix: str, run: _Run):
+    keras = _tf.keras()
+    if isinstance(model, keras.Sequential):
+        for layer in model.layers:
+            if not isinstance(layer, keras.layers.InputLayer):
+                x = _call(layer, (x,), {}, prefix, run)
+        return x
+    if keras_internals.is_functional(model):
+        if len(model.inputs) != 1:
+            raise FeatvizError(f"model {model.name!r} has {len(model.inputs)} inputs; featviz handles one image input")
+        return keras_internals.run_through_graph(model, x, lambda op: _caller(op, prefix, run))
+    return model(x, training=False)
+
+
+def _caller(op, prefix: str, run: _Run):
+    return lambda *args, **kwargs: _call(op, args, kwargs, prefix, run)
+
+
+def _call(op, args, kwargs, prefix: str, run: _Run):
+    keras = _tf.keras()
+    if not isinstance(op, keras.layers.Layer):
+        return op(*args, **kwargs)
+    path = prefix + op.name
+    if isinstance(op, keras.Model) and (isinstance(op, keras.Sequential) or keras_internals.is_functional(op)):
+        return _run_model(op, args[0], path + "/", run)
+    kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+    out = run.call(op, path, args, kwargs)
+    if run.want is None or path in run.want:
+        run.taps[path] = out
+        run.layers[path] = op
+        if run.stop and len(run.taps) == len(run.want):
+            raise _Done
+    return out

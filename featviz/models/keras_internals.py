@@ -1,0 +1,90 @@
+"""Every private Keras name featviz relies on, fenced into this one module.
+
+Keras has no public API for re-running a functional graph with a hook on
+each layer, for the input shape of a Sequential that was built but never
+called, or for reading a Keras 2 config the way its own legacy `.h5` loader
+does. featviz uses the private names below for those three jobs and nothing
+else. `missing()` lists any that this Keras release lacks, and a test fails
+on it, naming them, when a Keras release moves one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from .. import _tf
+
+# (module or class, attribute): what featviz reads from each.
+PRIVATE_NAMES = (
+    ("keras.src.models.functional.Functional", "_run_through_graph"),
+    ("keras.src.models.functional.Functional", "_nodes_by_depth"),
+    ("keras.src.layers.layer.Layer", "_build_shapes_dict"),
+    ("keras.src.legacy.saving.saving_utils", "model_from_config"),
+    ("keras.src.legacy.saving.saving_options", "keras_option_scope"),
+    ("keras.src.saving.serialization_lib", "SafeModeScope"),
+)
+
+
+def missing() -> list[str]:
+    """The private names of PRIVATE_NAMES that this Keras release does not have."""
+    _tf.keras()
+    absent = []
+    for owner, attribute in PRIVATE_NAMES:
+        try:
+            found = _resolve(owner)
+        except (ImportError, AttributeError):
+            found = None
+        if found is None or not _has(found, attribute):
+            absent.append(f"{owner}.{attribute}")
+    return absent
+
+
+def _resolve(dotted: str) -> Any:
+    module, _, cls = dotted.rpartition(".")
+    try:
+        return importlib.import_module(dotted)
+    except ImportError:
+        return getattr(importlib.import_module(module), cls)
+
+
+def _has(owner: Any, attribute: str) -> bool:
+    # _nodes_by_depth and _build_shapes_dict are set on instances in __init__ / build.
+    if hasattr(owner, attribute):
+        return True
+    return isinstance(owner, type) and attribute in _init_source(owner)
+
+
+def _init_source(cls: type) -> str:
+    import inspect
+
+    try:
+        return "".join(inspect.getsource(c) for c in cls.__mro__ if c.__module__.startswith("keras"))
+    except (OSError, TypeError):
+        return ""
+
+
+def is_functional(model) -> bool:
+    """A functional graph (keras.Model(inputs, outputs)) whose layers can be re-run one by one."""
+    return hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth")
+
+
+def run_through_graph(model, x, call: Callable[[Any], Callable]) -> Any:
+    """Run a functional model on x; `call(op)` returns the callable that stands in for each op."""
+    return model._run_through_graph([x], operation_fn=call)
+
+
+def built_input_shape(layer) -> tuple | None:
+    """The batch input shape a layer was built with, or None."""
+    shape = getattr(layer, "batch_shape", None)
+    return shape or (getattr(layer, "_build_shapes_dict", None) or {}).get("input_shape")
+
+
+def legacy_model_from_config(config: dict[str, Any], *, safe_mode: bool):
+    """A model from a Keras 2 style config, exactly as Keras's own legacy .h5 loader builds it."""
+    _tf.keras()
+    from keras.src.legacy.saving import saving_options, saving_utils
+    from keras.src.saving import serialization_lib
+
+    with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(safe_mode):
+        return saving_utils.model_from_config(config)

@@ -1,0 +1,140 @@
+"""The layers of a model: their facts, the ones with spatial maps, and the one a user means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .. import _tf
+from ..errors import FeatvizError
+from . import keras_internals
+from .graph import layer_outputs
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    index: int
+    name: str  # "outer/inner" for a layer inside a nested model
+    class_name: str
+    output_shape: tuple  # without the batch axis
+    params: int
+
+    @property
+    def spatial(self) -> bool:
+        """True when the output is a stack of 2-D maps: (height, width, maps)."""
+        return len(self.output_shape) == 3
+
+    @property
+    def maps(self) -> int | None:
+        return self.output_shape[-1] if self.spatial else None
+
+
+def shape_text(shape) -> str:
+    """(28, 28, 1) -> '28x28x1'; an unknown size shows as '?'."""
+    return "x".join("?" if s is None else str(s) for s in shape)
+
+
+MERGE_LAYERS = {"Add", "Concatenate", "Average", "Maximum", "Minimum", "Multiply", "Subtract"}
+
+
+def input_shape(model) -> tuple:
+    """The model's input shape without the batch axis, e.g. (28, 28, 1)."""
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if inputs:
+        return tuple(inputs[0].shape[1:])
+    for layer in getattr(model, "layers", [])[:1]:
+        shape = keras_internals.built_input_shape(layer)
+        if shape:
+            return tuple(shape[1:])
+    raise FeatvizError(f"model {model.name!r} has never been called, so its input shape is unknown; build it first")
+
+
+def image_channels(model) -> int:
+    shape = input_shape(model)
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise FeatvizError(f"model {model.name!r} takes input of shape {shape}, not images (height, width, channels)")
+    return int(shape[-1])
+
+
+def list_layers(model) -> list[LayerInfo]:
+    """Every layer in execution order, nested layers named `outer/inner`."""
+    outputs, layers = layer_outputs(model, _tf.keras().Input(input_shape(model)))
+    return [
+        LayerInfo(i, path, type(layer).__name__, tuple(outputs[path].shape[1:]), _params(layer))
+        for i, (path, layer) in enumerate(layers.items())
+    ]
+
+
+def _params(layer) -> int:
+    try:
+        return int(layer.count_params())
+    except ValueError:  # not built
+        return 0
+
+
+def get_layer(model, path: str):
+    """The Keras layer at `path`, descending into nested models: "outer/inner"."""
+    layer = model
+    for part in path.split("/"):
+        layer = layer.get_layer(part)
+    return layer
+
+
+def spatial_layers(model) -> list[LayerInfo]:
+    return [info for info in list_layers(model) if info.spatial]
+
+
+def feature_layers(model) -> list[LayerInfo]:
+    """Spatial layers that compute new maps: convolutions and merges such as residual sums.
+
+    Pooling, normalization, activation and padding layers only reshape or
+    rescale maps that a layer before them made. Falls back to every spatial layer.
+    """
+    spatial = spatial_layers(model)
+    made = [i for i in spatial if "Conv" in i.class_name or i.class_name in MERGE_LAYERS]
+    return made or spatial
+
+
+def first_convolution(layers: Sequence[LayerInfo]) -> LayerInfo | None:
+    return next((info for info in layers if info.class_name == "Conv2D"), None)
+
+
+def innermost(layers: Sequence[LayerInfo]) -> LayerInfo | None:
+    """The last layer with spatial maps, in execution order."""
+    spatial = [info for info in layers if info.spatial]
+    return spatial[-1] if spatial else None
+
+
+def resolve_layer(model, spec: str | int | None = None) -> LayerInfo:
+    """A layer with spatial maps, by name, by index, or the innermost one."""
+    layers = list_layers(model)
+    spatial_names = ", ".join(info.name for info in layers if info.spatial) or "(none)"
+    if spec is None:
+        found = innermost(layers)
+        if found is None:
+            raise FeatvizError(f"model {model.name!r} has no layer with spatial maps")
+        return found
+    found = find_layer(layers, spec)
+    if found is None:
+        raise FeatvizError(f"unknown layer {str(spec)!r}; layers with maps: {spatial_names}")
+    if not found.spatial:
+        raise FeatvizError(
+            f"layer {found.name!r} has no spatial maps (output shape {found.output_shape}); "
+            f"layers with maps: {spatial_names}"
+        )
+    return found
+
+
+def find_layer(layers: Sequence[LayerInfo], spec: str | int) -> LayerInfo | None:
+    """By full path, by index (negative counts from the end), or by a unique last path part."""
+    by_name = {info.name: info for info in layers}
+    if str(spec) in by_name:
+        return by_name[str(spec)]
+    if isinstance(spec, int) or str(spec).lstrip("-").isdigit():
+        index = int(spec)
+        return layers[index] if -len(layers) <= index < len(layers) else None
+    tails = [info for info in layers if info.name.rsplit("/", 1)[-1] == spec]
+    return tails[0] if len(tails) == 1 else None

@@ -1,0 +1,131 @@
+"""The folder of one layer's patterns for one seed: what it holds, and what a run adds to it.
+
+The manifest is the record. A map it lists under the same settings, with
+its PNG present, is done; the others are rendered. Scores are kept while
+the natural images they were measured against stay the same, and measured
+again (from the saved PNGs) when those change. Nothing is written when
+nothing changed, so reusing a folder leaves its files as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import grids, images, layout, manifest, models, scoring
+from .manifest import Manifest
+from .output import OutputDir
+from .scoring import MapScore, Summary
+
+if TYPE_CHECKING:
+    from .patterns import PatternJob
+
+
+@dataclass
+class PatternSet:
+    """One layer's patterns for one seed, as saved and read back."""
+
+    folder: Path
+    manifest: Path
+    grid: Path
+    scores: list[MapScore]  # of the requested maps, in their order
+    images: np.ndarray  # (maps, H, W, C) in 0..1, read back from the PNGs; NaN where none was saved
+    rendered: int = 0
+    reused: int = 0
+    restarted: list[str] = field(default_factory=list)  # settings that differed from the saved manifest
+
+    @property
+    def summary(self) -> Summary:
+        return scoring.summarize(self.scores)
+
+
+class Store:
+    def __init__(self, job: "PatternJob", out: OutputDir):
+        self.job, self.out = job, out
+        request = job.request
+        self.folder = layout.pattern_dir(request.layer, request.seed)
+        settings = request.settings(job.loaded.sha256)
+        saved = manifest.read(out.path(f"{self.folder}/{layout.MANIFEST}"))
+        self.restarted = [] if saved is None or saved.settings == settings else manifest.differences(saved.settings, settings)
+        if saved is None or self.restarted:
+            saved = Manifest(job.loaded.name, request.layer.name, settings, job.natural.dataset)
+        self.record = saved
+        self.stale = set(saved.maps) if saved.dataset != job.natural.dataset else set()
+        saved.dataset = job.natural.dataset
+        self.saved: dict[int, str | None] = {}  # maps rendered by this run -> file name (None: not finite)
+
+    def missing(self) -> list[int]:
+        return [m for m in self.job.maps if not self._done(m)]
+
+    def _done(self, m: int) -> bool:
+        score = self.record.maps.get(m)
+        return score is not None and (score.image is None or self._path(score.image).exists())
+
+    def _path(self, name: str) -> Path:
+        return self.out.path(f"{self.folder}/{name}")
+
+    def save(self, maps: list[int], found: np.ndarray) -> None:
+        """Write one 8-bit PNG per map; a pattern with NaN or Inf is recorded, not saved."""
+        for m, pattern in zip(maps, found):
+            name = layout.map_file(m) if np.isfinite(pattern).all() else None
+            if name is not None:
+                self.out.write(f"{self.folder}/{name}", images.png_bytes(images.to_uint8(pattern, (0.0, 1.0))))
+            self.saved[m] = name
+        ran = manifest.this_machine(self.job.request.recipe.resolved_precision)
+        if ran not in self.record.ran:
+            self.record.ran.append(ran)
+
+    def finish(self, grid: bool) -> PatternSet:
+        """Score what is new or stale, write the manifest and grid if anything changed, and read back."""
+        changed = sorted(set(self.saved) | self.stale)
+        if changed:
+            self._score(changed)
+            self.out.write_json(f"{self.folder}/{layout.MANIFEST}", self.record.to_json())
+        if grid and (changed or not self._path(layout.GRID).exists()):
+            self._write_grid()
+        scores = [self.record.maps[m] for m in self.job.maps]
+        pictures = self._read([s.image for s in scores])
+        rendered = len(self.saved)
+        folder = self.out.root / self.folder
+        return PatternSet(
+            folder, folder / layout.MANIFEST, folder / layout.GRID, scores, pictures,
+            rendered, len(self.job.maps) - rendered, self.restarted,
+        )  # fmt: skip
+
+    def _score(self, maps: list[int]) -> None:
+        files = [self.saved.get(m, self.record.maps[m].image if m in self.record.maps else None) for m in maps]
+        request = self.job.request
+        inputs = images.to_range(np.nan_to_num(self._read(files)), request.input_range)
+        values = scoring.objective_values(self.job.loaded.model, request.layer.name, maps, inputs, request.kind)
+        for s in scoring.score(values, maps, self.job.natural.best, files):
+            self.record.maps[s.map] = s
+
+    def _read(self, files: list[str | None]) -> np.ndarray:
+        """The saved patterns as (N, H, W, C) in 0..1; NaN for a map with no file."""
+        shape = (*self.job.request.canvas, models.image_channels(self.job.loaded.model))
+        blank = np.full(shape, np.nan, np.float32)
+        return np.stack([blank if f is None else images.load_image(self._path(f), channels=shape[-1]) for f in files])
+
+    def _write_grid(self) -> None:
+        ordered = [self.record.maps[m] for m in sorted(self.record.maps)]
+        figure = _grid_figure(self._read([s.image for s in ordered]), ordered, self._title(ordered))
+        self.out.write(f"{self.folder}/{layout.GRID}", grids.figure_png(figure))
+
+    def _title(self, ordered: list[MapScore]) -> str:
+        request, summary = self.job.request, scoring.summarize(ordered)
+        return (
+            f"{self.job.loaded.name} · {request.layer.name}: patterns of {len(ordered)} maps "
+            f"({request.recipe.steps} steps, seed {request.seed}) · {summary.at_least_one}/{summary.live} live maps "
+            "at ratio ≥ 1"
+        )
+
+
+def _grid_figure(patterns: np.ndarray, scores: list[MapScore], title: str):
+    """Patterns as a grid: each tile labelled with its map and ratio; dead and failed maps in red."""
+    tiles = np.nan_to_num(patterns[..., 0] if patterns.shape[-1] == 1 else patterns)
+    marked = [i for i, s in enumerate(scores) if s.marked]
+    labels = [s.caption() for s in scores]
+    return grids.tile_figure(tiles, labels, title=title, scale=grids.GREY_UNIT, marked=marked)

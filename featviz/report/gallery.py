@@ -1,0 +1,121 @@
+"""A static, offline report of a whole model: every layer, every map (layout.py shows the files).
+
+The slow part, pattern synthesis, is done by patterns.PatternJob, one layer
+and seed at a time, into the same folders and manifests that `featviz
+patterns` writes: a manifest with the same settings is reused map by map, so
+an interrupted run resumes where it stopped and gives the same files as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .. import activations, bundled, exemplars, layout, models, patterns
+from ..errors import FeatvizError
+from ..models import LayerInfo, head
+from ..output import OutputDir
+from ..patterns import Natural, PatternJob, PatternRequest
+from . import pages, pictures
+from .site import LayerResult, Sample, Settings, Site
+
+__all__ = ["Report", "Settings", "build", "sample_images", "select_layers", "total_steps"]
+
+
+@dataclass
+class Report:
+    index: Path
+    layers: list[LayerResult]
+    rendered: int = 0  # maps rendered, summed over seeds
+    reused: int = 0
+    restarted: list[str] = field(default_factory=list)  # why saved patterns were not reused
+
+
+def sample_images(specs: Sequence[str | Path]) -> list[Path]:
+    """The sample images: files, and the images inside folders; default the bundled digits."""
+    if not specs:
+        return [bundled.path(f"samples/digit{d}.png") for d in range(10)]
+    found: list[Path] = []
+    for spec in specs:
+        p = bundled.image(spec)
+        if p.is_dir():
+            found.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in exemplars.IMAGE_SUFFIXES))
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FeatvizError(f"{spec}: no such image file or folder")
+    if not found:
+        raise FeatvizError("no sample images found")
+    return found
+
+
+def select_layers(model, names: Sequence[str] | None) -> list[LayerInfo]:
+    if names is None:
+        chosen = models.feature_layers(model)
+        if not chosen:
+            raise FeatvizError(f"model {model.name!r} has no layer with spatial maps")
+        return chosen
+    return [models.resolve_layer(model, name) for name in names]
+
+
+def total_steps(layers: Sequence[LayerInfo], settings: Settings) -> int:
+    """Image-steps of the whole run, for a progress bar: every map, seed and step."""
+    return sum(layer.maps for layer in layers) * len(settings.seeds) * settings.recipe.steps
+
+
+def build(
+    loaded: models.LoadedModel,
+    out: OutputDir,
+    settings: Settings = Settings(),
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Write the whole gallery into `out`; `progress` gets image-steps as they finish."""
+    model = loaded.model
+    layers = select_layers(model, settings.layers)
+    samples = sample_images(settings.images)
+    data = exemplars.load_dataset(settings.dataset)
+    inputs = exemplars.model_inputs(model, data, settings.input_range)
+    stats = exemplars.scan(model, [layer.name for layer in layers], inputs, top_k=settings.top_k)
+    run = _PatternRun(loaded, out, settings, progress)
+    results = [run.layer(layer, stats[layer.name], data) for layer in layers]
+    results[-1].feeds = head.class_weights(model, results[-1].info)
+    site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), data, inputs)
+    pictures.write_all(site)
+    pages.write_all(site)
+    return Report(out.root / layout.INDEX, results, run.rendered, run.reused, sorted(set(run.restarted)))
+
+
+class _PatternRun:
+    """Every seed of every layer through patterns.PatternJob, counting what was rendered and reused."""
+
+    def __init__(self, loaded: models.LoadedModel, out: OutputDir, settings: Settings, progress):
+        self.loaded, self.out, self.settings, self.progress = loaded, out, settings, progress
+        self.rendered, self.reused, self.restarted = 0, 0, []
+
+    def layer(self, layer: LayerInfo, stats: exemplars.LayerStats, data: exemplars.Dataset) -> LayerResult:
+        canvas = patterns.canvas_for(self.loaded.model, layer, None)
+        request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=self.settings.recipe)
+        job = PatternJob(self.loaded, request, list(range(layer.maps)), Natural(stats.best, data.record()))
+        sets = {}
+        for i, seed in enumerate(self.settings.seeds):
+            done = job.for_seed(seed).run(self.out, self.progress, grid=i == 0)
+            self.rendered, self.reused = self.rendered + done.rendered, self.reused + done.reused
+            self.restarted += done.restarted
+            sets[seed] = done
+        return LayerResult(layer, stats, sets)
+
+
+def _samples(model, paths: list[Path], layers: list[LayerResult], settings: Settings) -> list[Sample]:
+    """The sample images through the model once: every chosen layer's maps, and the output."""
+    inputs = np.stack([activations.prepare_image(model, p, settings.input_range) for p in paths])
+    names = [r.info.name for r in layers]
+    outs = [np.asarray(o) for o in models.extractor(model, names, with_output=True)(inputs, training=False)]
+    vector = outs[-1].ndim == 2
+    return [
+        Sample(p, x, {name: o[i] for name, o in zip(names, outs)}, outs[-1][i] if vector else None)
+        for i, (p, x) in enumerate(zip(paths, inputs))
+    ]

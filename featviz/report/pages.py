@@ -1,0 +1,191 @@
+"""The gallery's HTML pages: the index, a page per layer, per map and per sample image.
+
+Each body is built knowing the path of its own page, so every link is made
+relative by layout.link and no page counts "../" by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import __version__, activations, layout, models, scoring
+from . import html
+from .html import esc
+from .pictures import sample_vmax
+from .site import LayerResult, Sample, Site
+
+RATIO_NOTE = (
+    "×ratio = the activation the map's pattern reaches (its saved PNG, read back) over the best natural "
+    "image's, both the map's mean at the model's input range. Dead maps (no natural image drives them "
+    "above zero) are marked in red."
+)
+HOME = ("index", layout.INDEX)
+
+
+def write_all(site: Site) -> None:
+    site.out.write(layout.STYLE, html.CSS.encode())
+    for r in site.layers:
+        page = layout.layer_page(r.info)
+        _write(site, page, f"Layer {r.info.name}", _layer_body(site, r, page), [HOME])
+        for m in range(r.info.maps):
+            page = layout.map_page(r.info, m)
+            _write(site, page, f"{r.info.name} · map {m}", _map_body(r, m, page), [HOME, ("layer", layout.layer_page(r.info))])
+    for sample in site.samples:
+        page = layout.explain(sample.path, "html")
+        _write(site, page, f"Why {sample.path.name}?", _explain_body(site, sample, page), [HOME])
+    _write(site, layout.INDEX, f"featviz · {site.loaded.name}", _index_body(site, layout.INDEX), [HOME])
+
+
+def _write(site: Site, page: str, title: str, body: str, nav: list[tuple[str, str]]) -> None:
+    site.out.write(page, html.page(title, body, page, nav).encode())
+
+
+def _a(page: str, target: str, text: str, fragment: str = "") -> str:
+    return f'<a href="{html.href(layout.link(page, target) + fragment)}">{esc(text)}</a>'
+
+
+def _img(page: str, target: str, alt: str, **kwargs) -> str:
+    return html.image(layout.link(page, target), alt, **kwargs)
+
+
+def _tiles(r: LayerResult, page: str, anchors: bool = False) -> str:
+    tiles = [
+        html.tile(
+            layout.link(page, layout.map_picture(r.info, "thumb", s.map)),
+            s.caption(),
+            target=layout.link(page, layout.map_page(r.info, s.map)),
+            marked=s.marked,
+            anchor=f"map-{s.map}" if anchors else "",
+        )
+        for s in r.scores
+    ]
+    return f'<div class="tiles">{"".join(tiles)}</div>'
+
+
+def _layer_line(r: LayerResult) -> str:
+    summary = scoring.summarize(r.scores)
+    return (
+        f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {summary.dead + summary.failed} dead or failed; "
+        f"{summary.at_least_one} of {summary.live} live maps at ratio ≥ 1."
+    )
+
+
+def _layer_body(site: Site, r: LayerResult, page: str) -> str:
+    kernels = site.out.path(layout.kernels(r.info)).exists()
+    kernel_note = " Each tile of this first convolution shows its kernel (red positive, blue negative) left of the pattern."
+    parts = [
+        f'<p class="muted">{esc(r.info.class_name)}; {_layer_line(r)} {RATIO_NOTE}{kernel_note if kernels else ""}</p>',
+        "<h2>Patterns</h2>",
+        _tiles(r, page, anchors=True),
+        f'<h2>Activations of the sample images</h2><p class="muted">One shared colour scale, 0 to '
+        f"{sample_vmax(site, r):.3g} (viridis). Map i is the i-th tile, row by row.</p>",
+    ]
+    for sample in site.samples:
+        picture = _img(page, layout.sample_activations(r.info, sample.path), f"maps for {sample.path.name}")
+        parts.append(f'<div class="card"><h3>{esc(sample.path.name)}</h3>{picture}</div>')
+    if kernels:
+        parts += ["<h2>Kernels</h2>", _img(page, layout.kernels(r.info), "kernels")]
+    return "\n".join(parts)
+
+
+def _map_body(r: LayerResult, m: int, page: str) -> str:
+    score, stats = r.scores[m], r.stats
+    rows = [
+        ("best natural (max of the map mean)", f"{stats.best[m]:.4g}"),
+        ("mean over the dataset", f"{stats.mean[m]:.4g}"),
+        ("fires (any unit > 0) on", f"{stats.fires[m]:.1%} of images"),
+        ("pattern's value", "n/a" if score.value is None else f"{score.value:.4g}"),
+        ("ratio", _ratio_text(score)),
+    ]
+    dead = " <strong>Dead:</strong> no natural image drives it above zero." if score.dead else ""
+    parts = [
+        _steps(r, m, page),
+        f'<p class="muted">Layer {esc(r.info.name)}, map {m}.{dead}</p>',
+        f"<h2>Pattern, seeds {esc(', '.join(map(str, r.patterns)))}</h2>",
+        _img(page, layout.map_picture(r.info, "seeds", m), f"patterns of map {m}"),
+        f'<h2>Top {stats.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '
+        "overlaid (inferno).</p>",
+        _img(page, layout.map_picture(r.info, "top", m), f"top natural images of map {m}"),
+        _feeds(r.feeds[m]) if r.feeds is not None else "",
+        "<h2>Statistics</h2>",
+        html.table(["statistic", "value"], rows),
+    ]
+    return "\n".join(parts)
+
+
+def _ratio_text(score: scoring.MapScore) -> str:
+    if score.error:
+        return f"failed: {score.error}"
+    return "n/a (dead map)" if score.dead else f"{score.ratio:.2f}"
+
+
+def _steps(r: LayerResult, m: int, page: str) -> str:
+    """Links to the previous map, back to this map's tile on the layer page, and to the next map."""
+    links = [_a(page, layout.map_page(r.info, m - 1), f"← map {m - 1}")] if m > 0 else []
+    links.append(_a(page, layout.layer_page(r.info), f"↑ all maps of {r.info.name}", f"#map-{m}"))
+    if m + 1 < r.info.maps:
+        links.append(_a(page, layout.map_page(r.info, m + 1), f"map {m + 1} →"))
+    return f'<nav class="steps">{"".join(links)}</nav>'
+
+
+def _feeds(weights: np.ndarray, k: int = 3) -> str:
+    """Which classes this map pushes up and down most, from the head's weights."""
+    order = np.argsort(-weights, kind="stable")
+    up = ", ".join(f"{c} ({weights[c]:+.3g})" for c in order[:k] if weights[c] > 0) or "none"
+    down = ", ".join(f"{c} ({weights[c]:+.3g})" for c in order[::-1][:k] if weights[c] < 0) or "none"
+    return (
+        f"<h2>What this map feeds</h2><p>Pushes up class {esc(up)}; pushes down class {esc(down)}.</p>"
+        '<p class="muted">The change in each class\'s logit when every unit of this map rises by one, '
+        "read from the weights of the model's dense head.</p>"
+    )
+
+
+def _explain_body(site: Site, sample: Sample, page: str) -> str:
+    r = site.innermost
+    acts = activations.Activations(r.info, sample.input, sample.maps[r.info.name], sample.output)
+    parts = [
+        f'<div class="row"><div>{_img(page, layout.explain(sample.path, "png"), sample.path.name, cls="thumb", width=112)}'
+        f'</div><div><p>The model {esc(_prediction(sample))}.</p><p class="muted">The {site.settings.explain_k} '
+        f"maps of {esc(r.info.name)} this image drives hardest (mean activation), each with its pattern and the "
+        "natural images that drive it hardest.</p></div></div>"
+    ]
+    for m, mean in acts.top(site.settings.explain_k):
+        parts.append(
+            f'<div class="card row"><div>{_a(page, layout.map_page(r.info, m), f"map {m}")}<br>'
+            f'<span class="muted">mean {mean:.3f}</span></div>'
+            + _img(page, layout.map_picture(r.info, "thumb", m), f"pattern of map {m}", cls="thumb", width=112)
+            + _img(page, layout.map_picture(r.info, "top", m), f"top images of map {m}", cls="thumb", width=232)
+            + "</div>"
+        )
+    return "".join(parts)
+
+
+def _prediction(sample: Sample) -> str:
+    return activations.describe_predictions(activations.top_outputs(sample.output, 2)) or "has no class output"
+
+
+def _index_body(site: Site, page: str) -> str:
+    model, (lo, hi) = site.loaded.model, site.settings.input_range
+    rows = [
+        (i.index, i.name, i.class_name, models.shape_text(i.output_shape), i.maps if i.spatial else "-", f"{i.params:,}")
+        for i in models.list_layers(model)
+    ]
+    samples = "".join(
+        f"<li>{_a(page, layout.explain(s.path, 'html'), s.path.name)}: {esc(_prediction(s))}</li>" for s in site.samples
+    )
+    parts = [
+        f"<p><strong>{esc(site.loaded.name)}</strong> · sha256 <code>{esc(site.loaded.sha256)}</code><br>"
+        f"input {esc(models.shape_text(models.input_shape(model)))}, pixels in {lo:g}..{hi:g} · "
+        f"{esc(f'{model.count_params():,}')} parameters</p>",
+        html.table(["#", "layer", "class", "output", "maps", "params"], rows, numeric=(0, 4, 5)),
+        f'<p class="muted">{RATIO_NOTE}</p>',
+        f"<h2>Why does it see that?</h2><ul>{samples}</ul>",
+    ]
+    if site.out.path(layout.COMPARE_INDEX).exists():
+        parts.append(f"<p>{_a(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
+    for r in site.layers:
+        parts.append(f"<h2>{_a(page, layout.layer_page(r.info), r.info.name)}</h2>")
+        parts += [f'<p class="muted">{_layer_line(r)}</p>', _tiles(r, page)]
+    seeds = ", ".join(map(str, site.settings.seeds))
+    parts.append(f'<p class="muted">{site.settings.recipe.steps} steps per pattern, seeds {esc(seeds)}; featviz {esc(__version__)}.</p>')
+    return "\n".join(parts)

@@ -1,0 +1,81 @@
+"""The gallery's pictures: pattern thumbnails, exemplar mosaics, seed strips, activation grids, kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import images, layout, models
+from . import thumbs
+from .site import LayerResult, Site
+
+
+def write_all(site: Site) -> None:
+    first_conv = models.first_convolution(models.list_layers(site.loaded.model))
+    for r in site.layers:
+        kernels = _kernels(site, r) if first_conv is not None and first_conv.name == r.info.name else None
+        for m in range(r.info.maps):
+            _thumb(site, r, m, kernels)
+            _seed_strip(site, r, m)
+        _exemplars(site, r)
+        _sample_grids(site, r)
+    for sample in site.samples:
+        shown = thumbs.to_rgb(images.to_unit(sample.input, site.settings.input_range))
+        _write(site, layout.explain(sample.path, "png"), thumbs.upscale(shown, thumbs.factor_for(shown.shape[0], 112)))
+
+
+def _write(site: Site, path: str, pixels: np.ndarray) -> None:
+    site.out.write(path, images.png_bytes(pixels))
+
+
+def _thumb(site: Site, r: LayerResult, m: int, kernels: np.ndarray | None) -> None:
+    """The first seed's pattern; for the first convolution, its kernel beside it."""
+    pattern = np.nan_to_num(r.first.images[m])
+    factor = thumbs.factor_for(pattern.shape[0])
+    tile = thumbs.upscale(thumbs.to_rgb(pattern), factor)
+    if kernels is not None:
+        kernel = thumbs.upscale(kernels[m], max(1, tile.shape[0] // kernels[m].shape[0]))
+        tile = thumbs.mosaic([thumbs.pad_to(kernel, tile.shape[:2]), tile], 2)
+    _write(site, layout.map_picture(r.info, "thumb", m), tile)
+
+
+def _kernels(site: Site, r: LayerResult) -> np.ndarray:
+    """Every filter of the first convolution as an RGB tile, and the layer's kernel mosaic."""
+    weights = models.get_layer(site.loaded.model, r.info.name).get_weights()[0]
+    _write(site, layout.kernels(r.info), thumbs.kernels(weights))
+    return np.stack(thumbs.kernel_tiles(weights))
+
+
+def _seed_strip(site: Site, r: LayerResult, m: int) -> None:
+    strip = []
+    for patterns in r.patterns.values():
+        pattern = np.nan_to_num(patterns.images[m])
+        strip.append(thumbs.upscale(thumbs.to_rgb(pattern), thumbs.factor_for(pattern.shape[0], 112)))
+    _write(site, layout.map_picture(r.info, "seeds", m), thumbs.mosaic(strip, len(strip)))
+
+
+def _exemplars(site: Site, r: LayerResult) -> None:
+    """Per map: a 3x3 mosaic of its top natural images with the map's activation overlaid."""
+    top = r.stats.top
+    wanted = sorted(set(top.ravel().tolist()))
+    acts = np.asarray(models.extractor(site.loaded.model, [r.info.name])(site.inputs[wanted], training=False))
+    row_of = {idx: i for i, idx in enumerate(wanted)}
+    factor = thumbs.factor_for(site.dataset.x.shape[1], 72)
+    for m in range(r.info.maps):
+        picked = [row_of[i] for i in top[m]]
+        vmax = max(float(acts[picked, ..., m].max()), 1e-8)
+        tiles = [
+            thumbs.upscale(thumbs.overlay(site.dataset.x[i], acts[row, ..., m], vmax), factor)
+            for i, row in zip(top[m], picked)
+        ]
+        _write(site, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
+
+
+def _sample_grids(site: Site, r: LayerResult) -> None:
+    vmax = sample_vmax(site, r)
+    for sample in site.samples:
+        _write(site, layout.sample_activations(r.info, sample.path), thumbs.activation_grid(sample.maps[r.info.name], vmax))
+
+
+def sample_vmax(site: Site, r: LayerResult) -> float:
+    """The one colour scale of a layer's sample activation grids."""
+    return max(max(float(s.maps[r.info.name].max()) for s in site.samples), 1e-8)

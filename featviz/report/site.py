@@ -1,0 +1,68 @@
+"""What the gallery's pages are made from: the settings, and the results of each layer and sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import exemplars, models
+from ..models import LayerInfo
+from ..output import OutputDir
+from ..pattern_store import PatternSet
+from ..scoring import MapScore
+from ..synthesis.render import Recipe
+
+
+@dataclass
+class Settings:
+    layers: Sequence[str] | None = None  # None: models.feature_layers, the convolutions and merges
+    images: Sequence[str | Path] = ()  # (): the bundled sample digits
+    dataset: str | Path | None = None
+    seeds: Sequence[int] = (0, 1, 2)
+    top_k: int = 9  # natural images per map
+    explain_k: int = 6  # maps per sample on its explain page
+    input_range: tuple[float, float] = (0.0, 1.0)
+    recipe: Recipe = field(default_factory=Recipe)
+
+
+@dataclass
+class LayerResult:
+    info: LayerInfo
+    stats: exemplars.LayerStats
+    patterns: dict[int, PatternSet]  # by seed, in the order of Settings.seeds
+    feeds: np.ndarray | None = None  # (maps, classes) from models.head, for the innermost layer
+
+    @property
+    def scores(self) -> list[MapScore]:
+        """The scores of the first seed's patterns: the ones shown on tiles."""
+        return self.first.scores
+
+    @property
+    def first(self) -> PatternSet:
+        return next(iter(self.patterns.values()))
+
+
+@dataclass
+class Sample:
+    path: Path
+    input: np.ndarray  # the model input (H, W, C), in the input range
+    maps: dict[str, np.ndarray]  # layer name -> (h, w, maps)
+    output: np.ndarray | None  # the model's output vector
+
+
+@dataclass
+class Site:
+    loaded: models.LoadedModel
+    out: OutputDir
+    settings: Settings
+    layers: list[LayerResult]
+    samples: list[Sample]
+    dataset: exemplars.Dataset
+    inputs: np.ndarray  # the dataset as model inputs
+
+    @property
+    def innermost(self) -> LayerResult:
+        return self.layers[-1]

@@ -1,0 +1,94 @@
+"""How good is a pattern? The one rule for the ratio, dead maps, and their captions.
+
+A pattern's `value` is its objective on the saved 8-bit PNG, read back the
+way a user's image is read. Its `ratio` is that value over the best value
+any natural image reaches. A map no natural image drives above zero is
+`dead`: it is marked, never hidden.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+from . import models
+from .exemplars import reduce_maps
+
+
+@dataclass
+class MapScore:
+    map: int
+    image: str | None  # the PNG's file name, beside the manifest; None when nothing could be saved
+    value: float | None
+    best_natural: float
+    ratio: float | None
+    dead: bool
+    error: str | None = None
+
+    def caption(self) -> str:
+        """The tile label everywhere: '17 ×2.49', '17 dead' or '17 failed'."""
+        if self.error:
+            return f"{self.map} failed"
+        if self.dead:
+            return f"{self.map} dead"
+        return f"{self.map} ×{self.ratio:.2f}"
+
+    @property
+    def marked(self) -> bool:
+        return self.dead or self.error is not None
+
+    def record(self) -> dict:
+        """As JSON: non-finite numbers become null."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def objective_values(model, layer: str, maps: Sequence[int], inputs: np.ndarray, kind: str) -> np.ndarray:
+    """The objective of map maps[i] on inputs[i] (in the model's input range), at the inputs' own size."""
+    net = models.extractor(model, [layer], canvas=inputs.shape[1:3])
+    per_map = reduce_maps(np.asarray(net(inputs, training=False)), kind)
+    return per_map[np.arange(len(maps)), list(maps)]
+
+
+def score(values: np.ndarray, maps: Sequence[int], best: np.ndarray, files: Sequence[str | None]) -> list[MapScore]:
+    """MapScores from the read-back values; a map whose file is None failed before it was saved."""
+    scores = []
+    for value, m, file in zip(values, maps, files):
+        finite = file is not None and bool(np.isfinite(value))
+        dead = not best[m] > 0
+        ratio = float(value) / float(best[m]) if finite and not dead else None
+        error = None if finite else ("NaN or Inf in the pattern" if file is None else "the saved pattern gives NaN or Inf")
+        scores.append(MapScore(int(m), file, float(value) if finite else None, float(best[m]), ratio, dead, error))
+    return scores
+
+
+@dataclass
+class Summary:
+    maps: int
+    dead: int
+    failed: int
+    live: int
+    at_least_one: int
+    median_ratio: float | None
+
+    def line(self, layer: str) -> str:
+        median = "n/a" if self.median_ratio is None else f"{self.median_ratio:.2f}"
+        return (
+            f"{layer}: {self.maps} maps; {self.live} live, {self.dead} dead, {self.failed} failed; "
+            f"{self.at_least_one}/{self.live} live maps at ratio >= 1 (median {median})"
+        )
+
+
+def summarize(scores: Sequence[MapScore]) -> Summary:
+    ratios = [s.ratio for s in scores if s.ratio is not None]
+    live = [s for s in scores if not s.marked]
+    return Summary(
+        len(scores),
+        sum(s.dead for s in scores),
+        sum(s.error is not None for s in scores),
+        len(live),
+        sum(1 for r in ratios if r >= 1.0),
+        float(np.median(ratios)) if ratios else None,
+    )

@@ -1,0 +1,194 @@
+"""The optimization loop: gradient ascent on a batch of images, one compiled step.
+
+`render` returns arrays; it neither shows nor saves. Each step is one
+`tf.function` holding the parameterization, the random transforms, the
+forward pass up to the objective's layers, the gradient and the Adam update.
+During the first `relax_steps` steps every ReLU of the objective's own layers
+lets through gradient that would raise its input, so maps that start at zero
+still learn (lucid's redirected ReLU, kept to the target: relaxing every ReLU
+of a deep network drives the image to black and leaves the maps stuck). The
+last `polish_steps` run without transforms, tuning the pattern to the exact
+image that is saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import _tf
+from ..models import image_channels, run_graph
+from . import params, randomness, transforms
+from .hooks import Hooks
+from .objectives import Objective
+
+# Bump when the same settings start giving different patterns: it is part of every resume key.
+NUMERICS = 3
+LEARNING_RATES = {"pixels": 0.1, "fourier": 0.05}
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How patterns are optimized. The defaults were tuned on the bundled MNIST CNN (see the README)."""
+
+    steps: int = 256
+    param: str = "pixels"  # or "fourier": a little better on early layers, 1.5x slower here
+    lr: float | None = None  # None: LEARNING_RATES[param]
+    relax_steps: int = 64
+    polish_steps: int = 48  # the last steps run without transforms
+    transforms: Callable | None = None  # default: transforms.default_for(canvas)
+    precision: str = "auto"  # "float32", "bfloat16", or "auto": bfloat16 where the CPU computes it natively
+    fast_conv: bool = True  # the fast first-layer gradient, and activations moved past max-pools
+    jit: bool = False  # XLA's CPU convolutions are about 2x slower than oneDNN's
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else LEARNING_RATES[self.param]
+
+    @property
+    def resolved_precision(self) -> str:
+        """What "auto" means on this machine."""
+        if self.precision != "auto":
+            return self.precision
+        return "bfloat16" if native_bfloat16() else "float32"
+
+    @property
+    def compute_dtype(self) -> str | None:
+        """None for float32, else the dtype layers compute in."""
+        precision = self.resolved_precision
+        return None if precision == "float32" else precision
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What to optimize: one image per key, of `size` (height, width), with pixels in `input_range`.
+
+    A key seeds its image's start and transforms (randomness.py): for layer
+    patterns it is the map index.
+    """
+
+    keys: tuple[int, ...]
+    size: tuple[int, int]
+    input_range: tuple[float, float] = (0.0, 1.0)
+
+    @classmethod
+    def of(cls, n: int, size: tuple[int, int], input_range: tuple[float, float] = (0.0, 1.0)) -> "Batch":
+        return cls(tuple(range(n)), tuple(size), tuple(input_range))
+
+
+def native_bfloat16() -> bool:
+    """True on CPUs with bfloat16 instructions (AVX512-BF16 or AMX), where it is about 2x faster."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@dataclass
+class RenderResult:
+    images: np.ndarray  # (N, H, W, C) in 0..1
+    history: np.ndarray  # (steps, N): the objective at each step, under transforms
+
+
+def relaxed_relu():
+    """ReLU whose gradient, while `relax` is true, also passes where it would raise x."""
+    tf = _tf.tf()
+    state = {"relax": tf.constant(False)}
+
+    @tf.custom_gradient
+    def relu(x):
+        relax = state["relax"]
+
+        def grad(dy):
+            # dy is d(loss)/d(out); loss = -objective, so dy < 0 means "raise x".
+            passes = tf.logical_or(x > 0, tf.logical_and(relax, dy < 0))
+            return tf.where(passes, dy, tf.zeros_like(dy))
+
+        return tf.nn.relu(x), grad
+
+    return relu, state
+
+
+def render(
+    model,
+    objective: Objective,
+    batch: Batch,
+    recipe: Recipe = Recipe(),
+    *,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> RenderResult:
+    """Maximize `objective` for a batch of images by gradient ascent.
+
+    Parameters:
+        model: a keras.Model taking images.
+        objective: one value per image to maximize (objectives.py).
+        batch: the keys, canvas size and input range of the images.
+        recipe: the optimizer, parameterization, transforms and precision.
+        seed: with each image's key, seeds its start and its transforms.
+        progress: called after each step with the number of images stepped.
+
+    Returns:
+        The images in 0..1 and the objective's history.
+    """
+    tf = _tf.tf()
+    ascent = _Ascent(model, objective, batch, recipe, seed)
+    history = np.zeros((recipe.steps, len(batch.keys)), dtype=np.float32)
+    for i in range(recipe.steps):
+        relax, polish = i < recipe.relax_steps, i >= recipe.steps - recipe.polish_steps
+        history[i] = ascent.step(tf.constant(i, tf.int32), tf.constant(relax), tf.constant(polish)).numpy()
+        if progress is not None:
+            progress(len(batch.keys))
+    return RenderResult(ascent.param.image().numpy(), history)
+
+
+class _Ascent:
+    """One render's state: the image parameters, the random draws, the optimizer and the compiled step."""
+
+    def __init__(self, model, objective: Objective, batch: Batch, recipe: Recipe, seed: int):
+        tf, keras = _tf.tf(), _tf.keras()
+        self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
+        shape = (*batch.size, image_channels(model))
+        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seed)
+        self.draws = tf.constant(randomness.transform_table(batch.keys, seed, recipe.steps))
+        self.transform = recipe.transforms or transforms.default_for(min(batch.size))
+        self.relu, self.relu_state = relaxed_relu()
+        self.optimizer = keras.optimizers.Adam(recipe.learning_rate)
+        self.optimizer.build(self.param.variables)
+        self.step = tf.function(self._step, jit_compile=recipe.jit, reduce_retracing=True, autograph=False)
+
+    def _step(self, index, relax, polish):
+        tf = _tf.tf()
+        self.relu_state["relax"] = relax
+        with tf.GradientTape() as tape:
+            values = self._objective(self._transformed(index, polish))
+            loss = -tf.reduce_sum(values)
+        grads = tape.gradient(loss, self.param.variables)
+        self.optimizer.apply_gradients(zip(grads, self.param.variables))
+        return values
+
+    def _transformed(self, index, polish):
+        tf = _tf.tf()
+        image = self.param.image()
+        rng = randomness.StepRandom(tf.gather(self.draws, index))
+        return tf.cond(polish, lambda: image, lambda: self.transform(image, rng))
+
+    def _objective(self, unit):
+        tf = _tf.tf()
+        lo, hi = self.batch.input_range
+        x = lo + unit * (hi - lo)
+        dtype = self.recipe.compute_dtype
+        if dtype:
+            x = tf.cast(x, dtype)
+        _, taps = run_graph(self.model, x, self.objective.layers, self._hooks(), stop=True)
+        return self.objective({k: tf.cast(v, tf.float32) for k, v in taps.items()}, unit)
+
+    def _hooks(self) -> Hooks:
+        fast = self.recipe.fast_conv
+        return Hooks(self.relu, self.objective.layers, fast, self.recipe.compute_dtype, pool_first=fast)
+
