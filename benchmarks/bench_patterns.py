@@ -39,21 +39,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import conv_rate, prefix_flops  # noqa: E402
 
-from featviz import _tf, exemplars, images, models, patterns, render  # noqa: E402
+from featviz import _tf, exemplars, images, models, patterns, scoring  # noqa: E402
+from featviz.synthesis import render  # noqa: E402
 
 
 def quality(model, layer, maps, unit_images, best) -> tuple[float, float]:
-    """Fraction of live maps at ratio >= 1, and the median ratio, of the 8-bit patterns."""
-    pixels = images.to_uint8(unit_images, (0.0, 1.0))
-    values = patterns.score(model, layer, maps, images.from_uint8(pixels, (0.0, 1.0)), "mean")
-    live = best[maps] > 0
-    ratios = values[live] / best[maps][live]
-    return float((ratios >= 1).mean()), float(np.median(ratios))
+    """Fraction of live maps at ratio >= 1, and the median ratio, of the 8-bit patterns (scoring.py's rule)."""
+    pixels = images.from_uint8(images.to_uint8(unit_images, (0.0, 1.0)), (0.0, 1.0))
+    values = scoring.objective_values(model, layer.name, maps, pixels, "mean")
+    summary = scoring.summarize(scoring.score(values, maps, best, [f"{m}" for m in maps]))
+    return summary.at_least_one / max(summary.live, 1), summary.median_ratio or 0.0
 
 
 def time_featviz(model, layer, maps, recipe) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
-    out = patterns.synthesize(model, layer, maps, canvas=(28, 28), recipe=recipe, seed=0)
+    out = patterns.synthesize(model, patterns.PatternRequest(layer, (28, 28), recipe=recipe), maps)
     return time.perf_counter() - start, out
 
 
@@ -61,7 +61,7 @@ def time_single(model, layer, maps, recipe, count: int) -> float:
     chosen = maps if count <= 0 else maps[:: max(1, len(maps) // count)][:count]
     start = time.perf_counter()
     for m in chosen:
-        patterns.synthesize(model, layer, [m], canvas=(28, 28), recipe=recipe, seed=0)
+        patterns.synthesize(model, patterns.PatternRequest(layer, (28, 28), recipe=recipe), [m])
     return (time.perf_counter() - start) * len(maps) / len(chosen)
 
 

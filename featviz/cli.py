@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, _tf
+from . import __version__, _tf, defaults
 from .errors import FeatvizError
 
 
@@ -51,11 +51,15 @@ out_option = click.option(
     "--out", default="gallery", show_default=True, type=click.Path(file_okay=False), help="Output folder."
 )
 steps_option = click.option(
-    "--steps", type=click.IntRange(min=1), default=256, show_default=True, help="Gradient-ascent steps per pattern."
+    "--steps",
+    type=click.IntRange(min=1),
+    default=defaults.STEPS,
+    show_default=True,
+    help="Gradient-ascent steps per pattern.",
 )
 precision_option = click.option(
     "--precision",
-    type=click.Choice(["auto", "float32", "bfloat16"]),
+    type=click.Choice(defaults.PRECISIONS),
     default="auto",
     show_default=True,
     help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it natively.",
@@ -113,7 +117,9 @@ def layers(model: str | None, trust_model_code: bool) -> None:
     loaded = _load(model, trust_model_code)
     infos = models.list_layers(loaded.model)
     inner = models.innermost(infos)
-    click.echo(f"{loaded.name}  input {models.shape_text(models.input_shape(loaded.model))}  sha256 {loaded.sha256[:12]}")
+    click.echo(
+        f"{loaded.name}  input {models.shape_text(models.input_shape(loaded.model))}  sha256 {loaded.sha256[:12]}"
+    )
     click.echo(_layer_table(infos, inner))
     click.echo("* has spatial maps   > innermost (the default layer)")
 
@@ -127,7 +133,8 @@ def _layer_table(infos, inner) -> str:
         mark = ">" if i is inner else ("*" if i.spatial else " ")
         maps = str(i.maps) if i.spatial else "-"
         rows.append(
-            f"  {mark} {i.index:>2}  {i.name:<{width}}  {i.class_name:<20} {shape_text(i.output_shape):>12} {maps:>6} {i.params:>10,}"
+            f"  {mark} {i.index:>2}  {i.name:<{width}}  {i.class_name:<20} "
+            f"{shape_text(i.output_shape):>12} {maps:>6} {i.params:>10,}"
         )
     return "\n".join(rows)
 
@@ -179,14 +186,14 @@ def activations(paths, layer, input_range, scale, top_k, out, force, trust_model
 @click.option(
     "--objective",
     "kind",
-    type=click.Choice(["mean", "center"]),
-    default="mean",
+    type=click.Choice(defaults.OBJECTIVES),
+    default=defaults.OBJECTIVE,
     show_default=True,
     help="Maximize the mean of each map, or its centre unit.",
 )
 @click.option(
     "--param",
-    type=click.Choice(["pixels", "fourier"]),
+    type=click.Choice(defaults.PARAMS),
     default="pixels",
     show_default=True,
     help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum.",
@@ -236,7 +243,10 @@ def patterns(
     with OutputDir(out, force=force) as folder, _progress(len(maps) * steps, f"{info.name}: {len(maps)} maps") as bar:
         done = job.run(folder, progress=bar.update)
     _note_restarted(done.restarted)
-    click.echo(f"{done.summary.line(info.name)}; {done.rendered} rendered, {done.reused} reused in {time.perf_counter() - started:.1f} s")
+    click.echo(
+        f"{done.summary.line(info.name)}; {done.rendered} rendered, {done.reused} reused "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     click.echo(f"{done.grid}\n{done.manifest}\n{done.folder / 'map-NNNN.png'}")
 
 
@@ -306,7 +316,7 @@ def check(paths, trust_model_code) -> None:
     for value_range in ((0.0, 1.0), (0.0, 255.0)):
         preds = acts_api.predict(loaded.model, image_path, value_range)
         label = f"{value_range[0]:g},{value_range[1]:g}"
-        click.echo(f"  --input-range {label:<6} -> {acts_api.describe_predictions(preds[:2]) or 'no class output'}")
+        click.echo(f"  --input-range {label:<6} -> {acts_api.describe_predictions(preds[:2])}")
     click.echo(
         "The range the model was trained on gives the right class. Confidence alone misleads: "
         "a ReLU network fed 255x its range often saturates at 100%."
@@ -331,7 +341,13 @@ def check(paths, trust_model_code) -> None:
 )
 @dataset_option
 @steps_option
-@click.option("--seeds", default="0,1,2", show_default=True, metavar="LIST", help="Seeds of the patterns on map pages.")
+@click.option(
+    "--seeds",
+    default=",".join(map(str, defaults.SEEDS)),
+    show_default=True,
+    metavar="LIST",
+    help="Seeds of the patterns on map pages.",
+)
 @precision_option
 @range_option
 @out_option

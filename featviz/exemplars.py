@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import bundled, images, models
+from . import bundled, defaults, images, models
 from .errors import FeatvizError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
@@ -73,7 +73,7 @@ def _to_unit_range(x: np.ndarray, p: Path) -> np.ndarray:
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255.0
     if x.dtype == np.uint16:
-        return x.astype(np.float32) / 65535.0
+        return x.astype(np.float32) / images.MAX_16BIT
     x = x.astype(np.float32)
     return x / 255.0 if x.max() > 1.0 else x
 
@@ -109,7 +109,13 @@ def reduce_maps(maps: np.ndarray, kind: str) -> np.ndarray:
 
 
 def scan(
-    model, layers: Sequence[str], inputs: np.ndarray, *, kind: str = "mean", top_k: int = 9, batch: int = 256
+    model,
+    layers: Sequence[str],
+    inputs: np.ndarray,
+    *,
+    kind: str = defaults.OBJECTIVE,
+    top_k: int = defaults.TOP_K,
+    batch: int = 256,
 ) -> dict[str, LayerStats]:
     """One pass over inputs for all layers: per-map best, mean, firing rate and top-k."""
     net = models.extractor(model, list(layers))

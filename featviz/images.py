@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import FeatvizError
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
+MAX_16BIT = 65535.0
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
 
 
@@ -94,7 +95,7 @@ def _scaled_single_channel(img: Image.Image) -> np.ndarray:
         lo, hi = float(arr.min()), float(arr.max())
         return (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
     # 16-bit data (Pillow may open it as "I"): scale by 65535, never clip at 255.
-    top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+    top = MAX_16BIT if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
     return np.clip(arr / top, 0.0, 1.0)
 
 

@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, cpu, layout
 from .scoring import MapScore, summarize
 
 
@@ -40,7 +39,7 @@ class Manifest:
             "settings": self.settings,
             "ran": self.ran,
             "dataset": self.dataset,
-            "grid": "grid.png",
+            "grid": layout.GRID,
             "summary": vars(summarize(ordered)),
             "maps": [s.record() for s in ordered],
         }
@@ -78,15 +77,4 @@ def this_machine(precision: str) -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    return {"precision": precision, "cpu": cpu_name(), "tensorflow": tf.__version__, "keras": keras.__version__}
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return {"precision": precision, "cpu": cpu.name(), "tensorflow": tf.__version__, "keras": keras.__version__}

@@ -49,7 +49,9 @@ class Store:
         self.folder = layout.pattern_dir(request.layer, request.seed)
         settings = request.settings(job.loaded.sha256)
         saved = manifest.read(out.path(f"{self.folder}/{layout.MANIFEST}"))
-        self.restarted = [] if saved is None or saved.settings == settings else manifest.differences(saved.settings, settings)
+        self.restarted = (
+            [] if saved is None or saved.settings == settings else manifest.differences(saved.settings, settings)
+        )
         if saved is None or self.restarted:
             saved = Manifest(job.loaded.name, request.layer.name, settings, job.natural.dataset)
         self.record = saved

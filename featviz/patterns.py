@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import exemplars, models
+from . import defaults, exemplars, models
 from .errors import FeatvizError
 from .models import LayerInfo
 from .output import OutputDir
@@ -32,7 +32,7 @@ class PatternRequest:
 
     layer: LayerInfo
     canvas: tuple[int, int]
-    kind: str = "mean"
+    kind: str = defaults.OBJECTIVE
     input_range: tuple[float, float] = (0.0, 1.0)
     recipe: Recipe = Recipe()
     seed: int = 0
@@ -97,7 +97,8 @@ def canvas_for(model, layer: LayerInfo, size: int | None) -> tuple[int, int]:
             f"{'x'.join(map(str, native))}; only a convolutional prefix accepts other sizes"
         )
     raise FeatvizError(
-        f"--size {size} is too small for layer {layer.name!r}: it needs at least {_smallest(model, layer, size, bigger)}"
+        f"--size {size} is too small for layer {layer.name!r}: "
+        f"it needs at least {_smallest(model, layer, size, bigger)}"
     )
 
 
@@ -159,9 +160,7 @@ class PatternJob:
     def for_seed(self, seed: int) -> "PatternJob":
         return replace(self, request=replace(self.request, seed=seed))
 
-    def run(
-        self, out: OutputDir, progress: Callable[[int], None] | None = None, *, grid: bool = True
-    ) -> PatternSet:
+    def run(self, out: OutputDir, progress: Callable[[int], None] | None = None, *, grid: bool = True) -> PatternSet:
         """Render the maps the folder's manifest lacks, then save, read back, score, and record."""
         store = Store(self, out)
         todo = store.missing()

@@ -59,7 +59,9 @@ def score(values: np.ndarray, maps: Sequence[int], best: np.ndarray, files: Sequ
         finite = file is not None and bool(np.isfinite(value))
         dead = not best[m] > 0
         ratio = float(value) / float(best[m]) if finite and not dead else None
-        error = None if finite else ("NaN or Inf in the pattern" if file is None else "the saved pattern gives NaN or Inf")
+        error = (
+            None if finite else ("NaN or Inf in the pattern" if file is None else "the saved pattern gives NaN or Inf")
+        )
         scores.append(MapScore(int(m), file, float(value) if finite else None, float(best[m]), ratio, dead, error))
     return scores
 

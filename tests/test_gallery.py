@@ -11,7 +11,7 @@ import helpers
 import pytest
 from conftest import REPO
 
-from featviz import layout, manifest, models
+from featviz import cpu, layout, manifest, models
 from featviz.output import OutputDir
 from featviz.report import gallery
 from featviz.synthesis import render
@@ -75,23 +75,31 @@ def test_changed_settings_start_afresh_and_say_why(tmp_path, tiny_files, tiny_mo
     assert changed.restarted == ["recipe.steps: 6 -> 7"]
 
 
-def test_a_gallery_made_at_one_precision_is_reused_where_auto_means_another(tmp_path, tiny_files, tiny_model, monkeypatch):
+def test_a_gallery_made_at_one_precision_is_reused_where_auto_means_another(
+    tmp_path, tiny_files, tiny_model, monkeypatch
+):
     """The key holds the precision asked for ("auto"); the manifest records the one that ran."""
-    monkeypatch.setattr(render, "native_bfloat16", lambda: True)
+    monkeypatch.setattr(cpu, "native_bfloat16", lambda: True)
     build(tiny_model, tmp_path, settings(tiny_files))
     before = all_files(tmp_path)
     saved = manifest.read(tmp_path / layout.pattern_dir(layer(tiny_model, "c2"), 0) / layout.MANIFEST)
     assert saved.settings["recipe"]["precision"] == "auto" and saved.ran[0]["precision"] == "bfloat16"
-    monkeypatch.setattr(render, "native_bfloat16", lambda: False)
+    monkeypatch.setattr(cpu, "native_bfloat16", lambda: False)
     again = build(tiny_model, tmp_path, settings(tiny_files))
     assert (again.rendered, again.reused) == (0, 2 * MAPS)
     assert all_files(tmp_path) == before  # nothing rewritten: a clean `git status` on any CPU
-    asked = build(tiny_model, tmp_path, settings(tiny_files, recipe=render.Recipe(6, relax_steps=2, polish_steps=2, precision="float32")))
+    asked = build(
+        tiny_model,
+        tmp_path,
+        settings(tiny_files, recipe=render.Recipe(6, relax_steps=2, polish_steps=2, precision="float32")),
+    )
     assert asked.rendered == 2 * MAPS and asked.restarted == ['recipe.precision: "auto" -> "float32"']
 
 
 def test_a_layer_rendered_by_featviz_patterns_is_a_gallery_unit_already_done(cli, tmp_path, tiny_files, tiny_model):
-    result = cli("patterns", tiny_files / "tiny.keras", "--layer", "c2", "--steps", "6", "--dataset", tiny_files / "digits.npz")
+    result = cli(
+        "patterns", tiny_files / "tiny.keras", "--layer", "c2", "--steps", "6", "--dataset", tiny_files / "digits.npz"
+    )
     assert result.exit_code == 0, result.output
     with OutputDir(tmp_path / "gallery") as out:
         report = gallery.build(tiny_model, out, settings(tiny_files, seeds=(0,), recipe=render.Recipe(steps=6)))

@@ -50,7 +50,9 @@ def test_marked_tiles_get_red_labels():
     assert colours == ["black", "crimson", "black"]
 
 
-@pytest.mark.parametrize("name", ["m.keras", "a_very_long_model_name_as_people_save_them_mnist_plain_deep_v3_final.keras"])
+@pytest.mark.parametrize(
+    "name", ["m.keras", "a_very_long_model_name_as_people_save_them_mnist_plain_deep_v3_final.keras"]
+)
 def test_titles_fit_the_figure_whatever_the_model_name(name):
     """A long title wraps instead of losing its ends past the figure's edges."""
     tiles = np.zeros((16, 3, 3))

@@ -67,3 +67,54 @@ def test_never_built_sequential_has_a_clear_error():
     model = k.Sequential([k.layers.Conv2D(2, 3)])
     with pytest.raises(FeatvizError, match="never been called"):
         models.list_layers(model)
+
+
+def test_every_private_keras_name_featviz_uses_is_still_there():
+    """keras_internals.py is the one module that touches private Keras names; a release that moves one fails here."""
+    import keras
+
+    from featviz.models import keras_internals
+
+    missing = keras_internals.missing()
+    assert missing == [], (
+        f"Keras {keras.__version__} moved {', '.join(missing)}: update featviz/models/keras_internals.py"
+    )
+
+
+def test_the_fence_notices_a_missing_name(monkeypatch):
+    from featviz.models import keras_internals
+
+    names = (*keras_internals.PRIVATE_NAMES, ("keras.src.models.functional.Functional", "_no_such_attribute"))
+    monkeypatch.setattr(keras_internals, "PRIVATE_NAMES", names)
+    assert keras_internals.missing() == ["keras.src.models.functional.Functional._no_such_attribute"]
+
+
+def test_class_weights_of_a_flatten_dense_head_sum_each_maps_weights():
+    from featviz.models import head
+
+    model = helpers.tiny_cnn()  # c2 (3x3x6) -> flatten -> dense out (3 classes)
+    kernel = model.get_layer("out").get_weights()[0]  # (54, 3), flatten order (y, x, map)
+    weights = head.class_weights(model, models.resolve_layer(model, "c2"))
+    assert weights.shape == (6, 3)
+    np.testing.assert_allclose(weights[4], kernel[4::6].sum(axis=0), rtol=1e-6)
+    # The same number, measured: raising every unit of map 4 by one moves each logit by its weight.
+    x = np.zeros((1, 3, 3, 6), np.float32)
+    bumped = x.copy()
+    bumped[..., 4] += 1.0
+    logits = lambda maps: maps.reshape(1, -1) @ kernel  # noqa: E731
+    np.testing.assert_allclose((logits(bumped) - logits(x))[0], weights[4], rtol=1e-5)
+
+
+def test_class_weights_of_a_pooling_head_and_none_for_other_heads():
+    from featviz.models import head
+
+    k = helpers.keras()
+    inp = k.Input((8, 8, 1))
+    conv = k.layers.Conv2D(5, 3, name="conv")(inp)
+    pooled = k.layers.GlobalAveragePooling2D()(conv)
+    gap = k.Model(inp, k.layers.Dense(4, name="logits")(k.layers.Dropout(0.5)(pooled)))
+    weights = head.class_weights(gap, models.resolve_layer(gap, "conv"))
+    np.testing.assert_array_equal(weights, gap.get_layer("logits").get_weights()[0])
+    deeper = k.Model(inp, k.layers.Dense(4)(k.layers.Dense(7)(pooled)))
+    assert head.class_weights(deeper, models.resolve_layer(deeper, "conv")) is None
+    assert head.class_weights(helpers.tiny_cnn(), models.resolve_layer(helpers.tiny_cnn(), "c1")) is None

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from featviz import activations, models
-from featviz.synthesis import objectives, render
 from featviz.errors import FeatvizError
+from featviz.synthesis import objectives, render
 
 FAST = render.Recipe(steps=16, relax_steps=4, polish_steps=4)
 

@@ -1,5 +1,6 @@
 """The optimizer raises its objective; dead maps are found; seeds reproduce; manifests hold."""
 
+import dataclasses
 import json
 
 import helpers
@@ -8,10 +9,10 @@ import pytest
 from PIL import Image
 
 from featviz import exemplars, models, patterns, scoring
+from featviz.errors import FeatvizError
 from featviz.output import OutputDir
 from featviz.synthesis import objectives, render
 from featviz.synthesis.hooks import Hooks
-from featviz.errors import FeatvizError
 
 FAST = render.Recipe(steps=40, relax_steps=10, polish_steps=10)
 
@@ -131,7 +132,9 @@ def test_same_seed_gives_identical_pngs(tmp_path, tiny_files):
 def test_patterns_stay_inside_the_input_range(tmp_path, tiny_files):
     model = helpers.tiny_cnn()
     layer = models.resolve_layer(model, "c2")
-    found = patterns.synthesize(model, patterns.PatternRequest(layer, (12, 12), input_range=(0, 255), recipe=FAST), [0, 1])
+    found = patterns.synthesize(
+        model, patterns.PatternRequest(layer, (12, 12), input_range=(0, 255), recipe=FAST), [0, 1]
+    )
     assert found.min() >= 0.0 and found.max() <= 1.0  # unit images, mapped into 0..255 only at the model
 
 
@@ -175,3 +178,35 @@ def test_relaxed_relu_applies_to_the_target_layer_only():
     assert len(calls) == 1
     models.run_graph(model, k.Input((12, 12, 1)), {"c2"}, Hooks(relu=counting_relu))
     assert len(calls) == 3  # c1 and c2 both, when no layers are named
+
+
+def test_patterns_reuse_what_a_manifest_holds_and_add_the_rest(tmp_path, tiny_files):
+    job = make_job(tmp_path, helpers.tiny_cnn(), [0, 1, 2], tiny_files / "digits.npz")
+    first = run(job, tmp_path / "out")
+    png = (first.folder / "map-0001.png").read_bytes()
+    wider = dataclasses.replace(job, maps=[1, 2, 3, 4])
+    second = run(wider, tmp_path / "out")
+    assert (first.rendered, first.reused, second.rendered, second.reused) == (3, 0, 2, 2)
+    saved = json.loads(second.manifest.read_text())
+    assert [m["map"] for m in saved["maps"]] == [0, 1, 2, 3, 4]
+    assert (second.folder / "map-0001.png").read_bytes() == png
+    assert [s.map for s in second.scores] == [1, 2, 3, 4]
+
+
+def test_patterns_are_scored_again_not_rendered_when_the_natural_images_change(tmp_path, tiny_files):
+    job = make_job(tmp_path, helpers.tiny_cnn(), [0, 1], tiny_files / "digits.npz")
+    first = run(job, tmp_path / "out")
+    png = (first.folder / "map-0000.png").read_bytes()
+    brighter = np.clip(helpers.random_digits().astype(np.int32) + 40, 0, 255).astype(np.uint8)
+    np.savez(tmp_path / "other.npz", x=brighter)
+    other = patterns.prepare(job.loaded, job.request, job.maps, tmp_path / "other.npz")
+    again = run(other, tmp_path / "out")
+    assert (again.rendered, again.reused) == (0, 2)
+    assert (again.folder / "map-0000.png").read_bytes() == png
+    saved = json.loads(again.manifest.read_text())
+    assert saved["dataset"]["name"] == "other.npz"
+    for score, best in zip(saved["maps"], other.natural.best[[0, 1]]):
+        assert score["best_natural"] == pytest.approx(float(best)) and score["ratio"] == pytest.approx(
+            score["value"] / best
+        )
+    assert saved["maps"][0]["value"] == pytest.approx(first.scores[0].value)

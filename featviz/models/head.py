@@ -7,7 +7,14 @@ import numpy as np
 from .layers import LayerInfo, get_layer, list_layers
 
 # Layers that pass values through unchanged at inference.
-PASS_THROUGH = {"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"}
+PASS_THROUGH = {
+    "Dropout",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+}
 
 
 def class_weights(model, layer: LayerInfo) -> np.ndarray | None:

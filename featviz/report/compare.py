@@ -28,7 +28,7 @@ class ModelView:
 
     @property
     def prediction(self) -> str:
-        return activations.describe_predictions(self.acts.predictions(2)) or "no class output"
+        return activations.describe_predictions(self.acts.predictions(2))
 
 
 @dataclass(frozen=True)
@@ -156,5 +156,7 @@ def write(views: Sequence[ModelView], loaded: Sequence[models.LoadedModel], imag
 
 def _listing(out) -> str:
     folders = sorted(p.parent.name for p in out.path("compare").glob(f"*/{layout.INDEX}"))
-    items = "".join(f'<li><a href="{html.href(name + "/" + layout.INDEX)}">{html.esc(name)}</a></li>' for name in folders)
+    items = "".join(
+        f'<li><a href="{html.href(name + "/" + layout.INDEX)}">{html.esc(name)}</a></li>' for name in folders
+    )
     return html.page("Comparisons", f"<ul>{items}</ul>", layout.COMPARE_INDEX, [("gallery", layout.INDEX)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import __version__, activations, layout, models, scoring
-from . import html
+from . import html, thumbs
 from .html import esc
 from .pictures import sample_vmax
 from .site import LayerResult, Sample, Site
@@ -29,7 +29,13 @@ def write_all(site: Site) -> None:
         _write(site, page, f"Layer {r.info.name}", _layer_body(site, r, page), [HOME])
         for m in range(r.info.maps):
             page = layout.map_page(r.info, m)
-            _write(site, page, f"{r.info.name} · map {m}", _map_body(r, m, page), [HOME, ("layer", layout.layer_page(r.info))])
+            _write(
+                site,
+                page,
+                f"{r.info.name} · map {m}",
+                _map_body(r, m, page),
+                [HOME, ("layer", layout.layer_page(r.info))],
+            )
     for sample in site.samples:
         page = layout.explain(sample.path, "html")
         _write(site, page, f"Why {sample.path.name}?", _explain_body(site, sample, page), [HOME])
@@ -65,14 +71,17 @@ def _tiles(r: LayerResult, page: str, anchors: bool = False) -> str:
 def _layer_line(r: LayerResult) -> str:
     summary = scoring.summarize(r.scores)
     return (
-        f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {summary.dead + summary.failed} dead or failed; "
+        f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; "
+        f"{summary.dead + summary.failed} dead or failed; "
         f"{summary.at_least_one} of {summary.live} live maps at ratio ≥ 1."
     )
 
 
 def _layer_body(site: Site, r: LayerResult, page: str) -> str:
     kernels = site.out.path(layout.kernels(r.info)).exists()
-    kernel_note = " Each tile of this first convolution shows its kernel (red positive, blue negative) left of the pattern."
+    kernel_note = (
+        " Each tile of this first convolution shows its kernel (red positive, blue negative) left of the pattern."
+    )
     parts = [
         f'<p class="muted">{esc(r.info.class_name)}; {_layer_line(r)} {RATIO_NOTE}{kernel_note if kernels else ""}</p>',
         "<h2>Patterns</h2>",
@@ -144,8 +153,9 @@ def _explain_body(site: Site, sample: Sample, page: str) -> str:
     r = site.innermost
     acts = activations.Activations(r.info, sample.input, sample.maps[r.info.name], sample.output)
     parts = [
-        f'<div class="row"><div>{_img(page, layout.explain(sample.path, "png"), sample.path.name, cls="thumb", width=112)}'
-        f'</div><div><p>The model {esc(_prediction(sample))}.</p><p class="muted">The {site.settings.explain_k} '
+        '<div class="row"><div>'
+        + _img(page, layout.explain(sample.path, "png"), sample.path.name, cls="thumb", width=thumbs.MAP_PX)
+        + f'</div><div><p>The model {esc(_prediction(sample))}.</p><p class="muted">The {site.settings.explain_k} '
         f"maps of {esc(r.info.name)} this image drives hardest (mean activation), each with its pattern and the "
         "natural images that drive it hardest.</p></div></div>"
     ]
@@ -153,7 +163,9 @@ def _explain_body(site: Site, sample: Sample, page: str) -> str:
         parts.append(
             f'<div class="card row"><div>{_a(page, layout.map_page(r.info, m), f"map {m}")}<br>'
             f'<span class="muted">mean {mean:.3f}</span></div>'
-            + _img(page, layout.map_picture(r.info, "thumb", m), f"pattern of map {m}", cls="thumb", width=112)
+            + _img(
+                page, layout.map_picture(r.info, "thumb", m), f"pattern of map {m}", cls="thumb", width=thumbs.MAP_PX
+            )
             + _img(page, layout.map_picture(r.info, "top", m), f"top images of map {m}", cls="thumb", width=232)
             + "</div>"
         )
@@ -161,13 +173,20 @@ def _explain_body(site: Site, sample: Sample, page: str) -> str:
 
 
 def _prediction(sample: Sample) -> str:
-    return activations.describe_predictions(activations.top_outputs(sample.output, 2)) or "has no class output"
+    return activations.describe_predictions(activations.top_outputs(sample.output, 2))
 
 
 def _index_body(site: Site, page: str) -> str:
     model, (lo, hi) = site.loaded.model, site.settings.input_range
     rows = [
-        (i.index, i.name, i.class_name, models.shape_text(i.output_shape), i.maps if i.spatial else "-", f"{i.params:,}")
+        (
+            i.index,
+            i.name,
+            i.class_name,
+            models.shape_text(i.output_shape),
+            i.maps if i.spatial else "-",
+            f"{i.params:,}",
+        )
         for i in models.list_layers(model)
     ]
     samples = "".join(
@@ -187,5 +206,8 @@ def _index_body(site: Site, page: str) -> str:
         parts.append(f"<h2>{_a(page, layout.layer_page(r.info), r.info.name)}</h2>")
         parts += [f'<p class="muted">{_layer_line(r)}</p>', _tiles(r, page)]
     seeds = ", ".join(map(str, site.settings.seeds))
-    parts.append(f'<p class="muted">{site.settings.recipe.steps} steps per pattern, seeds {esc(seeds)}; featviz {esc(__version__)}.</p>')
+    parts.append(
+        f'<p class="muted">{site.settings.recipe.steps} steps per pattern, seeds {esc(seeds)}; '
+        f"featviz {esc(__version__)}.</p>"
+    )
     return "\n".join(parts)

@@ -20,7 +20,11 @@ def write_all(site: Site) -> None:
         _sample_grids(site, r)
     for sample in site.samples:
         shown = thumbs.to_rgb(images.to_unit(sample.input, site.settings.input_range))
-        _write(site, layout.explain(sample.path, "png"), thumbs.upscale(shown, thumbs.factor_for(shown.shape[0], 112)))
+        _write(
+            site,
+            layout.explain(sample.path, "png"),
+            thumbs.upscale(shown, thumbs.factor_for(shown.shape[0], thumbs.MAP_PX)),
+        )
 
 
 def _write(site: Site, path: str, pixels: np.ndarray) -> None:
@@ -49,7 +53,7 @@ def _seed_strip(site: Site, r: LayerResult, m: int) -> None:
     strip = []
     for patterns in r.patterns.values():
         pattern = np.nan_to_num(patterns.images[m])
-        strip.append(thumbs.upscale(thumbs.to_rgb(pattern), thumbs.factor_for(pattern.shape[0], 112)))
+        strip.append(thumbs.upscale(thumbs.to_rgb(pattern), thumbs.factor_for(pattern.shape[0], thumbs.MAP_PX)))
     _write(site, layout.map_picture(r.info, "seeds", m), thumbs.mosaic(strip, len(strip)))
 
 
@@ -73,7 +77,9 @@ def _exemplars(site: Site, r: LayerResult) -> None:
 def _sample_grids(site: Site, r: LayerResult) -> None:
     vmax = sample_vmax(site, r)
     for sample in site.samples:
-        _write(site, layout.sample_activations(r.info, sample.path), thumbs.activation_grid(sample.maps[r.info.name], vmax))
+        _write(
+            site, layout.sample_activations(r.info, sample.path), thumbs.activation_grid(sample.maps[r.info.name], vmax)
+        )
 
 
 def sample_vmax(site: Site, r: LayerResult) -> float:

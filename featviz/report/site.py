@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import exemplars, models
+from .. import defaults, exemplars, models
 from ..models import LayerInfo
 from ..output import OutputDir
 from ..pattern_store import PatternSet
@@ -21,8 +21,8 @@ class Settings:
     layers: Sequence[str] | None = None  # None: models.feature_layers, the convolutions and merges
     images: Sequence[str | Path] = ()  # (): the bundled sample digits
     dataset: str | Path | None = None
-    seeds: Sequence[int] = (0, 1, 2)
-    top_k: int = 9  # natural images per map
+    seeds: Sequence[int] = defaults.SEEDS
+    top_k: int = defaults.TOP_K
     explain_k: int = 6  # maps per sample on its explain page
     input_range: tuple[float, float] = (0.0, 1.0)
     recipe: Recipe = field(default_factory=Recipe)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 GAP = 2
+MAP_PX = 112  # the size a map's pattern is shown at on map and explain pages
 WHITE = 255
 
 
@@ -75,7 +76,9 @@ def kernel_tiles(weights: np.ndarray) -> list[np.ndarray]:
     """First-layer filters (kh, kw, cin, cout) as uint8 RGB tiles: diverging colours for grey input, RGB for colour."""
     cin, cout = weights.shape[2], weights.shape[3]
     if cin == 3:
-        return [to_rgb(0.5 + 0.5 * weights[..., c] / max(float(np.abs(weights[..., c]).max()), 1e-8)) for c in range(cout)]
+        return [
+            to_rgb(0.5 + 0.5 * weights[..., c] / max(float(np.abs(weights[..., c]).max()), 1e-8)) for c in range(cout)
+        ]
     lim = max(float(np.abs(weights).max()), 1e-8)
     return [colormap(weights[:, :, :, c].mean(axis=2), -lim, lim, "RdBu_r") for c in range(cout)]
 

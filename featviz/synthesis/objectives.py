@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .. import _tf
+from .. import _tf, defaults
 
-KINDS = ("mean", "center")
+KINDS = defaults.OBJECTIVES
 
 
 class Objective:

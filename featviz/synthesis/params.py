@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import _tf
+from .. import _tf, defaults
 from .randomness import start_noise
 
 
@@ -92,4 +92,4 @@ def irfft2(real, imag, basis):
     return tf.reshape(out, tf.concat([lead, [h, tf.shape(cos_w)[1]]], 0))
 
 
-PARAMS = {"pixels": pixels, "fourier": fourier}
+PARAMS = dict(zip(defaults.PARAMS, (pixels, fourier)))

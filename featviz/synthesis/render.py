@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import _tf
+from .. import _tf, cpu, defaults
 from ..models import image_channels, run_graph
 from . import params, randomness, transforms
 from .hooks import Hooks
@@ -27,14 +27,13 @@ from .objectives import Objective
 # Bump when the same settings start giving different patterns: it is part of every resume key.
 NUMERICS = 3
 LEARNING_RATES = {"pixels": 0.1, "fourier": 0.05}
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How patterns are optimized. The defaults were tuned on the bundled MNIST CNN (see the README)."""
 
-    steps: int = 256
+    steps: int = defaults.STEPS
     param: str = "pixels"  # or "fourier": a little better on early layers, 1.5x slower here
     lr: float | None = None  # None: LEARNING_RATES[param]
     relax_steps: int = 64
@@ -53,7 +52,7 @@ class Recipe:
         """What "auto" means on this machine."""
         if self.precision != "auto":
             return self.precision
-        return "bfloat16" if native_bfloat16() else "float32"
+        return "bfloat16" if cpu.native_bfloat16() else "float32"
 
     @property
     def compute_dtype(self) -> str | None:
@@ -77,16 +76,6 @@ class Batch:
     @classmethod
     def of(cls, n: int, size: tuple[int, int], input_range: tuple[float, float] = (0.0, 1.0)) -> "Batch":
         return cls(tuple(range(n)), tuple(size), tuple(input_range))
-
-
-def native_bfloat16() -> bool:
-    """True on CPUs with bfloat16 instructions (AVX512-BF16 or AMX), where it is about 2x faster."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @dataclass
@@ -191,4 +180,3 @@ class _Ascent:
     def _hooks(self) -> Hooks:
         fast = self.recipe.fast_conv
         return Hooks(self.relu, self.objective.layers, fast, self.recipe.compute_dtype, pool_first=fast)
-

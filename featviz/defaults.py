@@ -1,0 +1,14 @@
+"""Choices and defaults that the CLI and the API share: one place for each.
+
+Nothing here imports NumPy or TensorFlow, so the CLI can name them in its
+options and `featviz --help` stays instant.
+"""
+
+STEPS = 256  # gradient-ascent steps per pattern
+OBJECTIVES = ("mean", "center")  # a map's mean, or its centre unit
+OBJECTIVE = OBJECTIVES[0]
+TOP_K = 9  # natural images kept per map
+PARAMS = ("pixels", "fourier")  # image parameterizations
+PRECISIONS = ("auto", "float32", "bfloat16")  # auto: bfloat16 where the CPU has it natively
+SEEDS = (0, 1, 2)  # the gallery's seeds
+NO_CLASS_OUTPUT = "has no class output"
