@@ -9,6 +9,7 @@ import numpy as np
 
 from . import defaults, grids, images, models
 from .models import LayerInfo
+from .preprocess import InputRange
 
 
 @dataclass
@@ -36,7 +37,7 @@ def top_outputs(output: np.ndarray | None, k: int) -> list[tuple[int, float]]:
     return [(int(i), float(output[i])) for i in order]
 
 
-def prepare_image(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0)) -> np.ndarray:
+def prepare_image(model, image: str | Path | np.ndarray, input_range: InputRange = (0.0, 1.0)) -> np.ndarray:
     """A path is read and converted for the model; an array is used as it is."""
     if isinstance(image, np.ndarray):
         return image.astype(np.float32)
@@ -45,7 +46,7 @@ def prepare_image(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0))
 
 
 def extract(
-    model, image: str | Path | np.ndarray, layer: str | int | None = None, input_range=(0.0, 1.0)
+    model, image: str | Path | np.ndarray, layer: str | int | None = None, input_range: InputRange = (0.0, 1.0)
 ) -> Activations:
     """The maps of `layer` (default: the innermost with spatial maps) for one image."""
     info = models.resolve_layer(model, layer)
@@ -56,7 +57,9 @@ def extract(
     return Activations(info, x, np.asarray(maps)[0], output if output.ndim == 1 else None)
 
 
-def predict(model, image: str | Path | np.ndarray, input_range=(0.0, 1.0), k: int = 3) -> list[tuple[int, float]]:
+def predict(
+    model, image: str | Path | np.ndarray, input_range: InputRange = (0.0, 1.0), k: int = 3
+) -> list[tuple[int, float]]:
     """The model's top-k outputs for one image: [(class, value), ...]; [] if the output is not a vector."""
     x = prepare_image(model, image, input_range)
     return top_outputs(np.asarray(model(x[None], training=False))[0], k)

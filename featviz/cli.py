@@ -32,18 +32,47 @@ class Group(click.Group):
             raise UserError(str(e)) from None
 
 
-model_option = click.option(
-    "--trust-model-code",
-    is_flag=True,
-    help="Allow Lambda layers and custom objects for this run (runs code from the file).",
-)
-range_option = click.option(
-    "--input-range",
-    default="0,1",
-    show_default=True,
-    metavar="LO,HI",
-    help="Pixel range the model was trained on, e.g. 0,255 for raw pixels.",
-)
+def model_option(command):
+    """--trust-model-code and --architecture: how the model file is read."""
+    command = click.option(
+        "--architecture",
+        default=None,
+        metavar="JSON",
+        help="The architecture (model.to_json()) for a weights-only .h5 file.",
+    )(command)
+    return click.option(
+        "--trust-model-code",
+        is_flag=True,
+        help="Allow Lambda layers and custom objects for this run (runs code from the file).",
+    )(command)
+
+
+def input_options(command):
+    """--input-range, --preprocess, --mean and --std: how pixels become the model's input."""
+    options = [
+        click.option(
+            "--input-range",
+            default=None,
+            metavar="LO,HI",
+            help="Pixel range the model takes, e.g. 0,255 for raw pixels "
+            "(default: what the model's own Rescaling or Normalization layer says, else 0,1).",
+        ),
+        click.option(
+            "--preprocess",
+            type=click.Choice(defaults.PREPROCESS_PRESETS),
+            default=None,
+            help="A keras.applications convention: caffe (BGR, ImageNet means), tf (-1..1), torch (ImageNet mean/std).",
+        ),
+        click.option(
+            "--mean", default=None, metavar="R,G,B", help="Per-channel mean subtracted (0..1 or 0..255 units)."
+        ),
+        click.option("--std", default=None, metavar="R,G,B", help="Per-channel standard deviation divided by."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 layer_option = click.option(
     "--layer", default=None, metavar="NAME|INDEX", help="Layer to show (default: the innermost with spatial maps)."
 )
@@ -87,10 +116,10 @@ def main(verbose: bool) -> None:
     _tf.set_verbose(verbose)
 
 
-def _load(model_path: str | None, trust: bool):
+def _load(model_path: str | None, trust: bool, architecture: str | None = None):
     from . import models
 
-    loaded = models.load(model_path, trust_code=trust)
+    loaded = models.load(model_path, trust_code=trust, architecture=architecture)
     if trust:
         click.echo(
             f"featviz: warning: running code from {loaded.path} (sha256 {loaded.sha256}), as --trust-model-code asks",
@@ -110,18 +139,23 @@ def _split_model_image(paths: tuple[str, ...]) -> tuple[str | None, str]:
 @main.command()
 @click.argument("model", required=False)
 @model_option
-def layers(model: str | None, trust_model_code: bool) -> None:
+def layers(model: str | None, trust_model_code: bool, architecture: str | None) -> None:
     """List the layers of MODEL: class, output shape, maps and parameters."""
     from . import models
+    from .models.inputs import expected_input
 
-    loaded = _load(model, trust_model_code)
+    loaded = _load(model, trust_model_code, architecture)
     infos = models.list_layers(loaded.model)
-    inner = models.innermost(infos)
+    expected = expected_input(loaded.model)
+    said = (
+        f"{expected.preprocess.describe()}, from {expected.reason}" if expected else "nothing in the model says (0..1)"
+    )
     click.echo(
         f"{loaded.name}  input {models.shape_text(models.input_shape(loaded.model))}  sha256 {loaded.sha256[:12]}"
     )
-    click.echo(_layer_table(infos, inner))
-    click.echo("* has spatial maps   > innermost (the default layer)")
+    click.echo(f"input preprocessing: {said}")
+    click.echo(_layer_table(infos, models.innermost(infos)))
+    click.echo("* has spatial maps   > the default layer: the innermost that computes features")
 
 
 def _layer_table(infos, inner) -> str:
@@ -142,7 +176,7 @@ def _layer_table(infos, inner) -> str:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, metavar="[MODEL] IMAGE")
 @layer_option
-@range_option
+@input_options
 @click.option(
     "--scale",
     type=click.Choice(["shared", "per-map"]),
@@ -154,15 +188,17 @@ def _layer_table(infos, inner) -> str:
 @out_option
 @force_option
 @model_option
-def activations(paths, layer, input_range, scale, top_k, out, force, trust_model_code) -> None:
+def activations(
+    paths, layer, input_range, preprocess, mean, std, scale, top_k, out, force, trust_model_code, architecture
+) -> None:
     """Show every map of a layer for one IMAGE, as a grid PNG."""
     from . import activations as acts_api
-    from . import grids, images, layout
+    from . import grids, layout
     from .output import OutputDir
 
     model_path, image_path = _split_model_image(paths)
-    value_range = images.parse_range(input_range)
-    loaded = _load(model_path, trust_model_code)
+    loaded = _load(model_path, trust_model_code, architecture)
+    value_range = _input(loaded, input_range, preprocess, mean, std)
     acts = acts_api.extract(loaded.model, image_path, layer, value_range)
     fig = acts_api.figure(acts, scale=scale, model_name=loaded.name)
     name = layout.activations(Path(image_path), acts.layer)
@@ -199,7 +235,7 @@ def activations(paths, layer, input_range, scale, top_k, out, force, trust_model
     help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum.",
 )
 @precision_option
-@range_option
+@input_options
 @dataset_option
 @out_option
 @force_option
@@ -215,10 +251,14 @@ def patterns(
     param,
     precision,
     input_range,
+    preprocess,
+    mean,
+    std,
     dataset,
     out,
     force,
     trust_model_code,
+    architecture,
 ) -> None:
     """Synthesize the pattern each map of a layer responds to most.
 
@@ -226,19 +266,22 @@ def patterns(
     """
     import time
 
-    from . import images, models
+    from . import models
     from . import patterns as patterns_api
     from .output import OutputDir
     from .synthesis.render import Recipe
 
-    value_range = images.parse_range(input_range)
-    loaded = _load(model, trust_model_code)
+    loaded = _load(model, trust_model_code, architecture)
+    value_range = _input(loaded, input_range, preprocess, mean, std)
     info = models.resolve_layer(loaded.model, layer)
     maps = patterns_api.parse_maps(maps_spec, info.maps)
     canvas = patterns_api.canvas_for(loaded.model, info, size)
     recipe = Recipe(steps=steps, param=param, precision=precision)
     request = patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, seed)
     job = patterns_api.prepare(loaded, request, maps, dataset)
+    if job.natural.best is None:
+        _note(f"the patterns are not scored: featviz has no natural images for {models.shape_text(canvas)} input; "
+              "pass --dataset DIR (or an .npz) with images like the training images to score them")  # fmt: skip
     started = time.perf_counter()
     with OutputDir(out, force=force) as folder, _progress(len(maps) * steps, f"{info.name}: {len(maps)} maps") as bar:
         done = job.run(folder, progress=bar.update)
@@ -250,6 +293,18 @@ def patterns(
     click.echo(f"{done.grid}\n{done.manifest}\n{done.folder / 'map-NNNN.png'}")
 
 
+def _input(loaded, input_range, preprocess, mean, std):
+    """The model's input preprocessing: as the options ask, else as the model's own layers say, else 0..1."""
+    from .models.inputs import resolve_input
+    from .preprocess import from_options
+
+    return resolve_input(loaded.model, from_options(input_range, preprocess, mean, std))
+
+
+def _note(text: str) -> None:
+    click.echo(f"featviz: note: {text}", err=True)
+
+
 def _progress(length: int, label: str):
     return click.progressbar(length=length, label=label, file=sys.stderr)
 
@@ -258,7 +313,7 @@ def _note_restarted(differences: list[str]) -> None:
     """One line saying why saved patterns were rendered again."""
     if differences:
         shown = "; ".join(differences[:3]) + (" ..." if len(differences) > 3 else "")
-        click.echo(f"featviz: note: saved patterns were rendered again, as the settings differ ({shown})", err=True)
+        _note(f"saved patterns were rendered again, as the settings differ ({shown})")
 
 
 @main.command()
@@ -274,23 +329,38 @@ def _note_restarted(differences: list[str]) -> None:
 )
 @steps_option
 @click.option("--seed", type=int, default=0, show_default=True)
-@range_option
+@input_options
 @out_option
 @force_option
 @model_option
-def compare(model_paths, image_path, top_k, steps, seed, input_range, out, force, trust_model_code) -> None:
+def compare(
+    model_paths,
+    image_path,
+    top_k,
+    steps,
+    seed,
+    input_range,
+    preprocess,
+    mean,
+    std,
+    out,
+    force,
+    trust_model_code,
+    architecture,
+) -> None:
     """The same IMAGE through several models, side by side, as a PNG and a page.
 
     Bundled models can be named by file name: mnist_cnn.keras,
     mnist_plain_deep.keras, mnist_resnet_v2.keras.
     """
-    from . import images
     from .output import OutputDir
+    from .preprocess import from_options
     from .report import compare as compare_api
     from .synthesis.render import Recipe
 
-    comparison = compare_api.Comparison(top_k, images.parse_range(input_range), Recipe(steps=steps), seed)
-    loaded = [_load(p, trust_model_code) for p in model_paths]
+    asked = from_options(input_range, preprocess, mean, std)
+    comparison = compare_api.Comparison(top_k, asked, Recipe(steps=steps), seed)
+    loaded = [_load(p, trust_model_code, architecture) for p in model_paths]
     with _progress(steps * top_k * len(loaded), "compare") as bar:
         views = [compare_api.view(one, image_path, comparison, bar.update) for one in loaded]
     with OutputDir(out, force=force) as folder:
@@ -306,19 +376,29 @@ def compare(model_paths, image_path, top_k, steps, seed, input_range, out, force
 @main.command()
 @click.argument("paths", nargs=-1, required=True, metavar="[MODEL] IMAGE")
 @model_option
-def check(paths, trust_model_code) -> None:
-    """Which input range does MODEL expect? Its top prediction for IMAGE at 0,1 and at 0,255."""
+def check(paths, trust_model_code, architecture) -> None:
+    """Which input does MODEL expect? Its top prediction for IMAGE under each common convention."""
     from . import activations as acts_api
+    from . import models
+    from .models.inputs import expected_input
+    from .preprocess import PRESETS, Preprocess
 
     model_path, image_path = _split_model_image(paths)
-    loaded = _load(model_path, trust_model_code)
+    loaded = _load(model_path, trust_model_code, architecture)
     click.echo(f"{loaded.name} on {Path(image_path).name}")
-    for value_range in ((0.0, 1.0), (0.0, 255.0)):
-        preds = acts_api.predict(loaded.model, image_path, value_range)
-        label = f"{value_range[0]:g},{value_range[1]:g}"
-        click.echo(f"  --input-range {label:<6} -> {acts_api.describe_predictions(preds[:2])}")
+    expected = expected_input(loaded.model)
+    if expected is not None:
+        click.echo(f"  the model says: {expected.preprocess.describe()}, from {expected.reason}")
+    conventions = {"--input-range 0,1": Preprocess(), "--input-range 0,255": Preprocess.range(0, 255)}
+    conventions.update({f"--preprocess {name}": preset for name, preset in PRESETS.items()})
+    channels = models.image_channels(loaded.model)
+    for label, convention in conventions.items():
+        if not convention.fits(channels):
+            continue
+        preds = acts_api.predict(loaded.model, image_path, convention)
+        click.echo(f"  {label:<20} -> {acts_api.describe_predictions(preds[:2])}")
     click.echo(
-        "The range the model was trained on gives the right class. Confidence alone misleads: "
+        "The convention the model was trained with gives the right class. Confidence alone misleads: "
         "a ReLU network fed 255x its range often saturates at 100%."
     )
 
@@ -349,15 +429,28 @@ def check(paths, trust_model_code) -> None:
     help="Seeds of the patterns on map pages.",
 )
 @precision_option
-@range_option
+@input_options
 @out_option
 @force_option
 @model_option
 def gallery(
-    model, layer_list, image_specs, dataset, steps, seeds, precision, input_range, out, force, trust_model_code
+    model,
+    layer_list,
+    image_specs,
+    dataset,
+    steps,
+    seeds,
+    precision,
+    input_range,
+    preprocess,
+    mean,
+    std,
+    out,
+    force,
+    trust_model_code,
+    architecture,
 ) -> None:
     """Write a browsable static report of the whole model: index.html and a page per layer, map and image."""
-    from . import images
     from .output import OutputDir
     from .report import gallery as gallery_api
     from .synthesis.render import Recipe
@@ -371,13 +464,18 @@ def gallery(
         images=image_specs,
         dataset=dataset,
         seeds=seed_list,
-        input_range=images.parse_range(input_range),
         recipe=Recipe(steps=steps, precision=precision),
     )
-    loaded = _load(model, trust_model_code)
+    loaded = _load(model, trust_model_code, architecture)
+    settings.input_range = _input(loaded, input_range, preprocess, mean, std)
+    images = gallery_api.natural_images(loaded.model, settings)
+    if images is None:
+        _note("the patterns are not scored: featviz has no natural images for this model's input; pass --dataset")
+    with _progress(len(images) if images is not None else 0, "natural images") as bar:
+        natural = gallery_api.scan_natural(loaded, settings, bar.update)
     total = gallery_api.total_steps(gallery_api.select_layers(loaded.model, settings.layers), settings)
-    with OutputDir(out, force=force) as folder, _progress(total, "gallery") as bar:
-        report = gallery_api.build(loaded, folder, settings, progress=bar.update)
+    with OutputDir(out, force=force) as folder, _progress(total, "patterns") as bar:
+        report = gallery_api.build(loaded, folder, settings, bar.update, natural)
     _note_restarted(report.restarted)
     click.echo(
         f"{len(report.layers)} layers, {sum(r.info.maps for r in report.layers)} maps; "

@@ -11,4 +11,5 @@ TOP_K = 9  # natural images kept per map
 PARAMS = ("pixels", "fourier")  # image parameterizations
 PRECISIONS = ("auto", "float32", "bfloat16")  # auto: bfloat16 where the CPU has it natively
 SEEDS = (0, 1, 2)  # the gallery's seeds
+PREPROCESS_PRESETS = ("caffe", "tf", "torch")  # the keras.applications conventions (preprocess.PRESETS)
 NO_CLASS_OUTPUT = "has no class output"

@@ -1,139 +1,114 @@
-"""Natural images: load a dataset, and scan it once for every map's statistics.
+"""Scan natural images once for every map's statistics: best value, mean, firing rate and top-k images.
 
-The scan is one batched pass that collects the statistics of all requested
-layers at once: per map the best objective value (behind the ratio), the
-mean, how often the map fires, and its top-k images.
+The scan streams the dataset a batch at a time through one compiled
+function that returns only per-map numbers, so memory stays bounded by the
+batch whatever the dataset's size. Statistics of dataset slices merge
+exactly (`LayerStats.merge`): best by max, top-k by merging sorted lists,
+ties broken by the lower image index.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from . import bundled, defaults, images, models
-from .errors import FeatvizError
+from . import _tf, defaults, images, models
+from .datasets import Dataset
+from .preprocess import InputRange
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-
-
-@dataclass
-class Dataset:
-    x: np.ndarray  # (N, H, W, C) in 0..1
-    y: np.ndarray | None
-    source: str
-
-    def record(self) -> dict:
-        """Which images these are, for a manifest: name, count and a sha256 of the pixels."""
-        digest = hashlib.sha256(np.ascontiguousarray(self.x).tobytes()).hexdigest()
-        return {"name": self.source, "images": len(self.x), "sha256": digest}
+SCAN_BATCH = 64
 
 
 @dataclass
 class LayerStats:
     best: np.ndarray  # (maps,) highest objective over the dataset
-    mean: np.ndarray  # (maps,) mean objective
-    fires: np.ndarray  # (maps,) fraction of images where any unit of the map is > 0
+    total: np.ndarray  # (maps,) sum of the objective, for the mean
+    fired: np.ndarray  # (maps,) images where any unit of the map is > 0
+    count: int  # images scanned
     top: np.ndarray  # (maps, k) dataset indices, best first
     top_values: np.ndarray  # (maps, k)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.total / max(self.count, 1)
+
+    @property
+    def fires(self) -> np.ndarray:
+        """The fraction of images where any unit of the map is > 0."""
+        return self.fired / max(self.count, 1)
 
     @property
     def dead(self) -> np.ndarray:
         """Maps that no natural image drives above zero."""
         return ~(self.best > 0)
 
+    @classmethod
+    def empty(cls, maps: int, k: int) -> "LayerStats":
+        return cls(
+            np.full(maps, -np.inf, np.float32), np.zeros(maps), np.zeros(maps, np.int64), 0,
+            np.zeros((maps, 0), np.int64), np.zeros((maps, 0), np.float32),
+        )  # fmt: skip
 
-def load_dataset(path: str | Path | None = None) -> Dataset:
-    """An npz with `x` (and maybe `y`), a folder of images, or the bundled exemplars."""
-    p = bundled.path(bundled.EXEMPLARS) if path is None else Path(path)
-    if p.is_dir():
-        return _load_folder(p)
-    if not p.is_file():
-        raise FeatvizError(f"{p}: no such dataset (an .npz with x, or a folder of images)")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            if "x" not in f:
-                raise FeatvizError(f"{p}: the npz has no array named x (it has {', '.join(f.files) or 'none'})")
-            x, y = f["x"], (f["y"] if "y" in f else None)
-    except FeatvizError:
-        raise
-    except (OSError, ValueError, EOFError) as e:
-        raise FeatvizError(f"{p}: not a readable .npz dataset ({e})") from None
-    return Dataset(_to_unit_range(x, p), y, p.name if path is not None else "bundled MNIST exemplars")
+    def add(self, start: int, values: np.ndarray, fired: np.ndarray, k: int) -> "LayerStats":
+        """These statistics with a batch's (N, maps) values added; image i of the batch is index start + i."""
+        indices = np.broadcast_to(np.arange(start, start + len(values))[None, :], (values.shape[1], len(values)))
+        batch = LayerStats(
+            values.max(axis=0), values.sum(axis=0, dtype=np.float64), fired.sum(axis=0), len(values),
+            indices, values.T,
+        )  # fmt: skip
+        return self.merge(batch, k)
 
-
-def _to_unit_range(x: np.ndarray, p: Path) -> np.ndarray:
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4) or len(x) == 0:
-        raise FeatvizError(f"{p}: x must be images (N, H, W[, C]), not shape {x.shape}")
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    if x.dtype == np.uint16:
-        return x.astype(np.float32) / images.MAX_16BIT
-    x = x.astype(np.float32)
-    return x / 255.0 if x.max() > 1.0 else x
+    def merge(self, other: "LayerStats", k: int) -> "LayerStats":
+        """The statistics of both slices together: exact, whatever order slices come in."""
+        values = np.concatenate([self.top_values, other.top_values], axis=1)
+        indices = np.concatenate([self.top, other.top], axis=1)
+        order = np.lexsort((indices, -values), axis=-1)[:, :k]
+        return LayerStats(
+            np.maximum(self.best, other.best), self.total + other.total, self.fired + other.fired,
+            self.count + other.count, np.take_along_axis(indices, order, 1), np.take_along_axis(values, order, 1),
+        )  # fmt: skip
 
 
-def _load_folder(p: Path) -> Dataset:
-    files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
-    if not files:
-        raise FeatvizError(f"{p}: the folder holds no images")
-    arrays = [images.to_float(images.open_image(f)) for f in files]
-    shape = arrays[0].shape[:2]
-    arrays = [images.resize(a, shape) for a in arrays]
-    channels = max(a.shape[-1] for a in arrays)
-    return Dataset(np.stack([images.match_channels(a, channels) for a in arrays]), None, p.name)
-
-
-def model_inputs(model, dataset: Dataset, input_range=(0.0, 1.0)) -> np.ndarray:
-    """The dataset converted to the model's channels, size and input range."""
-    shape = models.input_shape(model)
-    channels = models.image_channels(model)
-    x = dataset.x
-    if x.shape[-1] != channels:
-        x = np.stack([images.match_channels(a, channels) for a in x])
-    if None not in shape[:2] and x.shape[1:3] != tuple(shape[:2]):
-        x = np.stack([images.resize(a, shape[:2]) for a in x])
-    return images.to_range(x, input_range)
-
-
-def reduce_maps(maps: np.ndarray, kind: str) -> np.ndarray:
-    """(N, h, w, C) -> (N, C): each map's mean, or its centre unit."""
+def reduce_maps(maps, kind: str):
+    """(N, h, w, C) -> (N, C): each map's mean, or its centre unit (NumPy or TensorFlow)."""
     if kind == "mean":
-        return maps.mean(axis=(1, 2))
+        return maps.mean(axis=(1, 2)) if isinstance(maps, np.ndarray) else _tf.tf().reduce_mean(maps, axis=[1, 2])
     return maps[:, maps.shape[1] // 2, maps.shape[2] // 2, :]
 
 
 def scan(
     model,
     layers: Sequence[str],
-    inputs: np.ndarray,
+    dataset: Dataset,
+    input_range: InputRange = (0.0, 1.0),
     *,
     kind: str = defaults.OBJECTIVE,
     top_k: int = defaults.TOP_K,
-    batch: int = 256,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, LayerStats]:
-    """One pass over inputs for all layers: per-map best, mean, firing rate and top-k."""
-    net = models.extractor(model, list(layers))
-    values: dict[str, list] = {name: [] for name in layers}
-    fires: dict[str, list] = {name: [] for name in layers}
-    for start in range(0, len(inputs), batch):
-        outs = net(inputs[start : start + batch], training=False)
-        outs = outs if isinstance(outs, (list, tuple)) else [outs]
-        for name, out in zip(layers, outs):
-            maps = np.asarray(out)
-            values[name].append(reduce_maps(maps, kind))
-            fires[name].append(maps.max(axis=(1, 2)) > 0)
-    return {name: _stats(np.concatenate(values[name]), np.concatenate(fires[name]), top_k) for name in layers}
+    """One streamed pass over the dataset for all layers: per-map best, mean, firing rate and top-k."""
+    summarize = _summarizer(model, list(layers), kind)
+    shape = models.input_shape(model)
+    stats = {name: None for name in layers}
+    for start, unit in dataset.batches(shape, SCAN_BATCH):
+        outs = summarize(images.to_range(unit, input_range))
+        for name, (values, fired) in zip(layers, outs):
+            values, fired = np.asarray(values, np.float32), np.asarray(fired)
+            current = stats[name] or LayerStats.empty(values.shape[1], top_k)
+            stats[name] = current.add(start, values, fired, top_k)
+        if progress is not None:
+            progress(len(unit))
+    return stats
 
 
-def _stats(values: np.ndarray, fires: np.ndarray, top_k: int) -> LayerStats:
-    k = min(top_k, len(values))
-    top = np.argsort(-values, axis=0, kind="stable")[:k].T
-    return LayerStats(
-        values.max(axis=0), values.mean(axis=0), fires.mean(axis=0), top, np.take_along_axis(values.T, top, axis=1)
-    )
+def _summarizer(model, layers: list[str], kind: str):
+    """A compiled function: inputs -> [(values (N, maps), fired (N, maps))] per layer."""
+    tf = _tf.tf()
+
+    def summarize(x):
+        _, taps = models.run_graph(model, x, set(layers), stop=True)
+        return [(reduce_maps(taps[name], kind), tf.reduce_max(taps[name], axis=[1, 2]) > 0) for name in layers]
+
+    return models.graph.compile_if_traceable(model, summarize, reduce_retracing=True, autograph=False)

@@ -16,21 +16,11 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import FeatvizError
+from .preprocess import InputRange, as_preprocess
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 MAX_16BIT = 65535.0
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as Pillow's "L"
-
-
-def parse_range(text: str) -> tuple[float, float]:
-    """'0,255' -> (0.0, 255.0)."""
-    try:
-        lo, hi = (float(part) for part in text.split(","))
-    except ValueError:
-        raise FeatvizError(f"input range {text!r} is not LO,HI (for example 0,1 or 0,255)") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
-        raise FeatvizError(f"input range {text!r}: HI must be larger than LO")
-    return lo, hi
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -121,15 +111,14 @@ def resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def to_range(arr: np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
-    lo, hi = input_range
-    return (lo + arr * (hi - lo)).astype(np.float32)
+def to_range(arr: np.ndarray, input_range: InputRange) -> np.ndarray:
+    """Images in 0..1 -> the model's input space (a (lo, hi) range, or any Preprocess)."""
+    return np.asarray(as_preprocess(input_range).to_model(np.asarray(arr, np.float32)), np.float32)
 
 
-def to_unit(arr: np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
+def to_unit(arr: np.ndarray, input_range: InputRange) -> np.ndarray:
     """The inverse of to_range, clipped to 0..1."""
-    lo, hi = input_range
-    return np.clip((np.asarray(arr, np.float32) - lo) / (hi - lo), 0.0, 1.0)
+    return as_preprocess(input_range).to_unit(arr)
 
 
 def load_image(
@@ -137,7 +126,7 @@ def load_image(
     *,
     channels: int,
     size: tuple[int | None, int | None] | None = None,
-    input_range: tuple[float, float] = (0.0, 1.0),
+    input_range: InputRange = (0.0, 1.0),
     background: float = 0.0,
 ) -> np.ndarray:
     """Read an image file as a model input: float32 (H, W, channels) in input_range."""
@@ -147,16 +136,14 @@ def load_image(
     return to_range(arr, input_range)
 
 
-def to_uint8(images: np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
-    """Images in input_range -> uint8, rounding to the nearest of 256 levels."""
-    lo, hi = input_range
-    unit = (np.asarray(images, dtype=np.float64) - lo) / (hi - lo)
-    return np.clip(np.round(unit * 255.0), 0, 255).astype(np.uint8)
+def to_uint8(images: np.ndarray, input_range: InputRange = (0.0, 1.0)) -> np.ndarray:
+    """Model inputs (or images in 0..1, the default) -> uint8, rounding to the nearest of 256 levels."""
+    unit = np.asarray(images, np.float64) if input_range == (0.0, 1.0) else to_unit(images, input_range)
+    return np.clip(np.round(np.asarray(unit, np.float64) * 255.0), 0, 255).astype(np.uint8)
 
 
-def from_uint8(images: np.ndarray, input_range: tuple[float, float]) -> np.ndarray:
-    lo, hi = input_range
-    return (lo + images.astype(np.float32) / 255.0 * (hi - lo)).astype(np.float32)
+def from_uint8(images: np.ndarray, input_range: InputRange = (0.0, 1.0)) -> np.ndarray:
+    return to_range(images.astype(np.float32) / 255.0, input_range)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

@@ -15,10 +15,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import defaults, exemplars, models
+from . import datasets, defaults, exemplars, models
+from .datasets import Dataset
 from .errors import FeatvizError
 from .models import LayerInfo
 from .output import OutputDir
+from .preprocess import InputRange, as_preprocess
 from .pattern_store import PatternSet, Store
 from .synthesis import objectives, render
 from .synthesis.render import Recipe
@@ -33,7 +35,7 @@ class PatternRequest:
     layer: LayerInfo
     canvas: tuple[int, int]
     kind: str = defaults.OBJECTIVE
-    input_range: tuple[float, float] = (0.0, 1.0)
+    input_range: InputRange = (0.0, 1.0)
     recipe: Recipe = Recipe()
     seed: int = 0
 
@@ -45,7 +47,7 @@ class PatternRequest:
             "layer": self.layer.name,
             "objective": self.kind,
             "size": list(self.canvas),
-            "input_range": list(self.input_range),
+            "input_range": as_preprocess(self.input_range).record(),
             "seed": self.seed,
             "recipe": recipe_record(self.recipe),
         }
@@ -138,14 +140,18 @@ def synthesize(
 class Natural:
     """The natural images behind the ratio: each map's best value, and which images those are."""
 
-    best: np.ndarray  # (maps,)
-    dataset: dict  # name, sha256 and count of the images
+    best: np.ndarray | None  # (maps,); None: no natural images fit the model, so nothing is scored
+    dataset: dict | None  # name, sha256 and count of the images
 
-
-def natural_best(model, request: PatternRequest, dataset: exemplars.Dataset) -> Natural:
-    inputs = exemplars.model_inputs(model, dataset, request.input_range)
-    best = exemplars.scan(model, [request.layer.name], inputs, kind=request.kind, top_k=0)[request.layer.name].best
-    return Natural(best, dataset.record())
+    @classmethod
+    def of(cls, model, request: PatternRequest, dataset: Dataset | None, progress=None) -> "Natural":
+        if dataset is None:
+            return cls(None, None)
+        name = request.layer.name
+        stats = exemplars.scan(
+            model, [name], dataset, request.input_range, kind=request.kind, top_k=0, progress=progress
+        )
+        return cls(stats[name].best, dataset.record())
 
 
 @dataclass
@@ -176,7 +182,12 @@ def prepare(
     request: PatternRequest,
     maps: Sequence[int],
     dataset: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> PatternJob:
-    """Check a pattern request and score the natural images, before any long work starts."""
-    natural = natural_best(loaded.model, request, exemplars.load_dataset(dataset))
+    """Check a pattern request and scan the natural images, before any long work starts.
+
+    Without a dataset, the bundled digits serve only a model that takes
+    28x28x1 digits; for any other model the patterns are not scored.
+    """
+    natural = Natural.of(loaded.model, request, datasets.for_model(models.input_shape(loaded.model), dataset), progress)
     return PatternJob(loaded, request, list(maps), natural)

@@ -3,7 +3,9 @@
 A pattern's `value` is its objective on the saved 8-bit PNG, read back the
 way a user's image is read. Its `ratio` is that value over the best value
 any natural image reaches. A map no natural image drives above zero is
-`dead`: it is marked, never hidden.
+`dead`: it is marked, never hidden. Without natural images that fit the
+model there is nothing to compare with: then value is measured, and ratio
+and dead are None, "not scored".
 """
 
 from __future__ import annotations
@@ -23,22 +25,22 @@ class MapScore:
     map: int
     image: str | None  # the PNG's file name, beside the manifest; None when nothing could be saved
     value: float | None
-    best_natural: float
+    best_natural: float | None  # None: not scored
     ratio: float | None
-    dead: bool
+    dead: bool | None  # None: not scored
     error: str | None = None
 
     def caption(self) -> str:
-        """The tile label everywhere: '17 ×2.49', '17 dead' or '17 failed'."""
+        """The tile label everywhere: '17 ×2.49', '17 dead', '17 failed', or '17' when not scored."""
         if self.error:
             return f"{self.map} failed"
         if self.dead:
             return f"{self.map} dead"
-        return f"{self.map} ×{self.ratio:.2f}"
+        return f"{self.map}" if self.ratio is None else f"{self.map} ×{self.ratio:.2f}"
 
     @property
     def marked(self) -> bool:
-        return self.dead or self.error is not None
+        return bool(self.dead) or self.error is not None
 
     def record(self) -> dict:
         """As JSON: non-finite numbers become null."""
@@ -52,17 +54,23 @@ def objective_values(model, layer: str, maps: Sequence[int], inputs: np.ndarray,
     return per_map[np.arange(len(maps)), list(maps)]
 
 
-def score(values: np.ndarray, maps: Sequence[int], best: np.ndarray, files: Sequence[str | None]) -> list[MapScore]:
-    """MapScores from the read-back values; a map whose file is None failed before it was saved."""
+def score(
+    values: np.ndarray, maps: Sequence[int], best: np.ndarray | None, files: Sequence[str | None]
+) -> list[MapScore]:
+    """MapScores from the read-back values; a map whose file is None failed before it was saved.
+
+    `best` holds each map's best natural value; None leaves the maps not scored.
+    """
     scores = []
     for value, m, file in zip(values, maps, files):
         finite = file is not None and bool(np.isfinite(value))
-        dead = not best[m] > 0
-        ratio = float(value) / float(best[m]) if finite and not dead else None
         error = (
             None if finite else ("NaN or Inf in the pattern" if file is None else "the saved pattern gives NaN or Inf")
         )
-        scores.append(MapScore(int(m), file, float(value) if finite else None, float(best[m]), ratio, dead, error))
+        natural = None if best is None else float(best[m])
+        dead = None if natural is None else not natural > 0
+        ratio = float(value) / natural if finite and dead is False else None
+        scores.append(MapScore(int(m), file, float(value) if finite else None, natural, ratio, dead, error))
     return scores
 
 
@@ -74,8 +82,11 @@ class Summary:
     live: int
     at_least_one: int
     median_ratio: float | None
+    scored: bool = True
 
     def line(self, layer: str) -> str:
+        if not self.scored:
+            return f"{layer}: {self.maps} maps, {self.failed} failed; not scored (no natural images for this model)"
         median = "n/a" if self.median_ratio is None else f"{self.median_ratio:.2f}"
         return (
             f"{layer}: {self.maps} maps; {self.live} live, {self.dead} dead, {self.failed} failed; "
@@ -88,9 +99,10 @@ def summarize(scores: Sequence[MapScore]) -> Summary:
     live = [s for s in scores if not s.marked]
     return Summary(
         len(scores),
-        sum(s.dead for s in scores),
+        sum(bool(s.dead) for s in scores),
         sum(s.error is not None for s in scores),
         len(live),
         sum(1 for r in ratios if r >= 1.0),
         float(np.median(ratios)) if ratios else None,
+        all(s.best_natural is not None for s in scores),
     )

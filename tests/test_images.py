@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import images
+from featviz import images, preprocess
 from featviz.errors import FeatvizError
 
 
@@ -140,10 +140,10 @@ def test_uint8_round_trip_is_exact():
 
 @pytest.mark.parametrize("text,expected", [("0,1", (0.0, 1.0)), ("0,255", (0.0, 255.0)), ("-1,1", (-1.0, 1.0))])
 def test_parse_range(text, expected):
-    assert images.parse_range(text) == expected
+    assert preprocess.parse_range(text) == expected
 
 
 @pytest.mark.parametrize("text", ["1", "a,b", "1,0", "0,nan"])
 def test_parse_range_rejects(text):
     with pytest.raises(FeatvizError):
-        images.parse_range(text)
+        preprocess.parse_range(text)

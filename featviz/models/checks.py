@@ -132,12 +132,39 @@ def _h5_config(p: Path) -> dict[str, Any]:
             has_weights = "model_weights" in f or "layer_names" in f.attrs or "layers" in f
     except (OSError, RuntimeError, ValueError) as e:
         raise FeatvizError(f"{p}: corrupt or truncated HDF5 file ({first_line(e)})") from None
+    if raw is None and has_weights:
+        raise FeatvizError(
+            f"{p}: the HDF5 file holds only weights (no model_config); if the architecture was saved with "
+            "model.to_json(), pass that file too: --architecture model.json"
+        )
     if raw is None:
-        what = "only weights" if has_weights else "no Keras model"
-        raise FeatvizError(f"{p}: the HDF5 file holds {what} (no model_config); featviz needs a whole saved model")
+        raise FeatvizError(f"{p}: the HDF5 file holds no Keras model (no model_config)")
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
     return _parse_json(p, raw, "model_config")
+
+
+def read_json_config(p: Path) -> dict[str, Any]:
+    """A model architecture saved as JSON (Keras's model.to_json())."""
+    if not p.is_file():
+        raise FeatvizError(f"{p}: no such architecture file")
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise FeatvizError(f"{p}: cannot read ({e.strerror})") from None
+    return _parse_json(p, raw, "the architecture file")
+
+
+def subclass_of(config: dict[str, Any]) -> str | None:
+    """'package>MyModel' when the model itself is a subclassed model, whose code is not in the file."""
+    cls = config.get("class_name")
+    if not isinstance(cls, str) or cls in ("Sequential", "Functional", "Model"):
+        return None
+    registered = config.get("registered_name")
+    module = config.get("module")
+    if isinstance(module, str) and _SAFE_MODULES.match(module):
+        return None
+    return registered if isinstance(registered, str) and registered else f"{module or '?'}.{cls}"
 
 
 def _parse_json(p: Path, raw: bytes | str, what: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ is how pattern synthesis swaps in its own ReLU gradient and faster kernels
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection
 
@@ -56,6 +57,28 @@ def run_graph(model, x, want: Collection[str] | None = None, call: LayerCall | N
     if missing:
         raise FeatvizError(f"model {model.name!r} never runs the layer(s) {', '.join(sorted(missing))}")
     return out, run.taps
+
+
+# TensorFlow's name scopes, which Keras opens for each layer it calls inside a tf.function.
+_SCOPE = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
+
+
+def compile_if_traceable(model, fn: Callable, **options) -> Callable:
+    """fn as a tf.function, unless a layer's name is not a valid TensorFlow scope name.
+
+    Keras opens a name scope per layer inside a tf.function, and TensorFlow
+    refuses names like "<img src=x>" there; such a model still runs eagerly.
+    """
+    names = [name for name in layer_outputs(model, _tf.keras().Input(_input_shape(model)))[1]]
+    if all(_SCOPE.match(part) for name in names for part in name.split("/")):
+        return _tf.tf().function(fn, **options)
+    return fn
+
+
+def _input_shape(model) -> tuple:
+    from .layers import input_shape
+
+    return input_shape(model)
 
 
 def layer_outputs(model, x) -> tuple[dict, dict]:

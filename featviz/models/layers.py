@@ -102,9 +102,23 @@ def first_convolution(layers: Sequence[LayerInfo]) -> LayerInfo | None:
     return next((info for info in layers if info.class_name == "Conv2D"), None)
 
 
+# Spatial layers that pass maps through, resize or rescale the input, or add noise: never the default layer.
+NOT_FEATURES = {
+    "InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+    "Resizing", "Rescaling", "Normalization", "CenterCrop", "Cropping2D", "ZeroPadding2D", "Identity",
+}  # fmt: skip
+
+
+def computes_features(info: LayerInfo) -> bool:
+    return info.class_name not in NOT_FEATURES and not info.class_name.startswith("Random")
+
+
 def innermost(layers: Sequence[LayerInfo]) -> LayerInfo | None:
-    """The last layer with spatial maps, in execution order."""
-    spatial = [info for info in layers if info.spatial]
+    """The default layer: the last layer with spatial maps that computes features, in execution order.
+
+    Dropout, augmentation (Random*), resizing, rescaling and padding layers are skipped.
+    """
+    spatial = [info for info in layers if info.spatial and computes_features(info)]
     return spatial[-1] if spatial else None
 
 

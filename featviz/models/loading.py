@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _tf, bundled
-from ..errors import FeatvizError
+from ..errors import FeatvizError, first_line
 from . import checks, legacy
 
 
@@ -23,7 +23,9 @@ class LoadedModel:
         return self.path.name
 
 
-def load(path: str | Path | None = None, *, trust_code: bool = False) -> LoadedModel:
+def load(
+    path: str | Path | None = None, *, trust_code: bool = False, architecture: str | Path | None = None
+) -> LoadedModel:
     """Load a .keras or .h5 model in safe mode, without compiling it.
 
     Parameters:
@@ -32,12 +34,44 @@ def load(path: str | Path | None = None, *, trust_code: bool = False) -> LoadedM
             (mnist_resnet_v2.keras) loads that.
         trust_code: allow Lambda layers and custom objects, which run code
             from the file (`--trust-model-code`). Refused otherwise.
+        architecture: for a weights-only .h5, the model's architecture as
+            JSON (what Keras 2's `model.to_json()` wrote).
 
     Returns:
         The model with its path and sha256.
     """
     mf = checks.check_model_file(bundled.model(path))
-    config = checks.read_config(mf)
+    config = _architecture(mf, architecture)
+    _refuse_code(mf, config, trust_code)
+    keras = _tf.keras()
+    try:
+        if architecture is not None:
+            raise ValueError("the architecture comes from its own file")
+        model = keras.saving.load_model(mf.path, compile=False, safe_mode=not trust_code)
+    except Exception as e:  # Keras raises many types for unreadable files
+        _explain_subclass(mf, config, e)
+        model = legacy.repair_and_load(mf, config, e, trust_code=trust_code)
+    if not isinstance(model, keras.Model):
+        raise FeatvizError(f"{mf.path}: the file holds a {type(model).__name__}, not a Keras model")
+    return LoadedModel(model, mf.path, mf.sha256, trusted=trust_code)
+
+
+def _architecture(mf: checks.ModelFile, architecture: str | Path | None) -> dict:
+    if architecture is None:
+        return checks.read_config(mf)
+    if mf.kind != "h5":
+        raise FeatvizError(f"{mf.path}: --architecture goes with a weights-only .h5 file")
+    return checks.read_json_config(Path(architecture))
+
+
+def _refuse_code(mf: checks.ModelFile, config: dict, trust_code: bool) -> None:
+    subclass = checks.subclass_of(config)
+    if subclass and not trust_code:
+        raise FeatvizError(
+            f"{mf.path}: the model is a subclassed model, {subclass}, whose Python code is not in the file; "
+            "with --trust-model-code featviz loads it where that code is importable and registered "
+            "with @keras.saving.register_keras_serializable"
+        )
     risky = checks.code_in_config(config)
     if risky and not trust_code:
         listed = ", ".join(risky[:3]) + (" ..." if len(risky) > 3 else "")
@@ -45,11 +79,12 @@ def load(path: str | Path | None = None, *, trust_code: bool = False) -> LoadedM
             f"{mf.path}: the model holds code that would run when loaded ({listed}); "
             "pass --trust-model-code to allow it for this run if you trust the file"
         )
-    keras = _tf.keras()
-    try:
-        model = keras.saving.load_model(mf.path, compile=False, safe_mode=not trust_code)
-    except Exception as e:  # Keras raises many types for unreadable files
-        model = legacy.repair_and_load(mf, config, e, trust_code=trust_code)
-    if not isinstance(model, keras.Model):
-        raise FeatvizError(f"{mf.path}: the file holds a {type(model).__name__}, not a Keras model")
-    return LoadedModel(model, mf.path, mf.sha256, trusted=trust_code)
+
+
+def _explain_subclass(mf: checks.ModelFile, config: dict, error: BaseException) -> None:
+    subclass = checks.subclass_of(config)
+    if subclass:
+        raise FeatvizError(
+            f"{mf.path}: the subclassed model {subclass} cannot be built here: import the module that defines it "
+            f"and register the class with @keras.saving.register_keras_serializable ({first_line(error)})"
+        )

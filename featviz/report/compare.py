@@ -15,7 +15,9 @@ import numpy as np
 
 from .. import activations, grids, layout, models, patterns
 from ..activations import Activations
+from ..preprocess import InputRange
 from ..synthesis.render import Recipe
+from ..models.inputs import resolve_input
 from . import html
 
 
@@ -36,7 +38,7 @@ class Comparison:
     """How every model of a comparison is shown."""
 
     top_k: int = 8  # patterns of this many most active maps
-    input_range: tuple[float, float] = (0.0, 1.0)
+    input_range: InputRange | None = None  # None: what each model says (models.inputs), else 0..1
     recipe: Recipe = Recipe()
     seed: int = 0
 
@@ -49,11 +51,12 @@ def view(
 ) -> ModelView:
     """One model's side of the comparison."""
     model = loaded.model
-    acts = activations.extract(model, image, None, comparison.input_range)
+    input_range = resolve_input(model, comparison.input_range)
+    acts = activations.extract(model, image, None, input_range)
     top = acts.top(comparison.top_k)
     canvas = patterns.canvas_for(model, acts.layer, None)
     request = patterns.PatternRequest(
-        acts.layer, canvas, input_range=comparison.input_range, recipe=comparison.recipe, seed=comparison.seed
+        acts.layer, canvas, input_range=input_range, recipe=comparison.recipe, seed=comparison.seed
     )
     found = patterns.synthesize(model, request, [m for m, _ in top], progress)
     return ModelView(loaded.name, acts, top, found)

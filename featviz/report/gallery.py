@@ -9,21 +9,34 @@ uninterrupted one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import activations, bundled, exemplars, layout, models, patterns
+from .. import activations, bundled, datasets, exemplars, layout, models, patterns
+from ..datasets import Dataset
 from ..errors import FeatvizError
 from ..models import LayerInfo, head
+from ..models.inputs import resolve_input
 from ..output import OutputDir
-from ..patterns import Natural, PatternJob, PatternRequest
+from ..patterns import Natural as NaturalBest
+from ..patterns import PatternJob, PatternRequest
 from . import pages, pictures
 from .site import LayerResult, Sample, Settings, Site
 
-__all__ = ["Report", "Settings", "build", "sample_images", "select_layers", "total_steps"]
+__all__ = [
+    "Natural",
+    "Report",
+    "Settings",
+    "build",
+    "natural_images",
+    "sample_images",
+    "scan_natural",
+    "select_layers",
+    "total_steps",
+]
 
 
 @dataclass
@@ -43,7 +56,7 @@ def sample_images(specs: Sequence[str | Path]) -> list[Path]:
     for spec in specs:
         p = bundled.image(spec)
         if p.is_dir():
-            found.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in exemplars.IMAGE_SUFFIXES))
+            found.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in datasets.IMAGE_SUFFIXES))
         elif p.is_file():
             found.append(p)
         else:
@@ -67,23 +80,52 @@ def total_steps(layers: Sequence[LayerInfo], settings: Settings) -> int:
     return sum(layer.maps for layer in layers) * len(settings.seeds) * settings.recipe.steps
 
 
+@dataclass
+class Natural:
+    """The natural images of a gallery and every chosen layer's statistics over them; None without images."""
+
+    dataset: Dataset | None
+    stats: dict[str, exemplars.LayerStats | None]
+
+
+def scan_natural(
+    loaded: models.LoadedModel, settings: Settings, progress: Callable[[int], None] | None = None
+) -> Natural:
+    """One streamed pass over the natural images for all the gallery's layers (`progress` gets images)."""
+    model = loaded.model
+    names = [layer.name for layer in select_layers(model, settings.layers)]
+    data = natural_images(model, settings)
+    if data is None:
+        return Natural(None, {name: None for name in names})
+    input_range = resolve_input(model, settings.input_range)
+    return Natural(data, exemplars.scan(model, names, data, input_range, top_k=settings.top_k, progress=progress))
+
+
+def natural_images(model, settings: Settings) -> Dataset | None:
+    """settings.dataset; without one, the bundled digits for a model of 28x28x1 input; else None."""
+    return datasets.for_model(models.input_shape(model), settings.dataset)
+
+
 def build(
     loaded: models.LoadedModel,
     out: OutputDir,
     settings: Settings = Settings(),
     progress: Callable[[int], None] | None = None,
+    natural: Natural | None = None,
 ) -> Report:
-    """Write the whole gallery into `out`; `progress` gets image-steps as they finish."""
+    """Write the whole gallery into `out`; `progress` gets image-steps as they finish.
+
+    `natural` is scan_natural's result, when the caller ran it already.
+    """
     model = loaded.model
+    settings = replace(settings, input_range=resolve_input(model, settings.input_range))
     layers = select_layers(model, settings.layers)
     samples = sample_images(settings.images)
-    data = exemplars.load_dataset(settings.dataset)
-    inputs = exemplars.model_inputs(model, data, settings.input_range)
-    stats = exemplars.scan(model, [layer.name for layer in layers], inputs, top_k=settings.top_k)
+    natural = natural or scan_natural(loaded, settings)
     run = _PatternRun(loaded, out, settings, progress)
-    results = [run.layer(layer, stats[layer.name], data) for layer in layers]
+    results = [run.layer(layer, natural.stats[layer.name], natural.dataset) for layer in layers]
     results[-1].feeds = head.class_weights(model, results[-1].info)
-    site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), data, inputs)
+    site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), natural.dataset)
     pictures.write_all(site)
     pages.write_all(site)
     return Report(out.root / layout.INDEX, results, run.rendered, run.reused, sorted(set(run.restarted)))
@@ -96,10 +138,11 @@ class _PatternRun:
         self.loaded, self.out, self.settings, self.progress = loaded, out, settings, progress
         self.rendered, self.reused, self.restarted = 0, 0, []
 
-    def layer(self, layer: LayerInfo, stats: exemplars.LayerStats, data: exemplars.Dataset) -> LayerResult:
+    def layer(self, layer: LayerInfo, stats: exemplars.LayerStats | None, data: Dataset | None) -> LayerResult:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
         request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=self.settings.recipe)
-        job = PatternJob(self.loaded, request, list(range(layer.maps)), Natural(stats.best, data.record()))
+        natural = NaturalBest(stats.best, data.record()) if stats is not None else NaturalBest(None, None)
+        job = PatternJob(self.loaded, request, list(range(layer.maps)), natural)
         sets = {}
         for i, seed in enumerate(self.settings.seeds):
             done = job.for_seed(seed).run(self.out, self.progress, grid=i == 0)

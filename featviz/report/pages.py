@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import __version__, activations, layout, models, scoring
+from ..models import inputs
+from ..preprocess import as_preprocess
 from . import html, thumbs
 from .html import esc
 from .pictures import sample_vmax
@@ -68,8 +70,16 @@ def _tiles(r: LayerResult, page: str, anchors: bool = False) -> str:
     return f'<div class="tiles">{"".join(tiles)}</div>'
 
 
+NOT_SCORED = (
+    "Not scored: featviz has no natural images for this model's input, so there is no ratio and no dead mark. "
+    "Pass --dataset with images like the ones the model was trained on to score them."
+)
+
+
 def _layer_line(r: LayerResult) -> str:
     summary = scoring.summarize(r.scores)
+    if not summary.scored:
+        return f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {NOT_SCORED}"
     return (
         f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; "
         f"{summary.dead + summary.failed} dead or failed; "
@@ -98,33 +108,41 @@ def _layer_body(site: Site, r: LayerResult, page: str) -> str:
 
 
 def _map_body(r: LayerResult, m: int, page: str) -> str:
-    score, stats = r.scores[m], r.stats
-    rows = [
-        ("best natural (max of the map mean)", f"{stats.best[m]:.4g}"),
-        ("mean over the dataset", f"{stats.mean[m]:.4g}"),
-        ("fires (any unit > 0) on", f"{stats.fires[m]:.1%} of images"),
-        ("pattern's value", "n/a" if score.value is None else f"{score.value:.4g}"),
-        ("ratio", _ratio_text(score)),
-    ]
+    score = r.scores[m]
     dead = " <strong>Dead:</strong> no natural image drives it above zero." if score.dead else ""
     parts = [
         _steps(r, m, page),
         f'<p class="muted">Layer {esc(r.info.name)}, map {m}.{dead}</p>',
         f"<h2>Pattern, seeds {esc(', '.join(map(str, r.patterns)))}</h2>",
         _img(page, layout.map_picture(r.info, "seeds", m), f"patterns of map {m}"),
-        f'<h2>Top {stats.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '
-        "overlaid (inferno).</p>",
-        _img(page, layout.map_picture(r.info, "top", m), f"top natural images of map {m}"),
-        _feeds(r.feeds[m]) if r.feeds is not None else "",
-        "<h2>Statistics</h2>",
-        html.table(["statistic", "value"], rows),
     ]
+    if r.stats is not None:
+        parts += [
+            f'<h2>Top {r.stats.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '
+            "overlaid (inferno).</p>",
+            _img(page, layout.map_picture(r.info, "top", m), f"top natural images of map {m}"),
+        ]
+    parts += [_feeds(r.feeds[m]) if r.feeds is not None else "", "<h2>Statistics</h2>", _statistics(r, m)]
     return "\n".join(parts)
+
+
+def _statistics(r: LayerResult, m: int) -> str:
+    score, stats = r.scores[m], r.stats
+    rows = [("pattern's value", "n/a" if score.value is None else f"{score.value:.4g}"), ("ratio", _ratio_text(score))]
+    if stats is not None:
+        rows[:0] = [
+            ("best natural (max of the map mean)", f"{stats.best[m]:.4g}"),
+            ("mean over the dataset", f"{stats.mean[m]:.4g}"),
+            ("fires (any unit > 0) on", f"{stats.fires[m]:.1%} of images"),
+        ]
+    return html.table(["statistic", "value"], rows)
 
 
 def _ratio_text(score: scoring.MapScore) -> str:
     if score.error:
         return f"failed: {score.error}"
+    if score.dead is None:
+        return "not scored (no natural images for this model)"
     return "n/a (dead map)" if score.dead else f"{score.ratio:.2f}"
 
 
@@ -166,7 +184,11 @@ def _explain_body(site: Site, sample: Sample, page: str) -> str:
             + _img(
                 page, layout.map_picture(r.info, "thumb", m), f"pattern of map {m}", cls="thumb", width=thumbs.MAP_PX
             )
-            + _img(page, layout.map_picture(r.info, "top", m), f"top images of map {m}", cls="thumb", width=232)
+            + (
+                _img(page, layout.map_picture(r.info, "top", m), f"top images of map {m}", cls="thumb", width=232)
+                if r.stats is not None
+                else ""
+            )
             + "</div>"
         )
     return "".join(parts)
@@ -177,7 +199,7 @@ def _prediction(sample: Sample) -> str:
 
 
 def _index_body(site: Site, page: str) -> str:
-    model, (lo, hi) = site.loaded.model, site.settings.input_range
+    model = site.loaded.model
     rows = [
         (
             i.index,
@@ -194,7 +216,7 @@ def _index_body(site: Site, page: str) -> str:
     )
     parts = [
         f"<p><strong>{esc(site.loaded.name)}</strong> · sha256 <code>{esc(site.loaded.sha256)}</code><br>"
-        f"input {esc(models.shape_text(models.input_shape(model)))}, pixels in {lo:g}..{hi:g} · "
+        f"input {esc(models.shape_text(models.input_shape(model)))}, {esc(_input_text(site))} · "
         f"{esc(f'{model.count_params():,}')} parameters</p>",
         html.table(["#", "layer", "class", "output", "maps", "params"], rows, numeric=(0, 4, 5)),
         f'<p class="muted">{RATIO_NOTE}</p>',
@@ -211,3 +233,12 @@ def _index_body(site: Site, page: str) -> str:
         f"featviz {esc(__version__)}.</p>"
     )
     return "\n".join(parts)
+
+
+def _input_text(site: Site) -> str:
+    """'pixels in 0..255 (read from the model's own Rescaling layer ...)', or as given."""
+    text = as_preprocess(site.settings.input_range).describe()
+    expected = inputs.expected_input(site.loaded.model)
+    if expected is not None and expected.preprocess == site.settings.input_range:
+        return f"{text} (read from {expected.reason})"
+    return text

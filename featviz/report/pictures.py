@@ -16,7 +16,8 @@ def write_all(site: Site) -> None:
         for m in range(r.info.maps):
             _thumb(site, r, m, kernels)
             _seed_strip(site, r, m)
-        _exemplars(site, r)
+        if r.stats is not None:
+            _exemplars(site, r)
         _sample_grids(site, r)
     for sample in site.samples:
         shown = thumbs.to_rgb(images.to_unit(sample.input, site.settings.input_range))
@@ -61,16 +62,15 @@ def _exemplars(site: Site, r: LayerResult) -> None:
     """Per map: a 3x3 mosaic of its top natural images with the map's activation overlaid."""
     top = r.stats.top
     wanted = sorted(set(top.ravel().tolist()))
-    acts = np.asarray(models.extractor(site.loaded.model, [r.info.name])(site.inputs[wanted], training=False))
+    unit = site.dataset.take(wanted, models.input_shape(site.loaded.model))
+    inputs = images.to_range(unit, site.settings.input_range)
+    acts = np.asarray(models.extractor(site.loaded.model, [r.info.name])(inputs, training=False))
     row_of = {idx: i for i, idx in enumerate(wanted)}
-    factor = thumbs.factor_for(site.dataset.x.shape[1], 72)
+    factor = thumbs.factor_for(unit.shape[1], 72)
     for m in range(r.info.maps):
         picked = [row_of[i] for i in top[m]]
         vmax = max(float(acts[picked, ..., m].max()), 1e-8)
-        tiles = [
-            thumbs.upscale(thumbs.overlay(site.dataset.x[i], acts[row, ..., m], vmax), factor)
-            for i, row in zip(top[m], picked)
-        ]
+        tiles = [thumbs.upscale(thumbs.overlay(unit[row], acts[row, ..., m], vmax), factor) for row in picked]
         _write(site, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
 
 

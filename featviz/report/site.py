@@ -9,9 +9,11 @@ from typing import Sequence
 import numpy as np
 
 from .. import defaults, exemplars, models
+from ..datasets import Dataset
 from ..models import LayerInfo
 from ..output import OutputDir
 from ..pattern_store import PatternSet
+from ..preprocess import InputRange
 from ..scoring import MapScore
 from ..synthesis.render import Recipe
 
@@ -24,14 +26,14 @@ class Settings:
     seeds: Sequence[int] = defaults.SEEDS
     top_k: int = defaults.TOP_K
     explain_k: int = 6  # maps per sample on its explain page
-    input_range: tuple[float, float] = (0.0, 1.0)
+    input_range: InputRange | None = None  # None: what the model says (models.inputs), else 0..1
     recipe: Recipe = field(default_factory=Recipe)
 
 
 @dataclass
 class LayerResult:
     info: LayerInfo
-    stats: exemplars.LayerStats
+    stats: exemplars.LayerStats | None  # None: no natural images for this model
     patterns: dict[int, PatternSet]  # by seed, in the order of Settings.seeds
     feeds: np.ndarray | None = None  # (maps, classes) from models.head, for the innermost layer
 
@@ -60,8 +62,7 @@ class Site:
     settings: Settings
     layers: list[LayerResult]
     samples: list[Sample]
-    dataset: exemplars.Dataset
-    inputs: np.ndarray  # the dataset as model inputs
+    dataset: Dataset | None
 
     @property
     def innermost(self) -> LayerResult:

@@ -19,7 +19,8 @@ from typing import Callable
 import numpy as np
 
 from .. import _tf, cpu, defaults
-from ..models import image_channels, run_graph
+from ..models import graph, image_channels, run_graph
+from ..preprocess import InputRange, as_preprocess
 from . import params, randomness, transforms
 from .hooks import Hooks
 from .objectives import Objective
@@ -63,7 +64,7 @@ class Recipe:
 
 @dataclass(frozen=True)
 class Batch:
-    """What to optimize: one image per key, of `size` (height, width), with pixels in `input_range`.
+    """What to optimize: one image per key, of `size` (height, width), mapped into the model by `input_range`.
 
     A key seeds its image's start and transforms (randomness.py): for layer
     patterns it is the map index.
@@ -71,11 +72,11 @@ class Batch:
 
     keys: tuple[int, ...]
     size: tuple[int, int]
-    input_range: tuple[float, float] = (0.0, 1.0)
+    input_range: InputRange = (0.0, 1.0)
 
     @classmethod
-    def of(cls, n: int, size: tuple[int, int], input_range: tuple[float, float] = (0.0, 1.0)) -> "Batch":
-        return cls(tuple(range(n)), tuple(size), tuple(input_range))
+    def of(cls, n: int, size: tuple[int, int], input_range: InputRange = (0.0, 1.0)) -> "Batch":
+        return cls(tuple(range(n)), tuple(size), input_range)
 
 
 @dataclass
@@ -149,7 +150,8 @@ class _Ascent:
         self.relu, self.relu_state = relaxed_relu()
         self.optimizer = keras.optimizers.Adam(recipe.learning_rate)
         self.optimizer.build(self.param.variables)
-        self.step = tf.function(self._step, jit_compile=recipe.jit, reduce_retracing=True, autograph=False)
+        options = dict(jit_compile=recipe.jit, reduce_retracing=True, autograph=False)
+        self.step = graph.compile_if_traceable(model, self._step, **options)
 
     def _step(self, index, relax, polish):
         tf = _tf.tf()
@@ -169,8 +171,7 @@ class _Ascent:
 
     def _objective(self, unit):
         tf = _tf.tf()
-        lo, hi = self.batch.input_range
-        x = lo + unit * (hi - lo)
+        x = as_preprocess(self.batch.input_range).to_model(unit)
         dtype = self.recipe.compute_dtype
         if dtype:
             x = tf.cast(x, dtype)

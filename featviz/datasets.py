@@ -1,0 +1,123 @@
+"""Natural images, as people store them: an npz of arrays, or a folder tree with one folder per class.
+
+A dataset never needs to fit in memory. `batches` decodes and fits images
+to the model's input a batch at a time, and `take` fetches the few images a
+page shows. Each image is fitted by an aspect-preserving centre crop, then
+resized. Pixels come out in 0..1; preprocess.py maps them into the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from . import bundled, images
+from .errors import FeatvizError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+BUNDLED_NAME = "bundled MNIST exemplars"
+BUNDLED_SHAPE = (28, 28, 1)  # the bundled exemplars are natural images only for models of this input
+
+
+@dataclass
+class Dataset:
+    """Images from an array (N, H, W, C) in 0..1, or from files."""
+
+    source: str
+    x: np.ndarray | None = None
+    files: list[Path] = field(default_factory=list)
+    labels: np.ndarray | None = None
+    classes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.x) if self.x is not None else len(self.files)
+
+    def take(self, indices: Sequence[int], shape: tuple[int, int, int]) -> np.ndarray:
+        """The images at `indices`, fitted to shape (height, width, channels), in 0..1."""
+        if self.x is not None and self.x.shape[1:] == tuple(shape):
+            return self.x[np.asarray(list(indices), dtype=np.int64)]
+        if self.x is not None:
+            return np.stack([fit(self.x[i], shape) for i in indices])
+        return np.stack([fit(images.to_float(images.open_image(self.files[i])), shape) for i in indices])
+
+    def batches(self, shape: tuple[int, int, int], size: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(first index, images fitted to shape in 0..1), `size` at a time."""
+        for start in range(0, len(self), size):
+            yield start, self.take(range(start, min(start + size, len(self))), shape)
+
+    def record(self) -> dict:
+        """Which images these are, for a manifest: name, count and a sha256 of their bytes."""
+        digest = hashlib.sha256()
+        if self.x is not None:
+            digest.update(np.ascontiguousarray(self.x).tobytes())
+        for f in self.files:
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
+        return {"name": self.source, "images": len(self), "sha256": digest.hexdigest()}
+
+
+def fit(image: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """An image (H, W, c) in 0..1 fitted to shape: its channels matched, the centre cropped to the aspect, resized."""
+    image = images.match_channels(image, shape[2])
+    h, w = image.shape[:2]
+    want = shape[1] / shape[0]
+    if w / h > want + 1e-6:
+        keep = max(1, round(h * want))
+        image = image[:, (w - keep) // 2 : (w - keep) // 2 + keep]
+    elif w / h < want - 1e-6:
+        keep = max(1, round(w / want))
+        image = image[(h - keep) // 2 : (h - keep) // 2 + keep]
+    return images.resize(image, shape[:2])
+
+
+def load(path: str | Path | None) -> Dataset:
+    """An npz with `x` (and maybe `y`), a folder tree of images, or (None) the bundled exemplars."""
+    p = bundled.path("exemplars.npz") if path is None else Path(path)
+    if p.is_dir():
+        return _folder(p)
+    if not p.is_file():
+        raise FeatvizError(f"{p}: no such dataset (an .npz with x, or a folder of images)")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            if "x" not in f:
+                raise FeatvizError(f"{p}: the npz has no array named x (it has {', '.join(f.files) or 'none'})")
+            x, y = f["x"], (f["y"] if "y" in f else None)
+    except FeatvizError:
+        raise
+    except (OSError, ValueError, EOFError) as e:
+        raise FeatvizError(f"{p}: not a readable .npz dataset ({e})") from None
+    return Dataset(p.name if path is not None else BUNDLED_NAME, x=_to_unit_range(x, p), labels=y)
+
+
+def for_model(input_shape: tuple, path: str | Path | None) -> Dataset | None:
+    """The dataset at path; without one, the bundled digits, but only for a model that takes 28x28x1 digits."""
+    if path is not None or tuple(input_shape) == BUNDLED_SHAPE:
+        return load(path)
+    return None
+
+
+def _to_unit_range(x: np.ndarray, p: Path) -> np.ndarray:
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4) or len(x) == 0:
+        raise FeatvizError(f"{p}: x must be images (N, H, W[, C]), not shape {x.shape}")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    if x.dtype == np.uint16:
+        return x.astype(np.float32) / images.MAX_16BIT
+    x = x.astype(np.float32)
+    return x / 255.0 if x.max() > 1.0 else x
+
+
+def _folder(p: Path) -> Dataset:
+    """Every image below p; images in a sub-folder are labelled by that first-level folder, as classes."""
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+    if not files:
+        raise FeatvizError(f"{p}: the folder holds no images")
+    tops = [f.relative_to(p).parts[0] if len(f.relative_to(p).parts) > 1 else "" for f in files]
+    classes = sorted(set(tops) - {""})
+    labels = np.array([classes.index(t) if t else -1 for t in tops]) if classes else None
+    return Dataset(p.name, files=files, labels=labels, classes=classes)

@@ -1,0 +1,197 @@
+"""Train featviz's reference CIFAR-10 models, reproducibly: a ResNet V2 and its plain twin.
+
+    python models/train_cifar.py --arch resnet --data ../shared/data/cifar10-jpeg.zip
+    python models/train_cifar.py --arch plain  --data ../shared/data/cifar10-jpeg.zip
+
+Without --data the images come from keras.datasets.cifar10 (a download).
+With --data PATH they come from a zip or folder laid out as
+`train/<class>/*.jpg` and `test/<class>/*.jpg`, or from an npz holding
+x_train, y_train, x_test and y_test.
+
+The models take raw pixels, 0..255, as people feed them: a Rescaling and a
+Normalization layer (the training set's channel means and variances) sit
+inside, before the stem. Training sees the 50,000 training images only,
+with random flips and 4-pixel crops; the 10,000 test images give the
+held-out accuracy. Two of them per class become models/samples/cifar-*.png,
+and 1,000 (100 per class) the bundled CIFAR exemplars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from train import _stages  # noqa: E402
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def load_cifar(data: str | None) -> tuple[tuple, tuple, str]:
+    """((x_train, y_train), (x_test, y_test), description), x uint8 (N, 32, 32, 3)."""
+    if data is None:
+        import keras
+
+        (xa, ya), (xb, yb) = keras.datasets.cifar10.load_data()
+        return (xa, ya.ravel()), (xb, yb.ravel()), "keras.datasets.cifar10"
+    path = Path(data)
+    if path.suffix == ".npz":
+        with np.load(path) as f:
+            return (f["x_train"], f["y_train"].ravel()), (f["x_test"], f["y_test"].ravel()), path.name
+    files = _listing(path)
+    parts = tuple(_decode(path, [f for f in files if f.startswith(split + "/")]) for split in ("train", "test"))
+    return parts[0], parts[1], f"{path.name} (CIFAR-10 as JPEG files)"
+
+
+def _listing(path: Path) -> list[str]:
+    if path.is_dir():
+        return sorted(p.relative_to(path).as_posix() for p in path.rglob("*.jpg"))
+    with zipfile.ZipFile(path) as z:
+        return sorted(n for n in z.namelist() if n.endswith(".jpg"))
+
+
+def _decode(path: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    opener = zipfile.ZipFile(path) if path.is_file() else None
+    read = opener.read if opener else (lambda n: (path / n).read_bytes())
+    x = np.stack([np.asarray(Image.open(io.BytesIO(read(n))).convert("RGB")) for n in names])
+    y = np.array([CLASSES.index(n.split("/")[1]) for n in names], np.uint8)
+    return x, y
+
+
+def build(keras, arch: str, mean: np.ndarray, var: np.ndarray):
+    """The ResNet V2 or its plain twin (mnist's _stages at 32x32x3), with preprocessing inside."""
+    L = keras.layers
+    inp = keras.Input((32, 32, 3), name="image")
+    x = L.Rescaling(1 / 255, name="rescale")(inp)
+    x = L.Normalization(mean=mean, variance=var, name="normalize")(x)
+    name = {"resnet": "cifar10_resnet_v2", "plain": "cifar10_plain_deep"}[arch]
+    return _stages(keras, residual=arch == "resnet", name=name, inp=inp, x=x)
+
+
+def dataset(tf, x, y, batch: int, seed: int):
+    """Shuffled batches with a random horizontal flip and a random 32x32 crop of the image padded by 4."""
+
+    def augment(image, label):
+        image = tf.image.random_flip_left_right(image, seed=seed)
+        image = tf.image.random_crop(tf.pad(image, [[4, 4], [4, 4], [0, 0]], mode="REFLECT"), (32, 32, 3), seed=seed)
+        return image, label
+
+    ds = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("int32")))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).map(augment, num_parallel_calls=2)
+    return ds.batch(batch, drop_remainder=True).prefetch(2)
+
+
+def train(args) -> dict:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(args.seed)
+    (xt, yt), (xh, yh), source = load_cifar(args.data)
+    unit = xt.astype("float32") / 255
+    model = build(keras, args.arch, unit.mean(axis=(0, 1, 2)), unit.var(axis=(0, 1, 2)))
+    ds = dataset(tf, xt, yt, args.batch, args.seed)
+    steps = args.epochs * len(ds)
+    warmup = len(ds)
+    lr = keras.optimizers.schedules.CosineDecay(0.0, steps - warmup, warmup_target=args.lr, warmup_steps=warmup)
+    optimizer = keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=args.weight_decay)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    started = time.time()
+    # The test images are never trained on; their accuracy is recorded for the model card only.
+    history = model.fit(ds, epochs=args.epochs, verbose=2, validation_data=(xh.astype("float32"), yh), validation_freq=5)
+    minutes = (time.time() - started) / 60
+    predictions = model.predict(xh.astype("float32"), verbose=0, batch_size=500).argmax(1)
+    accuracy = float((predictions == yh).mean())
+    return {"model": model, "held": (xh, yh, predictions), "card": card(args, model, history, source, accuracy, minutes)}
+
+
+def card(args, model, history, source: str, accuracy: float, minutes: float) -> dict:
+    return {
+        "name": model.name,
+        "architecture": args.arch,
+        "description": "ResNet V2 (pre-activation) with basic units, as mnist_resnet_v2 at 32x32x3"
+        if args.arch == "resnet"
+        else "the ResNet V2's plain twin: the same 20 weighted layers, no shortcuts",
+        "data": source,
+        "split": "the 50,000 training images for training; the 10,000 test images held out, never trained on",
+        "input": "32x32x3 raw pixels, 0..255; Rescaling(1/255) and Normalization (training-set channel statistics) inside",
+        "classes": list(CLASSES),
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "batch_size": args.batch,
+        "optimizer": f"SGD nesterov momentum 0.9, lr {args.lr} after a one-epoch warm-up, cosine decay to 0, "
+        f"weight decay {args.weight_decay}",
+        "augmentation": "random horizontal flip, random 32x32 crop of the image reflect-padded by 4",
+        "layers": f"{sum(1 for layer in model.layers if layer.weights and 'bn' not in layer.name and layer.name != 'normalize')} "
+        f"weighted layers, {len(model.layers)} Keras layers, {model.count_params():,} parameters",
+        "training_minutes": round(minutes, 1),
+        "machine": _cpu(),
+        "test_accuracy": round(accuracy, 4),
+        "test_accuracy_every_5_epochs": [round(float(v), 4) for v in history.history.get("val_accuracy", [])],
+        "loss_curve": [round(float(v), 4) for v in history.history["loss"]],
+        "train_accuracy_curve": [round(float(v), 4) for v in history.history["accuracy"]],
+    }
+
+
+def _cpu() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="ascii", errors="replace"):
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores"
+
+
+def write_outputs(result: dict, out: Path, samples: bool) -> None:
+    model, card_ = result["model"], result["card"]
+    model.save(out / f"{model.name}.keras")
+    (out / f"{model.name}.json").write_text(json.dumps(card_, indent=2) + "\n")
+    print(f"test accuracy {card_['test_accuracy']:.4f} after {card_['training_minutes']} min; wrote {out}/{model.name}.*")
+    if samples:
+        write_samples(out, *result["held"])
+
+
+def write_samples(out: Path, xh: np.ndarray, yh: np.ndarray, predictions: np.ndarray) -> None:
+    """cifar-<class>-<n>.png: two correctly classified test images per class; cifar10_exemplars.npz: 100 per class."""
+    from PIL import Image
+
+    folder = out / "samples"
+    folder.mkdir(exist_ok=True)
+    for c, name in enumerate(CLASSES):
+        for n, idx in enumerate(np.flatnonzero((yh == c) & (predictions == c))[:2]):
+            Image.fromarray(xh[idx]).save(folder / f"cifar-{name}-{n}.png")
+    chosen = np.concatenate([np.flatnonzero(yh == c)[:100] for c in range(len(CLASSES))])
+    np.savez_compressed(out / "cifar10_exemplars.npz", x=xh[chosen], y=yh[chosen])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", choices=["resnet", "plain"], default="resnet")
+    p.add_argument("--data", help="zip or folder of train/<class>/*.jpg and test/<class>/*.jpg, or an npz")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--out", default=str(HERE))
+    p.add_argument("--samples", action="store_true", help="also write the sample images and the exemplar npz")
+    args = p.parse_args()
+    write_outputs(train(args), Path(args.out), args.samples)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Natural images: folder trees and arrays, fitted by centre crop, scanned in bounded batches, merged exactly."""
+
+import helpers
+import numpy as np
+import pytest
+from PIL import Image
+
+from featviz import datasets, exemplars, models
+
+
+def test_fit_crops_the_centre_to_the_aspect_then_resizes():
+    image = np.arange(4 * 8, dtype=np.float32).reshape(4, 8, 1) / 32
+    np.testing.assert_array_equal(datasets.fit(image, (4, 4, 1)), image[:, 2:6])
+    tall = np.arange(8 * 4, dtype=np.float32).reshape(8, 4, 1) / 32
+    np.testing.assert_array_equal(datasets.fit(tall, (4, 4, 1)), tall[2:6])
+    assert datasets.fit(image, (2, 2, 3)).shape == (2, 2, 3)
+
+
+def test_a_folder_tree_is_read_recursively_with_one_class_per_folder(tmp_path):
+    for path in ["cat/a.png", "cat/deep/b.jpg", "dog/c.png", "loose.png"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((6, 9, 3), 100, np.uint8)).save(tmp_path / path)
+    (tmp_path / "notes.txt").write_text("not an image")
+    data = datasets.load(tmp_path)
+    assert len(data) == 4 and data.classes == ["cat", "dog"]
+    assert sorted(data.labels.tolist()) == [-1, 0, 0, 1]
+    batches = list(data.batches((5, 5, 1), size=3))
+    assert [start for start, _ in batches] == [0, 3] and batches[0][1].shape == (3, 5, 5, 1)
+    np.testing.assert_allclose(batches[0][1], 100 / 255, atol=1e-6)
+
+
+def test_bundled_digits_only_for_models_that_take_digits():
+    assert datasets.for_model((28, 28, 1), None).source == datasets.BUNDLED_NAME
+    assert datasets.for_model((32, 32, 3), None) is None
+
+
+def brute_force(model, layer, x, k):
+    maps = np.asarray(models.extractor(model, [layer])(x))
+    values = maps.mean(axis=(1, 2))
+    order = np.lexsort((np.broadcast_to(np.arange(len(x))[:, None], values.shape).T, -values.T), axis=-1)[:, :k]
+    return values, (maps.max(axis=(1, 2)) > 0), order
+
+
+def test_the_streamed_scan_matches_one_big_pass(monkeypatch):
+    monkeypatch.setattr(exemplars, "SCAN_BATCH", 5)  # 16 images in batches of 5, 5, 5, 1
+    model = helpers.with_dead_map(helpers.tiny_cnn(), "c2", 4)
+    x = helpers.random_digits()[..., None].astype(np.float32) / 255
+    x[7] = x[3]  # a tie: the lower index ranks first
+    stats = exemplars.scan(model, ["c2"], datasets.Dataset("d", x=x), top_k=4)["c2"]
+    values, fired, order = brute_force(model, "c2", x, 4)
+    np.testing.assert_allclose(stats.best, values.max(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(stats.mean, values.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(stats.fires, fired.mean(axis=0))
+    np.testing.assert_array_equal(stats.top, order)
+    assert stats.dead.tolist() == [m == 4 for m in range(6)]
+
+
+def test_slices_merge_exactly_in_any_order():
+    model = helpers.tiny_cnn()
+    x = helpers.random_digits()[..., None].astype(np.float32) / 255
+    whole = exemplars.scan(model, ["c2"], datasets.Dataset("d", x=x), top_k=5)["c2"]
+    values = np.asarray(models.extractor(model, ["c2"])(x)).mean(axis=(1, 2))
+    fired = np.zeros_like(values, bool)
+    empty = exemplars.LayerStats.empty(6, 5)
+    first = empty.add(0, values[:9], fired[:9], 5)
+    second = empty.add(9, values[9:], fired[9:], 5)
+    for merged in (first.merge(second, 5), second.merge(first, 5)):
+        np.testing.assert_array_equal(merged.top, whole.top)
+        np.testing.assert_allclose(merged.best, whole.best, rtol=1e-6)
+        assert merged.count == 16
+
+
+def test_the_scan_holds_one_batch_of_images_at_a_time(tmp_path, monkeypatch):
+    seen = []
+    original = datasets.Dataset.take
+
+    def counting(self, indices, shape):
+        seen.append(len(list(indices)))
+        return original(self, indices, shape)
+
+    monkeypatch.setattr(datasets.Dataset, "take", counting)
+    for i in range(70):
+        Image.fromarray(np.full((12, 12), i, np.uint8)).save(tmp_path / f"{i:03d}.png")
+    exemplars.scan(helpers.tiny_cnn(), ["c2"], datasets.load(tmp_path), top_k=2)
+    assert seen == [exemplars.SCAN_BATCH, 70 - exemplars.SCAN_BATCH]
+
+
+@pytest.mark.parametrize("size", [(30, 20), (20, 30)])
+def test_patterns_of_a_colour_model_are_scored_against_a_folder_and_not_scored_without_one(cli, tmp_path, size):
+    k = helpers.keras()
+    model = k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(3, 3, activation="relu", name="c", bias_initializer="ones")])
+    model.save(tmp_path / "rgb.keras")
+    (tmp_path / "images" / "a").mkdir(parents=True)
+    for i in range(3):
+        pixels = (np.random.default_rng(i).random((*size, 3)) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "images" / "a" / f"{i}.jpg")
+    bare = cli("patterns", tmp_path / "rgb.keras", "--steps", "4")
+    assert bare.exit_code == 0 and "not scored" in bare.stderr and "not scored" in bare.stdout
+    scored = cli("patterns", tmp_path / "rgb.keras", "--steps", "4", "--dataset", tmp_path / "images")
+    assert scored.exit_code == 0 and "live maps at ratio >= 1" in scored.stdout
