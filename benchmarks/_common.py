@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from featviz import _tf, models
@@ -46,3 +47,11 @@ def prefix_flops(model, layer_name: str, canvas: tuple[int, int]) -> float:
         if name == layer_name:
             break
     return total
+
+
+def cpu_line() -> str:
+    """The CPU, whether it computes bfloat16 natively, and what --precision auto picks here."""
+    from featviz import cpu
+
+    auto = "bfloat16" if cpu.native_bfloat16() else "float32"
+    return f"{cpu.name()}, {os.cpu_count()} cores; native bfloat16: {cpu.native_bfloat16()}; auto picks {auto}"

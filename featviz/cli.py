@@ -266,7 +266,7 @@ def patterns(
     """
     import time
 
-    from . import models
+    from . import datasets, models
     from . import patterns as patterns_api
     from .output import OutputDir
     from .synthesis.render import Recipe
@@ -278,7 +278,9 @@ def patterns(
     canvas = patterns_api.canvas_for(loaded.model, info, size)
     recipe = Recipe(steps=steps, param=param, precision=precision)
     request = patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, seed)
-    job = patterns_api.prepare(loaded, request, maps, dataset)
+    images = datasets.for_model(models.input_shape(loaded.model), dataset)
+    with _progress(len(images) if images is not None else 0, "natural images") as bar:
+        job = patterns_api.prepare(loaded, request, maps, images, bar.update)
     if job.natural.best is None:
         _note(f"the patterns are not scored: featviz has no natural images for {models.shape_text(canvas)} input; "
               "pass --dataset DIR (or an .npz) with images like the training images to score them")  # fmt: skip

@@ -181,13 +181,16 @@ def prepare(
     loaded: models.LoadedModel,
     request: PatternRequest,
     maps: Sequence[int],
-    dataset: str | Path | None = None,
+    dataset: Dataset | str | Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> PatternJob:
     """Check a pattern request and scan the natural images, before any long work starts.
 
-    Without a dataset, the bundled digits serve only a model that takes
-    28x28x1 digits; for any other model the patterns are not scored.
+    `dataset` is a Dataset, or a path for datasets.for_model: without one,
+    the bundled digits serve only a model that takes 28x28x1 digits; for any
+    other model the patterns are not scored. `progress` gets images scanned.
     """
-    natural = Natural.of(loaded.model, request, datasets.for_model(models.input_shape(loaded.model), dataset), progress)
+    if not isinstance(dataset, Dataset):
+        dataset = datasets.for_model(models.input_shape(loaded.model), dataset)
+    natural = Natural.of(loaded.model, request, dataset, progress)
     return PatternJob(loaded, request, list(maps), natural)
