@@ -23,6 +23,16 @@ def path(name: str) -> Path:
     raise FeatvizError(f"the bundled file {name} is missing from this installation")
 
 
+def models() -> list[Path]:
+    """Every bundled model file."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "bundled", here.parent / "models"):
+        found = sorted(folder.glob("*.keras"))
+        if found:
+            return found
+    return []
+
+
 def resolve(spec: str | Path, folder: str = "") -> Path:
     """spec itself if it exists or names a folder; else the bundled file of that name, if any."""
     p = Path(spec)

@@ -227,6 +227,10 @@ def activations(
     show_default=True,
     help="Maximize the mean of each map, or its centre unit.",
 )
+@click.option("--at", "at", default=None, metavar="Y,X", help="Maximize the unit at this position of each map instead.")
+@click.option(
+    "--direction", default=None, metavar="FILE.npy", help="One pattern along this direction (one weight per map)."
+)
 @click.option(
     "--param",
     type=click.Choice(defaults.PARAMS),
@@ -237,6 +241,13 @@ def activations(
 @precision_option
 @input_options
 @dataset_option
+@click.option("--labels", default=None, metavar="FILE", help="Class names, one per line (default: the model card).")
+@click.option(
+    "--transfer",
+    default=None,
+    metavar="MODEL,...",
+    help="For class patterns: other models to read them (default: the other bundled models of the same data).",
+)
 @out_option
 @force_option
 @model_option
@@ -248,6 +259,8 @@ def patterns(
     seed,
     size,
     kind,
+    at,
+    direction,
     param,
     precision,
     input_range,
@@ -255,6 +268,8 @@ def patterns(
     mean,
     std,
     dataset,
+    labels,
+    transfer,
     out,
     force,
     trust_model_code,
@@ -262,23 +277,30 @@ def patterns(
 ) -> None:
     """Synthesize the pattern each map of a layer responds to most.
 
-    Maps that OUT already holds under the same settings are reused.
+    A flat layer works too: `--layer predictions` gives one pattern per
+    class, maximizing its logit. Maps that OUT already holds under the same
+    settings are reused.
     """
     import time
 
-    from . import datasets, models
+    from . import classes, datasets, models
     from . import patterns as patterns_api
     from .output import OutputDir
     from .synthesis.render import Recipe
 
     loaded = _load(model, trust_model_code, architecture)
     value_range = _input(loaded, input_range, preprocess, mean, std)
-    info = models.resolve_layer(loaded.model, layer)
-    maps = patterns_api.parse_maps(maps_spec, info.maps)
+    info = models.resolve_layer(loaded.model, layer, flat=True)
+    names = classes.names(loaded.path, labels)
+    maps = patterns_api.parse_maps(maps_spec, info.output_shape[-1], names)
     canvas = patterns_api.canvas_for(loaded.model, info, size)
+    kind = _unit_kind(at, info) if at else kind
     recipe = Recipe(steps=steps, param=param, precision=precision)
     request = patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, seed)
     images = datasets.for_model(models.input_shape(loaded.model), dataset)
+    if direction:
+        _direction(loaded, request, direction, images, (out, force))
+        return
     with _progress(len(images) if images is not None else 0, "natural images") as bar:
         job = patterns_api.prepare(loaded, request, maps, images, bar.update)
     if job.natural.best is None:
@@ -292,7 +314,46 @@ def patterns(
         f"{done.summary.line(info.name)}; {done.rendered} rendered, {done.reused} reused "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    if classes.is_class_layer(loaded.model, info):
+        _class_lines(loaded, done, transfer, value_range)
     click.echo(f"{done.grid}\n{done.manifest}\n{done.folder / 'map-NNNN.png'}")
+
+
+def _direction(loaded, request, path: str, images, output: tuple) -> None:
+    from . import directions
+    from .output import OutputDir
+
+    vector = directions.load_vector(path, request.layer.units)
+    with OutputDir(output[0], force=output[1]) as folder:
+        found = directions.render_direction(loaded, request, vector, folder, images)
+    ratio = "not scored" if found.ratio is None else f"ratio {found.ratio:.2f}"
+    click.echo(f"{request.layer.name} along {Path(path).name}: value {found.value:.4g}; {ratio}")
+    click.echo(f"{found.png}\n{found.record}")
+
+
+def _class_lines(loaded, done, transfer: str | None, value_range) -> None:
+    """The model's own verdict on its class patterns, and other models' (transfer)."""
+    from . import classes
+
+    click.echo(classes.verdict_line(done.scores))
+    others = [Path(p) for p in transfer.split(",")] if transfer else classes.siblings(loaded) if loaded.bundled else []
+    asked = None if not transfer else value_range
+    found = classes.transfer(others, done.images, asked)
+    for line in classes.transfer_lines(found, [s.map for s in done.scores]):
+        click.echo(line)
+
+
+def _unit_kind(at: str, info) -> str:
+    """'at:Y,X' for --at Y,X, checked against the layer's maps."""
+    from .synthesis.objectives import parse_kind
+
+    try:
+        y, x = parse_kind(f"at:{at}")
+    except ValueError:
+        raise UserError(f"--at {at!r}: use a position Y,X like 1,2") from None
+    if not info.spatial or y >= info.output_shape[0] or x >= info.output_shape[1]:
+        raise UserError(f"--at {at!r}: layer {info.name!r} has maps of {info.output_shape[:2]}, no unit there")
+    return f"at:{y},{x}"
 
 
 def _input(loaded, input_range, preprocess, mean, std):
@@ -320,7 +381,8 @@ def _note_restarted(differences: list[str]) -> None:
 
 @main.command()
 @click.argument("model_paths", nargs=-1, required=True, metavar="MODEL...")
-@click.option("--image", "image_path", required=True, help="The image every model looks at.")
+@click.option("--image", "image_path", default=None, help="The image every model looks at.")
+@click.option("--classes", "class_patterns", is_flag=True, help="Compare the models' class patterns instead.")
 @click.option(
     "--top",
     "top_k",
@@ -338,6 +400,7 @@ def _note_restarted(differences: list[str]) -> None:
 def compare(
     model_paths,
     image_path,
+    class_patterns,
     top_k,
     steps,
     seed,
@@ -350,19 +413,24 @@ def compare(
     trust_model_code,
     architecture,
 ) -> None:
-    """The same IMAGE through several models, side by side, as a PNG and a page.
+    """The same IMAGE through several models side by side, or (--classes) their class patterns.
 
-    Bundled models can be named by file name: mnist_cnn.keras,
-    mnist_plain_deep.keras, mnist_resnet_v2.keras.
+    Writes a PNG and a page. Bundled models can be named by file name:
+    mnist_cnn.keras, mnist_plain_deep.keras, mnist_resnet_v2.keras.
     """
     from .output import OutputDir
     from .preprocess import from_options
     from .report import compare as compare_api
     from .synthesis.render import Recipe
 
+    if (image_path is None) == (not class_patterns):
+        raise click.UsageError("give --image IMAGE, or --classes")
     asked = from_options(input_range, preprocess, mean, std)
     comparison = compare_api.Comparison(top_k, asked, Recipe(steps=steps), seed)
     loaded = [_load(p, trust_model_code, architecture) for p in model_paths]
+    if class_patterns:
+        _compare_classes(loaded, comparison, out, force)
+        return
     with _progress(steps * top_k * len(loaded), "compare") as bar:
         views = [compare_api.view(one, image_path, comparison, bar.update) for one in loaded]
     with OutputDir(out, force=force) as folder:
@@ -370,6 +438,25 @@ def compare(
     for v in views:
         click.echo(
             f"{v.name}: {v.prediction}; innermost {v.acts.layer.name}; top maps " + ", ".join(str(m) for m, _ in v.top)
+        )
+    for path in written:
+        click.echo(str(path))
+
+
+def _compare_classes(loaded, comparison, out, force) -> None:
+    from . import classes
+    from .output import OutputDir
+    from .report import class_compare
+
+    units = sum(classes.class_layer(one.model).units for one in loaded if classes.class_layer(one.model))
+    with _progress(comparison.recipe.steps * units, "class patterns") as bar:
+        rows = class_compare.class_rows(loaded, comparison, bar.update)
+    with OutputDir(out, force=force) as folder:
+        written = class_compare.write(rows, loaded, folder, classes.names(loaded[0].path))
+    for row in rows:
+        click.echo(
+            f"{row.name}'s class patterns, read as their class by: "
+            + ", ".join(f"{o} {row.share(o):.0%}" for o in row.reads)
         )
     for path in written:
         click.echo(str(path))
@@ -475,7 +562,7 @@ def gallery(
         _note("the patterns are not scored: featviz has no natural images for this model's input; pass --dataset")
     with _progress(len(images) if images is not None else 0, "natural images") as bar:
         natural = gallery_api.scan_natural(loaded, settings, bar.update)
-    total = gallery_api.total_steps(gallery_api.select_layers(loaded.model, settings.layers), settings)
+    total = gallery_api.total_steps(gallery_api.select_layers(loaded.model, settings.layers), settings, loaded.model)
     with OutputDir(out, force=force) as folder, _progress(total, "patterns") as bar:
         report = gallery_api.build(loaded, folder, settings, bar.update, natural)
     _note_restarted(report.restarted)

@@ -17,6 +17,7 @@ import numpy as np
 from . import _tf, defaults, images, models
 from .datasets import Dataset
 from .preprocess import InputRange
+from .synthesis.objectives import parse_kind
 
 SCAN_BATCH = 64
 
@@ -51,12 +52,17 @@ class LayerStats:
             np.zeros((maps, 0), np.int64), np.zeros((maps, 0), np.float32),
         )  # fmt: skip
 
-    def add(self, start: int, values: np.ndarray, fired: np.ndarray, k: int) -> "LayerStats":
-        """These statistics with a batch's (N, maps) values added; image i of the batch is index start + i."""
+    def add(self, start: int, values: np.ndarray, fired: np.ndarray, k: int, ranked=None) -> "LayerStats":
+        """These statistics with a batch's (N, maps) values added; image i of the batch is index start + i.
+
+        `ranked`, when given, is what best and top-k rank by instead of values
+        (for a class logit: -inf for images of other classes).
+        """
+        ranked = values if ranked is None else ranked
         indices = np.broadcast_to(np.arange(start, start + len(values))[None, :], (values.shape[1], len(values)))
         batch = LayerStats(
-            values.max(axis=0), values.sum(axis=0, dtype=np.float64), fired.sum(axis=0), len(values),
-            indices, values.T,
+            ranked.max(axis=0), values.sum(axis=0, dtype=np.float64), fired.sum(axis=0), len(values),
+            indices, ranked.T,
         )  # fmt: skip
         return self.merge(batch, k)
 
@@ -72,10 +78,16 @@ class LayerStats:
 
 
 def reduce_maps(maps, kind: str):
-    """(N, h, w, C) -> (N, C): each map's mean, or its centre unit (NumPy or TensorFlow)."""
+    """(N, h, w, C) -> (N, C): each map's mean, its centre unit, or its unit at ("at:Y,X").
+
+    (N, C) from a flat layer stays as it is. NumPy or TensorFlow.
+    """
+    if len(maps.shape) == 2:
+        return maps
     if kind == "mean":
         return maps.mean(axis=(1, 2)) if isinstance(maps, np.ndarray) else _tf.tf().reduce_mean(maps, axis=[1, 2])
-    return maps[:, maps.shape[1] // 2, maps.shape[2] // 2, :]
+    y, x = parse_kind(kind) or (maps.shape[1] // 2, maps.shape[2] // 2)
+    return maps[:, y, x, :]
 
 
 def scan(
@@ -91,16 +103,38 @@ def scan(
     """One streamed pass over the dataset for all layers: per-map best, mean, firing rate and top-k."""
     summarize = _summarizer(model, list(layers), kind)
     shape = models.input_shape(model)
+    flat = {info.name for info in models.list_layers(model) if not info.spatial}
+    classes = -1 if dataset.labels is None or len(dataset.labels) == 0 else int(np.max(dataset.labels)) + 1
     stats = {name: None for name in layers}
     for start, unit in dataset.batches(shape, SCAN_BATCH):
         outs = summarize(images.to_range(unit, input_range))
+        labels = _labels(dataset, start, len(unit))
         for name, (values, fired) in zip(layers, outs):
             values, fired = np.asarray(values, np.float32), np.asarray(fired)
+            ranked = by_class(values, labels) if name in flat and values.shape[1] == classes else None
             current = stats[name] or LayerStats.empty(values.shape[1], top_k)
-            stats[name] = current.add(start, values, fired, top_k)
+            stats[name] = current.add(start, values, fired, top_k, ranked)
         if progress is not None:
             progress(len(unit))
     return stats
+
+
+def _labels(dataset: Dataset, start: int, count: int) -> np.ndarray | None:
+    """The labels of a batch, when the dataset's labels are class indices (-1: unlabelled)."""
+    if dataset.labels is None or len(dataset.labels) == 0:
+        return None
+    return np.asarray(dataset.labels[start : start + count]).astype(np.int64)
+
+
+def by_class(values: np.ndarray, labels: np.ndarray | None) -> np.ndarray | None:
+    """Class logits ranked only among images of their own class: unit c keeps images labelled c.
+
+    None (rank by all images) without labels.
+    """
+    if labels is None:
+        return None
+    own = labels[:, None] == np.arange(values.shape[1])[None, :]
+    return np.where(own, values, -np.inf).astype(np.float32)
 
 
 def _summarizer(model, layers: list[str], kind: str):
@@ -108,7 +142,10 @@ def _summarizer(model, layers: list[str], kind: str):
     tf = _tf.tf()
 
     def summarize(x):
-        _, taps = models.run_graph(model, x, set(layers), stop=True)
-        return [(reduce_maps(taps[name], kind), tf.reduce_max(taps[name], axis=[1, 2]) > 0) for name in layers]
+        _, taps = models.run_graph(model, x, set(layers), models.graph.logits_of(set(layers)), stop=True)
+        return [(reduce_maps(taps[name], kind), _fired(taps[name])) for name in layers]
+
+    def _fired(out):
+        return out > 0 if len(out.shape) == 2 else tf.reduce_max(out, axis=[1, 2]) > 0
 
     return models.graph.compile_if_traceable(model, summarize, reduce_retracing=True, autograph=False)

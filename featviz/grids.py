@@ -65,7 +65,9 @@ TILE_INCHES = 0.55
 TITLE_POINTS = 10
 
 
-def tile_figure(tiles: np.ndarray, labels: Sequence[str], *, title: str = "", scale: Scale = Scale(), marked=()):
+def tile_figure(
+    tiles: np.ndarray, labels: Sequence[str], *, title: str = "", scale: Scale = Scale(), marked=(), columns=None
+):
     """A figure of tiles (N, h, w) or (N, h, w, 3), one label each; the title wraps to the figure's width.
 
     Tiles whose index is in `marked` get a red label and a red frame.
@@ -76,7 +78,7 @@ def tile_figure(tiles: np.ndarray, labels: Sequence[str], *, title: str = "", sc
     from matplotlib.figure import Figure
 
     tiles = np.asarray(tiles, dtype=np.float32)
-    _, cols = grid_shape(len(tiles))
+    cols = columns or grid_shape(len(tiles))[1]
     canvas, corners = mosaic(tiles, cols)
     axes_w = max(cols * TILE_INCHES, 7.0)
     axes_h = axes_w * canvas.shape[0] / canvas.shape[1]

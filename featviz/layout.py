@@ -4,7 +4,8 @@
     activations-<image>-<layer>.png             `featviz activations`
     layers/<layer>/seed-<S>/map-NNNN.png        one layer's patterns for one seed,
     layers/<layer>/seed-<S>/manifest.json       with their scores (manifest.py)
-    layers/<layer>/seed-<S>/grid.png            and a grid of them all
+    layers/<layer>/seed-<S>/grid.png            and a grid of them all (seed-<S>-<objective> for
+                                                --objective center or --at Y,X)
     layers/<layer>/index.html                   the layer page
     layers/<layer>/maps/NNNN.html               a map page
     layers/<layer>/{thumb,top,seeds}/map-NNNN.png, acts/<image>.png, kernels.png
@@ -31,6 +32,7 @@ STYLE = "style.css"
 MANIFEST = "manifest.json"
 GRID = "grid.png"
 COMPARE_INDEX = "compare/index.html"
+CLASSES = "classes/index.html"
 
 
 def layer_stem(layer: LayerInfo) -> str:
@@ -46,12 +48,9 @@ def map_file(m: int) -> str:
     return f"map-{m:04d}.png"
 
 
-def pattern_dir(layer: LayerInfo, seed: int) -> str:
-    return f"{layer_dir(layer)}/seed-{seed}"
-
-
-def pattern_png(layer: LayerInfo, seed: int, m: int) -> str:
-    return f"{pattern_dir(layer, seed)}/{map_file(m)}"
+def pattern_dir(layer: LayerInfo, seed: int, kind: str = "mean") -> str:
+    """seed-S for the default objective (the map's mean); seed-S-<objective> for the others."""
+    return f"{layer_dir(layer)}/seed-{seed}" + ("" if kind == "mean" else f"-{slug(kind)}")
 
 
 def layer_page(layer: LayerInfo) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import grids, images, layout, manifest, models, scoring
+from . import classes, grids, images, layout, manifest, models, scoring
 from .manifest import Manifest
 from .output import OutputDir
 from .scoring import MapScore, Summary
@@ -46,7 +46,7 @@ class Store:
     def __init__(self, job: "PatternJob", out: OutputDir):
         self.job, self.out = job, out
         request = job.request
-        self.folder = layout.pattern_dir(request.layer, request.seed)
+        self.folder = layout.pattern_dir(request.layer, request.seed, request.kind)
         settings = request.settings(job.loaded.sha256)
         saved = manifest.read(out.path(f"{self.folder}/{layout.MANIFEST}"))
         self.restarted = (
@@ -102,7 +102,13 @@ class Store:
         request = self.job.request
         inputs = images.to_range(np.nan_to_num(self._read(files)), request.input_range)
         values = scoring.objective_values(self.job.loaded.model, request.layer.name, maps, inputs, request.kind)
-        for s in scoring.score(values, maps, self.job.natural.best, files):
+        scores = scoring.score(values, maps, self.job.natural.best, files)
+        if classes.is_class_layer(self.job.loaded.model, request.layer):
+            for s, v in zip(
+                scores, classes.verdicts(self.job.loaded.model, np.nan_to_num(self._read(files)), request.input_range)
+            ):
+                s.verdict = v.record() if s.image is not None else None
+        for s in scores:
             self.record.maps[s.map] = s
 
     def _read(self, files: list[str | None]) -> np.ndarray:

@@ -61,12 +61,15 @@ def recipe_record(recipe: Recipe) -> dict:
     return record
 
 
-def parse_maps(spec: str | None, count: int) -> list[int]:
-    """'0-5,17' -> [0, 1, 2, 3, 4, 5, 17]; None -> every map."""
+def parse_maps(spec: str | None, count: int, labels: Sequence[str] | None = None) -> list[int]:
+    """'0-5,17' -> [0, 1, 2, 3, 4, 5, 17]; None -> every map; with labels, 'cat,dog' -> their indices."""
     if spec is None:
         return list(range(count))
     chosen: list[int] = []
     for part in spec.split(","):
+        if labels and part.strip() in labels:
+            chosen.append(list(labels).index(part.strip()))
+            continue
         lo, _, hi = part.strip().partition("-")
         try:
             first, last = int(lo), int(hi or lo)

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import models
+from . import _tf, models
 from .exemplars import reduce_maps
 
 
@@ -29,6 +29,7 @@ class MapScore:
     ratio: float | None
     dead: bool | None  # None: not scored
     error: str | None = None
+    verdict: list | None = None  # for a class unit: [the class the model predicts for the saved PNG, its probability]
 
     def caption(self) -> str:
         """The tile label everywhere: '17 ×2.49', '17 dead', '17 failed', or '17' when not scored."""
@@ -43,14 +44,18 @@ class MapScore:
         return bool(self.dead) or self.error is not None
 
     def record(self) -> dict:
-        """As JSON: non-finite numbers become null."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        """As JSON: non-finite numbers become null; no verdict key unless the map is a class."""
+        entry = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        if entry["verdict"] is None:
+            del entry["verdict"]
+        return entry
 
 
 def objective_values(model, layer: str, maps: Sequence[int], inputs: np.ndarray, kind: str) -> np.ndarray:
     """The objective of map maps[i] on inputs[i] (in the model's input range), at the inputs' own size."""
-    net = models.extractor(model, [layer], canvas=inputs.shape[1:3])
-    per_map = reduce_maps(np.asarray(net(inputs, training=False)), kind)
+    tf = _tf.tf()
+    _, taps = models.run_graph(model, tf.constant(inputs), {layer}, models.graph.logits_of({layer}), stop=True)
+    per_map = reduce_maps(np.asarray(taps[layer]), kind)
     return per_map[np.arange(len(maps)), list(maps)]
 
 

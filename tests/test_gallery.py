@@ -17,7 +17,7 @@ from featviz.report import gallery
 from featviz.synthesis import render
 
 TINY = dict(seeds=(0, 1), recipe=render.Recipe(steps=6, relax_steps=2, polish_steps=2))
-MAPS = 4 + 6  # c1 and c2 of the tiny CNN
+MAPS = 4 + 6 + 3  # c1 and c2 of the tiny CNN, and its 3 classes
 
 
 def settings(tiny_files, **kw):
@@ -103,7 +103,7 @@ def test_a_layer_rendered_by_featviz_patterns_is_a_gallery_unit_already_done(cli
     assert result.exit_code == 0, result.output
     with OutputDir(tmp_path / "gallery") as out:
         report = gallery.build(tiny_model, out, settings(tiny_files, seeds=(0,), recipe=render.Recipe(steps=6)))
-    assert (report.rendered, report.reused) == (4, 6)  # c1 rendered; c2 reused from `featviz patterns`
+    assert (report.rendered, report.reused) == (4 + 3, 6)  # c1 and the classes rendered; c2 reused
 
 
 def test_pages_and_files(tmp_path, tiny_files, tiny_model):
@@ -112,13 +112,16 @@ def test_pages_and_files(tmp_path, tiny_files, tiny_model):
     assert [r.info.name for r in report.layers] == ["c1", "c2"]  # convolutions; the pooling layer is left out
     layer_pages = sorted(p.parent.name for p in tmp_path.glob("layers/*/index.html"))
     assert layer_pages == [layout.layer_stem(c1), layout.layer_stem(c2)]
-    assert len(list(tmp_path.glob("layers/*/maps/*.html"))) == MAPS
+    assert len(list(tmp_path.glob("layers/*/maps/*.html"))) == MAPS - 3  # no map pages for classes
     assert len(list(tmp_path.glob("explain/*.html"))) == 1
     assert "Kernels" in (tmp_path / layout.layer_page(c1)).read_text()
     assert "Kernels" not in (tmp_path / layout.layer_page(c2)).read_text()
     map_page = (tmp_path / layout.map_page(c2, 3)).read_text()
     for text in ("seeds 0, 1", "Top 9 natural images", "fires", "ratio", "What this map feeds"):
         assert text in map_page
+    classes_page = (tmp_path / layout.CLASSES).read_text()
+    assert "One pattern per class of out" in classes_page and 'id="class-2"' in classes_page
+    assert "classes/index.html#class-0" in (tmp_path / layout.INDEX).read_text()
 
 
 def test_map_pages_step_to_their_neighbours_and_back_to_their_tile(tmp_path, tiny_files, tiny_model):
@@ -186,7 +189,7 @@ def test_gallery_command(cli, tiny_files, tmp_path, tiny_model):
         tiny_files / "stroke.png",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "1 layers, 6 maps; 6 patterns rendered, 0 reused"
+    assert result.stdout.splitlines()[0] == "1 layers, 6 maps; 9 patterns rendered, 0 reused"  # and 3 classes
     assert (tmp_path / "gallery" / "index.html").exists()
     bad = cli("gallery", tiny_files / "tiny.keras", "--seeds", "a")
     assert bad.exit_code == 2 and "--seeds" in bad.stderr

@@ -13,8 +13,10 @@ from .layers import input_shape
 def extractor(model, layer_names: Sequence[str], *, with_output: bool = False, canvas: tuple | None = None):
     """A keras.Model from the input to the named layers (and the model output).
 
-    `canvas` (height, width) builds it for another input size; it fails with a
-    clear error when a layer before the named ones needs the original size.
+    `canvas` (height, width) builds it for another input size; it fails with
+    a clear error when a layer before the named ones needs the original
+    size. (A keras.Model replays its layers as they are, so it cannot give a
+    softmax layer's logits: run_graph with graph.logits_of does.)
     """
     keras = _tf.keras()
     native = input_shape(model)

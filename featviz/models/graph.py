@@ -27,6 +27,30 @@ def plain_call(layer, path: str, args: tuple, kwargs: dict):
     return layer(*args, training=False, **kwargs)
 
 
+def ends_in_softmax(layer) -> bool:
+    return getattr(layer, "activation", None) is _tf.keras().activations.softmax
+
+
+def logits_of(layers: Collection[str], call: LayerCall = plain_call) -> LayerCall:
+    """`call`, except that a layer in `layers` whose activation is softmax returns its logits.
+
+    Maximizing a softmax mostly pushes the other classes down; lucid and the
+    Distill article optimize the logit, and featviz scores with it too.
+    """
+
+    def run(layer, path: str, args: tuple, kwargs: dict):
+        if path not in layers or not ends_in_softmax(layer):
+            return call(layer, path, args, kwargs)
+        saved = layer.activation
+        layer.activation = _tf.keras().activations.linear
+        try:
+            return call(layer, path, args, kwargs)
+        finally:
+            layer.activation = saved
+
+    return run
+
+
 @dataclass
 class _Run:
     want: Collection[str] | None

@@ -28,6 +28,11 @@ class LayerInfo:
     def maps(self) -> int | None:
         return self.output_shape[-1] if self.spatial else None
 
+    @property
+    def units(self) -> int:
+        """Maps of a spatial layer, units of a flat one: what patterns are made of."""
+        return int(self.output_shape[-1])
+
 
 def shape_text(shape) -> str:
     """(28, 28, 1) -> '28x28x1'; an unknown size shows as '?'."""
@@ -122,9 +127,17 @@ def innermost(layers: Sequence[LayerInfo]) -> LayerInfo | None:
     return spatial[-1] if spatial else None
 
 
-def resolve_layer(model, spec: str | int | None = None) -> LayerInfo:
-    """A layer with spatial maps, by name, by index, or the innermost one."""
+def resolve_layer(model, spec: str | int | None = None, *, flat: bool = False) -> LayerInfo:
+    """A layer with spatial maps, by name, by index, or the innermost one.
+
+    With `flat`, a layer with flat output (a Dense layer, the class logits)
+    is accepted too: its units are then its maps.
+    """
     layers = list_layers(model)
+    if flat and spec is not None:
+        found = find_layer(layers, spec)
+        if found is not None and len(found.output_shape) == 1:
+            return found
     spatial_names = ", ".join(info.name for info in layers if info.spatial) or "(none)"
     if spec is None:
         found = innermost(layers)

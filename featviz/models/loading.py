@@ -22,6 +22,11 @@ class LoadedModel:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def bundled(self) -> bool:
+        """One of the models that ship with featviz."""
+        return any(self.path.resolve() == p.resolve() for p in bundled.models())
+
 
 def load(
     path: str | Path | None = None, *, trust_code: bool = False, architecture: str | Path | None = None

@@ -152,9 +152,13 @@ def write(views: Sequence[ModelView], loaded: Sequence[models.LoadedModel], imag
     nav = [("gallery", layout.INDEX), ("comparisons", layout.COMPARE_INDEX)]
     page = f"{folder}/{layout.INDEX}"
     page_path = out.write(page, html.page(f"Compare: {Path(image).name}", body, page, nav).encode())
+    return [png, page_path, write_listing(out)]
+
+
+def write_listing(out) -> Path:
+    """The style sheet and compare/index.html, listing every comparison in the folder."""
     out.write(layout.STYLE, html.CSS.encode())
-    listing = out.write(layout.COMPARE_INDEX, _listing(out).encode())
-    return [png, page_path, listing]
+    return out.write(layout.COMPARE_INDEX, _listing(out).encode())
 
 
 def _listing(out) -> str:

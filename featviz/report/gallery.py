@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import activations, bundled, datasets, exemplars, layout, models, patterns
+from .. import activations, bundled, classes, datasets, exemplars, layout, models, patterns
 from ..datasets import Dataset
 from ..errors import FeatvizError
 from ..models import LayerInfo, head
@@ -24,7 +24,7 @@ from ..output import OutputDir
 from ..patterns import Natural as NaturalBest
 from ..patterns import PatternJob, PatternRequest
 from . import pages, pictures
-from .site import LayerResult, Sample, Settings, Site
+from .site import ClassResult, LayerResult, Sample, Settings, Site
 
 __all__ = [
     "Natural",
@@ -75,11 +75,6 @@ def select_layers(model, names: Sequence[str] | None) -> list[LayerInfo]:
     return [models.resolve_layer(model, name) for name in names]
 
 
-def total_steps(layers: Sequence[LayerInfo], settings: Settings) -> int:
-    """Image-steps of the whole run, for a progress bar: every map, seed and step."""
-    return sum(layer.maps for layer in layers) * len(settings.seeds) * settings.recipe.steps
-
-
 @dataclass
 class Natural:
     """The natural images of a gallery and every chosen layer's statistics over them; None without images."""
@@ -93,12 +88,19 @@ def scan_natural(
 ) -> Natural:
     """One streamed pass over the natural images for all the gallery's layers (`progress` gets images)."""
     model = loaded.model
-    names = [layer.name for layer in select_layers(model, settings.layers)]
+    names = [layer.name for layer in _scanned_layers(model, settings)]
     data = natural_images(model, settings)
     if data is None:
         return Natural(None, {name: None for name in names})
     input_range = resolve_input(model, settings.input_range)
     return Natural(data, exemplars.scan(model, names, data, input_range, top_k=settings.top_k, progress=progress))
+
+
+def _scanned_layers(model, settings: Settings) -> list[LayerInfo]:
+    """The gallery's layers, and the class layer when the model has one."""
+    found = select_layers(model, settings.layers)
+    target = classes.class_layer(model)
+    return found + ([target] if target is not None and target not in found else [])
 
 
 def natural_images(model, settings: Settings) -> Dataset | None:
@@ -126,6 +128,7 @@ def build(
     results = [run.layer(layer, natural.stats[layer.name], natural.dataset) for layer in layers]
     results[-1].feeds = head.class_weights(model, results[-1].info)
     site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), natural.dataset)
+    site.classes = _class_patterns(loaded, run, natural, settings)
     pictures.write_all(site)
     pages.write_all(site)
     return Report(out.root / layout.INDEX, results, run.rendered, run.reused, sorted(set(run.restarted)))
@@ -142,7 +145,7 @@ class _PatternRun:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
         request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=self.settings.recipe)
         natural = NaturalBest(stats.best, data.record()) if stats is not None else NaturalBest(None, None)
-        job = PatternJob(self.loaded, request, list(range(layer.maps)), natural)
+        job = PatternJob(self.loaded, request, list(range(layer.units)), natural)
         sets = {}
         for i, seed in enumerate(self.settings.seeds):
             done = job.for_seed(seed).run(self.out, self.progress, grid=i == 0)
@@ -150,6 +153,24 @@ class _PatternRun:
             self.restarted += done.restarted
             sets[seed] = done
         return LayerResult(layer, stats, sets)
+
+
+def _class_patterns(loaded: models.LoadedModel, run: "_PatternRun", natural: Natural, settings: Settings):
+    """Every class's pattern for every seed, and how the other bundled models of the same data read them."""
+    target = classes.class_layer(loaded.model)
+    if target is None:
+        return None
+    result = run.layer(target, natural.stats.get(target.name), natural.dataset)
+    others = classes.siblings(loaded) if loaded.bundled else []
+    transfer = classes.transfer(others, np.nan_to_num(result.first.images), None)
+    return ClassResult(result, classes.names(loaded.path), transfer)
+
+
+def total_steps(layers: Sequence[LayerInfo], settings: Settings, model=None) -> int:
+    """Image-steps of the whole run, for a progress bar: every map, seed and step, the classes' too."""
+    target = classes.class_layer(model) if model is not None else None
+    units = sum(layer.units for layer in layers) + (target.units if target is not None else 0)
+    return units * len(settings.seeds) * settings.recipe.steps
 
 
 def _samples(model, paths: list[Path], layers: list[LayerResult], settings: Settings) -> list[Sample]:

@@ -41,6 +41,8 @@ def write_all(site: Site) -> None:
     for sample in site.samples:
         page = layout.explain(sample.path, "html")
         _write(site, page, f"Why {sample.path.name}?", _explain_body(site, sample, page), [HOME])
+    if site.classes is not None:
+        _write(site, layout.CLASSES, f"Classes of {site.loaded.name}", _classes_body(site, layout.CLASSES), [HOME])
     _write(site, layout.INDEX, f"featviz · {site.loaded.name}", _index_body(site, layout.INDEX), [HOME])
 
 
@@ -74,6 +76,20 @@ NOT_SCORED = (
     "Not scored: featviz has no natural images for this model's input, so there is no ratio and no dead mark. "
     "Pass --dataset with images like the ones the model was trained on to score them."
 )
+
+
+def _class_tiles(site: Site, page: str) -> str:
+    c = site.classes
+    tiles = [
+        html.tile(
+            layout.link(page, layout.map_picture(c.layer.info, "thumb", s.map)),
+            f"{c.name(s.map)} {s.caption().partition(' ')[2]}".strip(),
+            target=layout.link(page, layout.CLASSES) + f"#class-{s.map}",
+            marked=s.marked,
+        )
+        for s in c.layer.scores
+    ]
+    return f'<div class="tiles">{"".join(tiles)}</div>'
 
 
 def _layer_line(r: LayerResult) -> str:
@@ -222,6 +238,13 @@ def _index_body(site: Site, page: str) -> str:
         f'<p class="muted">{RATIO_NOTE}</p>',
         f"<h2>Why does it see that?</h2><ul>{samples}</ul>",
     ]
+    if site.classes is not None:
+        r = site.classes.layer
+        parts.append(f"<h2>{_a(page, layout.CLASSES, 'Classes')}</h2>")
+        parts += [
+            f'<p class="muted">What {esc(r.info.name)} responds to most, class by class.</p>',
+            _class_tiles(site, page),
+        ]
     if site.out.path(layout.COMPARE_INDEX).exists():
         parts.append(f"<p>{_a(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
     for r in site.layers:
@@ -242,3 +265,35 @@ def _input_text(site: Site) -> str:
     if expected is not None and expected.preprocess == site.settings.input_range:
         return f"{text} (read from {expected.reason})"
     return text
+
+
+def _classes_body(site: Site, page: str) -> str:
+    """Each class: its pattern from every seed, its top natural images, the figures, and other models' verdicts."""
+    c = site.classes
+    r = c.layer
+    head = ["class", "ratio", "the model reads its pattern as"] + [f"{t.model} reads it as" for t in c.transfer]
+    rows, cards = [], []
+    for s in r.scores:
+        verdict = f"{c.name(s.verdict[0])} ({s.verdict[1]:.1%})" if s.verdict else "n/a"
+        others = [f"{c.name(t.verdicts[s.map].predicted)} ({t.verdicts[s.map].probability:.1%})" for t in c.transfer]
+        rows.append([c.name(s.map), _ratio_text(s), verdict, *others])
+        top = _img(
+            page, layout.map_picture(r.info, "top", s.map), f"top images of class {s.map}", cls="thumb", width=232
+        )
+        cards.append(
+            f'<div class="card row" id="class-{s.map}"><div><strong>{esc(c.name(s.map))}</strong><br><span class="muted">{esc(s.caption())}'
+            "</span></div>" + _img(page, layout.map_picture(r.info, "seeds", s.map), f"patterns of class {s.map}", cls="thumb")
+            + (top if r.stats is not None else "") + "</div>"
+        )  # fmt: skip
+    shares = "; ".join(f"{t.model}: {t.share([s.map for s in r.scores]):.0%}" for t in c.transfer) or "no other models"
+    return "\n".join(
+        [
+            f'<p class="muted">One pattern per class of {esc(r.info.name)}, maximizing its logit (the input to the '
+            "softmax), from every seed; beside it the natural images of that class with the highest logit. Ratio = "
+            "the logit the saved pattern reaches over the best natural image of its class. A class pattern that only "
+            "its own model reads as its class is an adversarial image, not a picture of the class: the other "
+            f"models trained on the same data read them as their class this often: {esc(shares)}.</p>",
+            html.table(head, rows),
+            *cards,
+        ]
+    )

@@ -19,6 +19,8 @@ def write_all(site: Site) -> None:
         if r.stats is not None:
             _exemplars(site, r)
         _sample_grids(site, r)
+    if site.classes is not None:
+        _class_pictures(site, site.classes.layer)
     for sample in site.samples:
         shown = thumbs.to_rgb(images.to_unit(sample.input, site.settings.input_range))
         _write(
@@ -71,6 +73,22 @@ def _exemplars(site: Site, r: LayerResult) -> None:
         picked = [row_of[i] for i in top[m]]
         vmax = max(float(acts[picked, ..., m].max()), 1e-8)
         tiles = [thumbs.upscale(thumbs.overlay(unit[row], acts[row, ..., m], vmax), factor) for row in picked]
+        _write(site, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
+
+
+def _class_pictures(site: Site, r: LayerResult) -> None:
+    """Per class: its pattern, its seeds, and its top natural images (of that class, by its logit)."""
+    for m in range(r.info.units):
+        _thumb(site, r, m, None)
+        _seed_strip(site, r, m)
+    if r.stats is None:
+        return
+    wanted = sorted(set(r.stats.top.ravel().tolist()))
+    unit = site.dataset.take(wanted, models.input_shape(site.loaded.model))
+    row_of = {idx: i for i, idx in enumerate(wanted)}
+    factor = thumbs.factor_for(unit.shape[1], 72)
+    for m in range(r.info.units):
+        tiles = [thumbs.upscale(thumbs.to_rgb(unit[row_of[i]]), factor) for i in r.stats.top[m]]
         _write(site, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
 
 

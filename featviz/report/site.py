@@ -48,6 +48,18 @@ class LayerResult:
 
 
 @dataclass
+class ClassResult:
+    """The class patterns of a model with a class output: its class layer's patterns, names and transfer."""
+
+    layer: LayerResult
+    names: list[str] | None
+    transfer: list  # classes.Transfer per other model, on the first seed's patterns
+
+    def name(self, c: int) -> str:
+        return self.names[c] if self.names and c < len(self.names) else str(c)
+
+
+@dataclass
 class Sample:
     path: Path
     input: np.ndarray  # the model input (H, W, C), in the input range
@@ -63,6 +75,7 @@ class Site:
     layers: list[LayerResult]
     samples: list[Sample]
     dataset: Dataset | None
+    classes: "ClassResult | None" = None
 
     @property
     def innermost(self) -> LayerResult:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Collection
 
 from .. import _tf
+from ..models import graph
 from . import fastconv
 
 MONOTONE_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus", "linear")
@@ -33,13 +34,17 @@ class Hooks:
     fast_conv: bool = False
     compute_dtype: str | None = None  # e.g. "bfloat16"
     pool_first: bool = False
+    logit_layers: Collection[str] = ()  # these layers return logits when their activation is softmax
     deferred: dict = field(default_factory=dict)  # id(output) -> (output, pre-activation, activation)
 
     def __call__(self, layer, path: str, args: tuple, kwargs: dict):
         relu = self.relu if self.relu_layers is None or path in self.relu_layers else None
-        if self.compute_dtype is None:
-            return self._run(layer, args, kwargs, relu)
-        with _policy(layer, self.compute_dtype):
+        with contextlib.ExitStack() as stack:
+            if self.compute_dtype is not None:
+                stack.enter_context(_policy(layer, self.compute_dtype))
+            if path in self.logit_layers and graph.ends_in_softmax(layer):
+                stack.enter_context(_linear_activation(layer))
+                relu = None
             return self._run(layer, args, kwargs, relu)
 
     def _run(self, layer, args, kwargs, relu):

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from .. import _tf, defaults
 
-KINDS = defaults.OBJECTIVES
+KINDS = defaults.OBJECTIVES  # and "at:Y,X", one unit of each map (parse_kind)
 
 
 class Objective:
@@ -69,32 +69,61 @@ def as_objective(value) -> Objective:
     return Objective(lambda taps, images: constant, name=f"{constant:g}")
 
 
+def parse_kind(kind: str) -> tuple[int, int] | None:
+    """None for "mean" and "center"; (y, x) for "at:Y,X"; anything else is refused."""
+    if kind in KINDS:
+        return None
+    try:
+        y, x = (int(v) for v in kind.removeprefix("at:").split(","))
+    except ValueError:
+        raise ValueError(f"objective kind must be one of {KINDS} or at:Y,X, not {kind!r}") from None
+    if not kind.startswith("at:") or y < 0 or x < 0:
+        raise ValueError(f"objective kind must be one of {KINDS} or at:Y,X, not {kind!r}")
+    return y, x
+
+
 def channel(layer: str, index: int | Sequence[int], kind: str = "mean") -> Objective:
-    """A map of `layer`: its mean, or its centre unit.
+    """A map of `layer`: its mean, its centre unit, or the unit at ("at:Y,X"); a unit of a flat layer.
 
     With a sequence of indices, image i is scored on map index[i]: this is
-    how every map of a layer is optimized in one batch.
+    how every map of a layer is optimized in one batch. On a layer with flat
+    output (a Dense layer, logits) a map is one unit, and kind is ignored.
     """
-    if kind not in KINDS:
-        raise ValueError(f"objective kind must be one of {KINDS}, not {kind!r}")
+    parse_kind(kind)
 
     def fn(taps, images):
         tf = _tf.tf()
-        maps = taps[layer]
+        out = taps[layer]
         if isinstance(index, int):
-            selected = maps[..., index]
+            selected = out[..., index]
         else:
-            selected = tf.gather(maps, tf.constant(list(index), tf.int32), axis=3, batch_dims=1)
-        return reduce_map(selected, kind)
+            selected = tf.gather(out, tf.constant(list(index), tf.int32), axis=len(out.shape) - 1, batch_dims=1)
+        return selected if len(selected.shape) == 1 else reduce_map(selected, kind)
 
     return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}]")
 
 
+def direction(layer: str, vector: Sequence[float], kind: str = "mean") -> Objective:
+    """lucid's direction: the layer's activations projected on `vector` (one weight per map), then reduced."""
+    parse_kind(kind)
+
+    def fn(taps, images):
+        tf = _tf.tf()
+        out = taps[layer]
+        projected = tf.tensordot(out, tf.constant(list(vector), out.dtype), axes=[[len(out.shape) - 1], [0]])
+        return projected if len(projected.shape) == 1 else reduce_map(projected, kind)
+
+    return Objective(fn, frozenset([layer]), f"{kind} of {layer} along a direction")
+
+
 def reduce_map(selected, kind: str):
-    """(N, h, w) -> (N,): the mean over the map, or the value at its centre."""
+    """(N, h, w) -> (N,): the mean over the map, the value at its centre, or at ("at:Y,X")."""
     tf = _tf.tf()
+    at = parse_kind(kind)
     if kind == "mean":
         return tf.reduce_mean(selected, axis=[1, 2])
+    if at is not None:
+        return selected[:, at[0], at[1]]
     h, w = tf.shape(selected)[1], tf.shape(selected)[2]
     return selected[:, h // 2, w // 2]
 

@@ -180,4 +180,5 @@ class _Ascent:
 
     def _hooks(self) -> Hooks:
         fast = self.recipe.fast_conv
-        return Hooks(self.relu, self.objective.layers, fast, self.recipe.compute_dtype, pool_first=fast)
+        layers = self.objective.layers
+        return Hooks(self.relu, layers, fast, self.recipe.compute_dtype, pool_first=fast, logit_layers=layers)
