@@ -6,6 +6,7 @@ TensorFlow is imported inside the commands, never at module level, so that
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -99,6 +100,32 @@ dataset_option = click.option(
     metavar="PATH",
     help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).",
 )
+
+
+def executor_options(command):
+    """--executor, --ray-address, --workers and --gpus-per-worker: where pattern units run."""
+    options = [
+        click.option(
+            "--executor",
+            type=click.Choice(["local", "ray"]),
+            default="local",
+            show_default=True,
+            help="Run pattern units in this process, or on a Ray cluster (pip install 'featviz[ray]').",
+        ),
+        click.option(
+            "--ray-address",
+            default=None,
+            metavar="ADDRESS",
+            help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray).",
+        ),
+        click.option("--workers", type=click.IntRange(min=1), default=None, help="Ray workers (default: one per CPU)."),
+        click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0.0, help="GPUs for each Ray worker."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 force_option = click.option(
     "--force", is_flag=True, help="Overwrite files in the output folder that featviz did not write."
 )
@@ -248,6 +275,7 @@ def activations(
     metavar="MODEL,...",
     help="For class patterns: other models to read them (default: the other bundled models of the same data).",
 )
+@executor_options
 @out_option
 @force_option
 @model_option
@@ -270,6 +298,10 @@ def patterns(
     dataset,
     labels,
     transfer,
+    executor,
+    ray_address,
+    workers,
+    gpus_per_worker,
     out,
     force,
     trust_model_code,
@@ -307,8 +339,10 @@ def patterns(
         _note(f"the patterns are not scored: featviz has no natural images for {models.shape_text(canvas)} input; "
               "pass --dataset DIR (or an .npz) with images like the training images to score them")  # fmt: skip
     started = time.perf_counter()
-    with OutputDir(out, force=force) as folder, _progress(len(maps) * steps, f"{info.name}: {len(maps)} maps") as bar:
-        done = job.run(folder, progress=bar.update)
+    runner = _executor(executor, loaded, ray_address, workers, gpus_per_worker)
+    label = f"{info.name}: {len(maps)} maps"
+    with runner as run_on, OutputDir(out, force=force) as folder, _progress(len(maps) * steps, label) as bar:
+        done = job.run(folder, progress=bar.update, executor=run_on)
     _note_restarted(done.restarted)
     click.echo(
         f"{done.summary.line(info.name)}; {done.rendered} rendered, {done.reused} reused "
@@ -341,6 +375,18 @@ def _class_lines(loaded, done, transfer: str | None, value_range) -> None:
     found = classes.transfer(others, done.images, asked)
     for line in classes.transfer_lines(found, [s.map for s in done.scores]):
         click.echo(line)
+
+
+@contextlib.contextmanager
+def _executor(kind: str, loaded, address, workers, gpus_per_worker):
+    """The executor for this run, closed however the run ends (Ctrl-C included)."""
+    from . import execution
+
+    runner = execution.make(kind, loaded, address=address, workers=workers, gpus_per_worker=gpus_per_worker)
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 def _unit_kind(at: str, info) -> str:
@@ -519,6 +565,7 @@ def check(paths, trust_model_code, architecture) -> None:
 )
 @precision_option
 @input_options
+@executor_options
 @out_option
 @force_option
 @model_option
@@ -534,6 +581,10 @@ def gallery(
     preprocess,
     mean,
     std,
+    executor,
+    ray_address,
+    workers,
+    gpus_per_worker,
     out,
     force,
     trust_model_code,
@@ -560,11 +611,12 @@ def gallery(
     images = gallery_api.natural_images(loaded.model, settings)
     if images is None:
         _note("the patterns are not scored: featviz has no natural images for this model's input; pass --dataset")
-    with _progress(len(images) if images is not None else 0, "natural images") as bar:
-        natural = gallery_api.scan_natural(loaded, settings, bar.update)
     total = gallery_api.total_steps(gallery_api.select_layers(loaded.model, settings.layers), settings, loaded.model)
-    with OutputDir(out, force=force) as folder, _progress(total, "patterns") as bar:
-        report = gallery_api.build(loaded, folder, settings, bar.update, natural)
+    with _executor(executor, loaded, ray_address, workers, gpus_per_worker) as runner:
+        with _progress(len(images) if images is not None else 0, "natural images") as bar:
+            natural = gallery_api.scan_natural(loaded, settings, bar.update, runner)
+        with OutputDir(out, force=force) as folder, _progress(total, "patterns") as bar:
+            report = gallery_api.build(loaded, folder, settings, bar.update, natural, runner)
     _note_restarted(report.restarted)
     click.echo(
         f"{len(report.layers)} layers, {sum(r.info.maps for r in report.layers)} maps; "

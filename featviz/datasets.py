@@ -9,6 +9,7 @@ resized. Pixels come out in 0..1; preprocess.py maps them into the model.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -32,9 +33,17 @@ class Dataset:
     files: list[Path] = field(default_factory=list)
     labels: np.ndarray | None = None
     classes: list[str] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)  # encoded image files, for a slice sent to another machine
 
     def __len__(self) -> int:
-        return len(self.x) if self.x is not None else len(self.files)
+        return len(self.x) if self.x is not None else len(self.files) or len(self.blobs)
+
+    def slice(self, start: int, stop: int) -> "Dataset":
+        """Images start..stop-1, carrying their pixels or file bytes, so no shared disk is needed to read them."""
+        labels = None if self.labels is None else self.labels[start:stop]
+        if self.x is not None:
+            return Dataset(self.source, x=self.x[start:stop], labels=labels)
+        return Dataset(self.source, labels=labels, blobs=[f.read_bytes() for f in self.files[start:stop]])
 
     def take(self, indices: Sequence[int], shape: tuple[int, int, int]) -> np.ndarray:
         """The images at `indices`, fitted to shape (height, width, channels), in 0..1."""
@@ -42,7 +51,12 @@ class Dataset:
             return self.x[np.asarray(list(indices), dtype=np.int64)]
         if self.x is not None:
             return np.stack([fit(self.x[i], shape) for i in indices])
-        return np.stack([fit(images.to_float(images.open_image(self.files[i])), shape) for i in indices])
+        return np.stack([fit(images.to_float(self._decode(i)), shape) for i in indices])
+
+    def _decode(self, i: int):
+        if self.blobs:
+            return images.decode(io.BytesIO(self.blobs[i]), f"{self.source}[{i}]")
+        return images.open_image(self.files[i])
 
     def batches(self, shape: tuple[int, int, int], size: int) -> Iterator[tuple[int, np.ndarray]]:
         """(first index, images fitted to shape in 0..1), `size` at a time."""

@@ -99,8 +99,12 @@ def scan(
     kind: str = defaults.OBJECTIVE,
     top_k: int = defaults.TOP_K,
     progress: Callable[[int], None] | None = None,
+    offset: int = 0,
 ) -> dict[str, LayerStats]:
-    """One streamed pass over the dataset for all layers: per-map best, mean, firing rate and top-k."""
+    """One streamed pass over the dataset for all layers: per-map best, mean, firing rate and top-k.
+
+    `offset` numbers the images from there: a slice's statistics then merge with the others'.
+    """
     summarize = _summarizer(model, list(layers), kind)
     shape = models.input_shape(model)
     flat = {info.name for info in models.list_layers(model) if not info.spatial}
@@ -113,7 +117,7 @@ def scan(
             values, fired = np.asarray(values, np.float32), np.asarray(fired)
             ranked = by_class(values, labels) if name in flat and values.shape[1] == classes else None
             current = stats[name] or LayerStats.empty(values.shape[1], top_k)
-            stats[name] = current.add(start, values, fired, top_k, ranked)
+            stats[name] = current.add(offset + start, values, fired, top_k, ranked)
         if progress is not None:
             progress(len(unit))
     return stats

@@ -30,10 +30,16 @@ def open_image(path: str | Path) -> Image.Image:
     p = bundled.image(path)
     if not p.is_file():
         raise FeatvizError(f"{Path(path)}: no such image file")
+    return decode(p, p)
+
+
+def decode(source: "Path | io.BytesIO", name: object) -> Image.Image:
+    """Decode an image from a path or a file object; `name` is what an error calls it."""
+    p = name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p, formats=FORMATS) as img:
+            with Image.open(source, formats=FORMATS) as img:
                 img.load()
                 return ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from . import classes, grids, images, layout, manifest, models, scoring
 from .manifest import Manifest
 from .output import OutputDir
 from .scoring import MapScore, Summary
+
+UNIT_FAILED = "the unit failed"
 
 if TYPE_CHECKING:
     from .patterns import PatternJob
@@ -58,39 +60,52 @@ class Store:
         self.stale = set(saved.maps) if saved.dataset != job.natural.dataset else set()
         saved.dataset = job.natural.dataset
         self.saved: dict[int, str | None] = {}  # maps rendered by this run -> file name (None: not finite)
+        self.failed: set[int] = set()  # maps whose unit failed in this run
 
     def missing(self) -> list[int]:
         return [m for m in self.job.maps if not self._done(m)]
 
     def _done(self, m: int) -> bool:
         score = self.record.maps.get(m)
-        return score is not None and (score.image is None or self._path(score.image).exists())
+        if score is None or (score.error or "").startswith(UNIT_FAILED):
+            return False  # a unit whose worker failed is tried again
+        return score.image is None or self._path(score.image).exists()
 
     def _path(self, name: str) -> Path:
         return self.out.path(f"{self.folder}/{name}")
 
-    def save(self, maps: list[int], found: np.ndarray) -> None:
-        """Write one 8-bit PNG per map; a pattern with NaN or Inf is recorded, not saved."""
+    def save(self, maps: Sequence[int], found: np.ndarray, ran: dict | None = None) -> None:
+        """Write one 8-bit PNG per map; a pattern with NaN or Inf is recorded, not saved.
+
+        `ran` is the record of the machine that computed them (default: this one).
+        """
         for m, pattern in zip(maps, found):
             name = layout.map_file(m) if np.isfinite(pattern).all() else None
             if name is not None:
                 self.out.write(f"{self.folder}/{name}", images.png_bytes(images.to_uint8(pattern, (0.0, 1.0))))
             self.saved[m] = name
-        ran = manifest.this_machine(self.job.request.recipe.resolved_precision)
+        ran = ran or manifest.this_machine(self.job.request.recipe.resolved_precision)
         if ran not in self.record.ran:
             self.record.ran.append(ran)
 
+    def fail(self, maps: Sequence[int], error: str) -> None:
+        """Maps whose unit failed for good: recorded as failed, tried again on the next run."""
+        for m in maps:
+            self.record.maps[m] = MapScore(m, None, None, None, None, None, f"{UNIT_FAILED}: {error}")
+            self.failed.add(m)
+
     def finish(self, grid: bool) -> PatternSet:
         """Score what is new or stale, write the manifest and grid if anything changed, and read back."""
-        changed = sorted(set(self.saved) | self.stale)
+        changed = sorted(set(self.saved) | self.stale - self.failed)
         if changed:
             self._score(changed)
+        if changed or self.failed:
             self.out.write_json(f"{self.folder}/{layout.MANIFEST}", self.record.to_json())
         if grid and (changed or not self._path(layout.GRID).exists()):
             self._write_grid()
         scores = [self.record.maps[m] for m in self.job.maps]
         pictures = self._read([s.image for s in scores])
-        rendered = len(self.saved)
+        rendered = len(self.saved) + len(self.failed)
         folder = self.out.root / self.folder
         return PatternSet(
             folder, folder / layout.MANIFEST, folder / layout.GRID, scores, pictures,

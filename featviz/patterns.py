@@ -21,7 +21,7 @@ from .errors import FeatvizError
 from .models import LayerInfo
 from .output import OutputDir
 from .preprocess import InputRange, as_preprocess
-from .pattern_store import PatternSet, Store
+from .pattern_store import PatternSet
 from .synthesis import objectives, render
 from .synthesis.render import Recipe
 
@@ -169,15 +169,13 @@ class PatternJob:
     def for_seed(self, seed: int) -> "PatternJob":
         return replace(self, request=replace(self.request, seed=seed))
 
-    def run(self, out: OutputDir, progress: Callable[[int], None] | None = None, *, grid: bool = True) -> PatternSet:
+    def run(
+        self, out: OutputDir, progress: Callable[[int], None] | None = None, *, grid: bool = True, executor=None
+    ) -> PatternSet:
         """Render the maps the folder's manifest lacks, then save, read back, score, and record."""
-        store = Store(self, out)
-        todo = store.missing()
-        if progress is not None and len(todo) < len(self.maps):
-            progress((len(self.maps) - len(todo)) * self.request.recipe.steps)
-        if todo:
-            store.save(todo, synthesize(self.loaded.model, self.request, todo, progress))
-        return store.finish(grid)
+        from .execution.driver import run_jobs  # the driver runs jobs, so it imports this module
+
+        return run_jobs([self], out, executor, progress, [grid])[0]
 
 
 def prepare(

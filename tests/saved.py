@@ -112,7 +112,11 @@ def mobilenet_like():
     base = k.Model(inp, x, name="mobilenetish")
     features = k.Sequential([k.Input((16, 16, 3)), base, L.GlobalAveragePooling2D(name="gap")], name="sequential_1")
     head = k.Sequential(
-        [k.Input((6,)), L.Dense(5, activation="relu", name="dense_Dense1"), L.Dense(3, activation="softmax", name="dense_Dense2")],
+        [
+            k.Input((6,)),
+            L.Dense(5, activation="relu", name="dense_Dense1"),
+            L.Dense(3, activation="softmax", name="dense_Dense2"),
+        ],
         name="sequential_3",
     )
     model = k.Sequential([k.Input((16, 16, 3)), features, head], name="sequential_4")
@@ -127,11 +131,16 @@ def _mobilenet_config() -> dict:
     layers = [
         _node(_k2("InputLayer", "input_1", batch_input_shape=[None, 16, 16, 3], sparse=False, ragged=False)),
         _node(_k2_conv("Conv1", 4, 3, strides=[2, 2]), "input_1"),
-        _node(_k2("BatchNormalization", "bn_Conv1", axis=[3], momentum=0.999, epsilon=0.001, center=True, scale=True), "Conv1"),
+        _node(
+            _k2("BatchNormalization", "bn_Conv1", axis=[3], momentum=0.999, epsilon=0.001, center=True, scale=True),
+            "Conv1",
+        ),
         _node(_k2("ReLU", "Conv1_relu", max_value=6.0, negative_slope=0.0, threshold=0.0), "bn_Conv1"),
         # Keras 2.4 wrote Conv2D's arguments into DepthwiseConv2D's config too: groups is one Keras 3 refuses.
         _node(_k2_conv("dw", 4, 3, depth_multiplier=1), "Conv1_relu"),
-        _node(_k2("BatchNormalization", "dw_BN", axis=[3], momentum=0.999, epsilon=0.001, center=True, scale=True), "dw"),
+        _node(
+            _k2("BatchNormalization", "dw_BN", axis=[3], momentum=0.999, epsilon=0.001, center=True, scale=True), "dw"
+        ),
         _node(_k2("ReLU", "dw_relu", max_value=6.0, negative_slope=0.0, threshold=0.0), "dw_BN"),
         _node(_k2_conv("project", 6, 1, use_bias=True), "dw_relu"),
     ]
@@ -139,7 +148,12 @@ def _mobilenet_config() -> dict:
     del layers[4]["config"]["filters"]
     return {
         "class_name": "Functional",
-        "config": {"name": "mobilenetish", "layers": layers, "input_layers": [["input_1", 0, 0]], "output_layers": [["project", 0, 0]]},
+        "config": {
+            "name": "mobilenetish",
+            "layers": layers,
+            "input_layers": [["input_1", 0, 0]],
+            "output_layers": [["project", 0, 0]],
+        },
     }
 
 
@@ -149,12 +163,35 @@ def write_teachable_machine(path: Path, model, *, tf215: bool = False) -> None:
     With tf215, the nested layers carry the module paths that tf.keras 2.15 wrote into an .h5, such as
     keras.src.engine.functional, which no longer exists.
     """
-    inner_input = _k2("InputLayer", "sequential_1_input", batch_input_shape=[None, 16, 16, 3], sparse=False, ragged=False)
-    features = {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [inner_input, _mobilenet_config(), _k2("GlobalAveragePooling2D", "gap", data_format="channels_last")]}}
+    inner_input = _k2(
+        "InputLayer", "sequential_1_input", batch_input_shape=[None, 16, 16, 3], sparse=False, ragged=False
+    )
+    features = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential_1",
+            "layers": [
+                inner_input,
+                _mobilenet_config(),
+                _k2("GlobalAveragePooling2D", "gap", data_format="channels_last"),
+            ],
+        },
+    }
     dense = lambda name, units, act: _k2("Dense", name, units=units, activation=act, use_bias=True)  # noqa: E731
-    head = {"class_name": "Sequential", "config": {"name": "sequential_3", "layers": [dense("dense_Dense1", 5, "relu"), dense("dense_Dense2", 3, "softmax")]}}
+    head = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "sequential_3",
+            "layers": [dense("dense_Dense1", 5, "relu"), dense("dense_Dense2", 3, "softmax")],
+        },
+    }
     head["config"]["layers"][0]["config"]["batch_input_shape"] = [None, 6]
-    config = {"class_name": "Sequential", "config": {"name": "sequential_4", "layers": [features, head]}, "keras_version": "2.4.0", "backend": "tensorflow"}
+    config = {
+        "class_name": "Sequential",
+        "config": {"name": "sequential_4", "layers": [features, head]},
+        "keras_version": "2.4.0",
+        "backend": "tensorflow",
+    }
     if tf215:
         for layer in _nested(config):
             functional = layer["class_name"] == "Functional"
@@ -192,7 +229,9 @@ def _leaves(model) -> list:
     return out
 
 
-def _write_h5(path: Path, config: dict, groups: dict[str, list[tuple[str, np.ndarray]]], with_config: bool = True) -> None:
+def _write_h5(
+    path: Path, config: dict, groups: dict[str, list[tuple[str, np.ndarray]]], with_config: bool = True
+) -> None:
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = b"2.4.0"
         f.attrs["backend"] = b"tensorflow"
@@ -222,17 +261,47 @@ def write_keras20_functional(path: Path, model, *, weights_only: bool = False) -
     """The model as standalone Keras 2.0 saved it: class "Model", list-wrapped endpoints. Returns the config."""
     layers = [
         _node(_k2("InputLayer", "input_1", batch_input_shape=[None, 12, 12, 3], sparse=False)),
-        _node(_k2("SeparableConv2D", "sep", filters=4, kernel_size=[3, 3], strides=[1, 1], padding="same",
-                  data_format="channels_last", depth_multiplier=1, activation="relu", use_bias=True), "input_1"),  # fmt: skip
+        _node(
+            _k2(
+                "SeparableConv2D",
+                "sep",
+                filters=4,
+                kernel_size=[3, 3],
+                strides=[1, 1],
+                padding="same",
+                data_format="channels_last",
+                depth_multiplier=1,
+                activation="relu",
+                use_bias=True,
+            ),
+            "input_1",
+        ),  # fmt: skip
         _node(_k2_conv("proj", 4, 1, padding="valid", use_bias=True), "input_1"),
         _node(_k2("Add", "sum"), "sep", "proj"),
         _node(_k2("GlobalAveragePooling2D", "gap", data_format="channels_last"), "sum"),
         _node(_k2("Dense", "logits", units=2, activation="linear", use_bias=True), "gap"),
     ]
     del layers[2]["config"]["groups"]  # Keras 2.0 predates groups
-    config = {"class_name": "Model", "config": {"name": "model_1", "layers": layers, "input_layers": [["input_1", 0, 0]], "output_layers": [["logits", 0, 0]]}, "keras_version": "2.0.8", "backend": "tensorflow"}
-    names = {"sep": ["depthwise_kernel", "pointwise_kernel", "bias"], "proj": ["kernel", "bias"], "logits": ["kernel", "bias"]}
-    groups = {n: [(f"{n}/{w}:0", v) for w, v in zip(names.get(n, []), model.get_layer(n).get_weights())] for n in ("input_1", "sep", "proj", "sum", "gap", "logits")}
+    config = {
+        "class_name": "Model",
+        "config": {
+            "name": "model_1",
+            "layers": layers,
+            "input_layers": [["input_1", 0, 0]],
+            "output_layers": [["logits", 0, 0]],
+        },
+        "keras_version": "2.0.8",
+        "backend": "tensorflow",
+    }
+    names = {
+        "sep": ["depthwise_kernel", "pointwise_kernel", "bias"],
+        "proj": ["kernel", "bias"],
+        "logits": ["kernel", "bias"],
+    }
+    groups = {
+        n: [(f"{n}/{w}:0", v) for w, v in zip(names.get(n, []), model.get_layer(n).get_weights())]
+        for n in ("input_1", "sep", "proj", "sum", "gap", "logits")
+    }
     _write_h5(path, config, groups, with_config=not weights_only)
     return config
 
@@ -244,4 +313,6 @@ def write_list_style_sequential(path: Path, model3) -> None:
     keras2.write_sequential(path, model3, keras_version="2.1.6")
     with h5py.File(path, "r+") as f:
         config = json.loads(f.attrs["model_config"])
-        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": config["config"]["layers"]}).encode()
+        f.attrs["model_config"] = json.dumps(
+            {"class_name": "Sequential", "config": config["config"]["layers"]}
+        ).encode()

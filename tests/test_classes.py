@@ -36,7 +36,9 @@ def test_class_logits_are_ranked_among_images_of_their_own_class():
     x = helpers.random_digits()[..., None].astype(np.float32) / 255
     labels = np.arange(16) % 3
     stats = exemplars.scan(model, ["out"], datasets.Dataset("d", x=x, labels=labels), top_k=2)["out"]
-    _, taps = models.run_graph(model, helpers.keras().ops.convert_to_tensor(x), {"out"}, models.graph.logits_of({"out"}), stop=True)
+    _, taps = models.run_graph(
+        model, helpers.keras().ops.convert_to_tensor(x), {"out"}, models.graph.logits_of({"out"}), stop=True
+    )
     logits = np.asarray(taps["out"])
     for c in range(3):
         np.testing.assert_allclose(stats.best[c], logits[labels == c, c].max(), rtol=1e-6)
@@ -46,7 +48,9 @@ def test_class_logits_are_ranked_among_images_of_their_own_class():
 def test_the_class_layer_and_names():
     model = helpers.tiny_cnn()
     assert classes.class_layer(model).name == "out"
-    assert classes.class_layer(helpers.keras().Sequential([helpers.keras().Input((4,)), helpers.keras().layers.Dense(2)])).name
+    assert classes.class_layer(
+        helpers.keras().Sequential([helpers.keras().Input((4,)), helpers.keras().layers.Dense(2)])
+    ).name
     assert patterns.parse_maps("b,0", 3, ["a", "b", "c"]) == [1, 0]
 
 
@@ -60,7 +64,9 @@ def test_labels_come_from_a_file_or_the_model_card(tmp_path):
 def test_saved_class_patterns_carry_the_models_verdict(tmp_path, tiny_files):
     loaded = models.load(tiny_files / "tiny.keras")
     layer = models.resolve_layer(loaded.model, "out", flat=True)
-    job = patterns.prepare(loaded, patterns.PatternRequest(layer, (12, 12), recipe=FAST), [0, 1, 2], tiny_files / "digits.npz")
+    job = patterns.prepare(
+        loaded, patterns.PatternRequest(layer, (12, 12), recipe=FAST), [0, 1, 2], tiny_files / "digits.npz"
+    )
     with OutputDir(tmp_path) as out:
         done = job.run(out)
     saved = json.loads(done.manifest.read_text())
@@ -80,7 +86,10 @@ def test_patterns_command_on_the_class_layer_reports_verdict_and_transfer(cli, t
                  "--dataset", tiny_files / "digits.npz")  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert any(line.startswith("the model itself reads ") and line.endswith("/3 class patterns as their class") for line in lines)
+    assert any(
+        line.startswith("the model itself reads ") and line.endswith("/3 class patterns as their class")
+        for line in lines
+    )
     assert any(line.startswith("other.keras reads ") for line in lines)
 
 

@@ -88,7 +88,9 @@ def test_the_scan_holds_one_batch_of_images_at_a_time(tmp_path, monkeypatch):
 @pytest.mark.parametrize("size", [(30, 20), (20, 30)])
 def test_patterns_of_a_colour_model_are_scored_against_a_folder_and_not_scored_without_one(cli, tmp_path, size):
     k = helpers.keras()
-    model = k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(3, 3, activation="relu", name="c", bias_initializer="ones")])
+    model = k.Sequential(
+        [k.Input((16, 16, 3)), k.layers.Conv2D(3, 3, activation="relu", name="c", bias_initializer="ones")]
+    )
     model.save(tmp_path / "rgb.keras")
     (tmp_path / "images" / "a").mkdir(parents=True)
     for i in range(3):

@@ -61,7 +61,9 @@ def rescaled(scale, offset=0.0):
     return k.Model(inp, k.layers.Conv2D(2, 3, name="conv")(x))
 
 
-@pytest.mark.parametrize("scale,offset,expected", [(1 / 255, 0.0, [0.0, 255.0]), (1 / 127.5, -1.0, [0.0, 255.0]), (255.0, 0.0, [0.0, 1.0])])
+@pytest.mark.parametrize(
+    "scale,offset,expected", [(1 / 255, 0.0, [0.0, 255.0]), (1 / 127.5, -1.0, [0.0, 255.0]), (255.0, 0.0, [0.0, 1.0])]
+)
 def test_a_rescaling_layer_at_the_input_says_the_raw_range(scale, offset, expected):
     found = expected_input(rescaled(scale, offset))
     assert found.preprocess.record() == expected and "'rescale'" in found.reason

@@ -14,7 +14,9 @@ from featviz.errors import FeatvizError
 
 def same_outputs(loaded, reference, shape, scale=1.0):
     x = np.random.default_rng(0).random((3, *shape)).astype(np.float32) * scale
-    np.testing.assert_allclose(np.asarray(loaded(x, training=False)), np.asarray(reference(x, training=False)), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(loaded(x, training=False)), np.asarray(reference(x, training=False)), atol=1e-5
+    )
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,9 @@ def test_h5_written_by_keras3_with_a_nested_model_and_dtype_policies(tmp_path):
 
 def test_linear_convolutions_of_a_regression_model(tmp_path, cli):
     k = helpers.keras()
-    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="lin"), k.layers.GlobalAveragePooling2D(), k.layers.Dense(1)])
+    model = k.Sequential(
+        [k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="lin"), k.layers.GlobalAveragePooling2D(), k.layers.Dense(1)]
+    )
     model.save(tmp_path / "regress.keras")
     result = cli("patterns", tmp_path / "regress.keras", "--steps", "4", "--maps", "0-1")
     assert result.exit_code == 0, result.output
@@ -152,7 +156,9 @@ def test_an_unreadable_config_is_refused_in_one_line(tmp_path, cli):
     import h5py
 
     with h5py.File(tmp_path / "bad.h5", "r+") as f:
-        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": [{"class_name": "Conv2D"}]}).encode()
+        f.attrs["model_config"] = json.dumps(
+            {"class_name": "Sequential", "config": [{"class_name": "Conv2D"}]}
+        ).encode()
     result = cli("layers", tmp_path / "bad.h5")
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     with pytest.raises(FeatvizError):

@@ -22,6 +22,8 @@ from ..models import LayerInfo, head
 from ..models.inputs import resolve_input
 from ..output import OutputDir
 from ..patterns import Natural as NaturalBest
+from ..execution.driver import run_jobs
+from ..execution.local import LocalExecutor
 from ..patterns import PatternJob, PatternRequest
 from . import pages, pictures
 from .site import ClassResult, LayerResult, Sample, Settings, Site
@@ -84,7 +86,7 @@ class Natural:
 
 
 def scan_natural(
-    loaded: models.LoadedModel, settings: Settings, progress: Callable[[int], None] | None = None
+    loaded: models.LoadedModel, settings: Settings, progress: Callable[[int], None] | None = None, executor=None
 ) -> Natural:
     """One streamed pass over the natural images for all the gallery's layers (`progress` gets images)."""
     model = loaded.model
@@ -93,7 +95,8 @@ def scan_natural(
     if data is None:
         return Natural(None, {name: None for name in names})
     input_range = resolve_input(model, settings.input_range)
-    return Natural(data, exemplars.scan(model, names, data, input_range, top_k=settings.top_k, progress=progress))
+    executor = executor or LocalExecutor(loaded)
+    return Natural(data, executor.scan(names, data, input_range, settings.top_k, progress))
 
 
 def _scanned_layers(model, settings: Settings) -> list[LayerInfo]:
@@ -114,53 +117,61 @@ def build(
     settings: Settings = Settings(),
     progress: Callable[[int], None] | None = None,
     natural: Natural | None = None,
+    executor=None,
 ) -> Report:
     """Write the whole gallery into `out`; `progress` gets image-steps as they finish.
 
-    `natural` is scan_natural's result, when the caller ran it already.
+    `natural` is scan_natural's result, when the caller ran it already;
+    `executor` runs the pattern units (execution/; default: this process).
     """
     model = loaded.model
     settings = replace(settings, input_range=resolve_input(model, settings.input_range))
     layers = select_layers(model, settings.layers)
     samples = sample_images(settings.images)
     natural = natural or scan_natural(loaded, settings)
-    run = _PatternRun(loaded, out, settings, progress)
-    results = [run.layer(layer, natural.stats[layer.name], natural.dataset) for layer in layers]
+    target = classes.class_layer(model)
+    run = _PatternRun(loaded, settings, natural)
+    done = run.all(layers + ([target] if target is not None else []), out, executor, progress)
+    results = [done[layer.name] for layer in layers]
     results[-1].feeds = head.class_weights(model, results[-1].info)
     site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), natural.dataset)
-    site.classes = _class_patterns(loaded, run, natural, settings)
+    site.classes = _class_result(loaded, done[target.name]) if target is not None else None
     pictures.write_all(site)
     pages.write_all(site)
     return Report(out.root / layout.INDEX, results, run.rendered, run.reused, sorted(set(run.restarted)))
 
 
 class _PatternRun:
-    """Every seed of every layer through patterns.PatternJob, counting what was rendered and reused."""
+    """Every seed of every layer as patterns.PatternJobs in one run, counting what was rendered and reused."""
 
-    def __init__(self, loaded: models.LoadedModel, out: OutputDir, settings: Settings, progress):
-        self.loaded, self.out, self.settings, self.progress = loaded, out, settings, progress
+    def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Natural):
+        self.loaded, self.settings, self.natural = loaded, settings, natural
         self.rendered, self.reused, self.restarted = 0, 0, []
 
-    def layer(self, layer: LayerInfo, stats: exemplars.LayerStats | None, data: Dataset | None) -> LayerResult:
+    def job(self, layer: LayerInfo) -> PatternJob:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
         request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=self.settings.recipe)
-        natural = NaturalBest(stats.best, data.record()) if stats is not None else NaturalBest(None, None)
-        job = PatternJob(self.loaded, request, list(range(layer.units)), natural)
-        sets = {}
-        for i, seed in enumerate(self.settings.seeds):
-            done = job.for_seed(seed).run(self.out, self.progress, grid=i == 0)
+        stats = self.natural.stats.get(layer.name)
+        best = NaturalBest(stats.best, self.natural.dataset.record()) if stats is not None else NaturalBest(None, None)
+        return PatternJob(self.loaded, request, list(range(layer.units)), best)
+
+    def all(self, layers: Sequence[LayerInfo], out: OutputDir, executor, progress) -> dict[str, LayerResult]:
+        seeds = list(self.settings.seeds)
+        jobs = [self.job(layer).for_seed(seed) for layer in layers for seed in seeds]
+        grids = [seed == seeds[0] for _ in layers for seed in seeds]
+        sets = run_jobs(jobs, out, executor, progress, grids)
+        for done in sets:
             self.rendered, self.reused = self.rendered + done.rendered, self.reused + done.reused
             self.restarted += done.restarted
-            sets[seed] = done
-        return LayerResult(layer, stats, sets)
+        by_layer = [dict(zip(seeds, sets[i * len(seeds) : (i + 1) * len(seeds)])) for i in range(len(layers))]
+        return {
+            layer.name: LayerResult(layer, self.natural.stats.get(layer.name), found)
+            for layer, found in zip(layers, by_layer)
+        }
 
 
-def _class_patterns(loaded: models.LoadedModel, run: "_PatternRun", natural: Natural, settings: Settings):
-    """Every class's pattern for every seed, and how the other bundled models of the same data read them."""
-    target = classes.class_layer(loaded.model)
-    if target is None:
-        return None
-    result = run.layer(target, natural.stats.get(target.name), natural.dataset)
+def _class_result(loaded: models.LoadedModel, result: LayerResult) -> ClassResult:
+    """The class patterns, and how the other bundled models of the same data read them."""
     others = classes.siblings(loaded) if loaded.bundled else []
     transfer = classes.transfer(others, np.nan_to_num(result.first.images), None)
     return ClassResult(result, classes.names(loaded.path), transfer)

@@ -1,0 +1,127 @@
+"""Units and scans on a Ray cluster: actors that load the model once, from bytes the driver sends.
+
+Connect the way Ray users expect: `RAY_ADDRESS` or `--ray-address`; with
+neither, a local Ray starts for the run. Workers need neither the user's
+files nor the output folder: the model travels as bytes, a dataset slice
+as pixels or encoded files, and results come back to the driver, which
+alone writes. A unit whose worker dies is retried on a restarted actor
+(Ray's retries); a unit that fails twice comes back as failed, and the rest
+of the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .. import exemplars, manifest, models, patterns
+from ..errors import FeatvizError, first_line
+from .units import Done, Unit
+
+INSTALL = 'pip install "featviz[ray]"'
+ATTEMPTS = 2  # a unit that fails this often is recorded as failed
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise FeatvizError(f"--executor ray needs Ray, which is not installed: {INSTALL}") from None
+    return ray
+
+
+class Worker:
+    """One Ray actor: the model, loaded once."""
+
+    def __init__(self, model_bytes: bytes, suffix: str, trust_code: bool):
+        folder = tempfile.mkdtemp(prefix="featviz-worker-")
+        path = Path(folder) / f"model{suffix}"
+        path.write_bytes(model_bytes)
+        self.loaded = models.load(path, trust_code=trust_code)
+        self.name = f"ray:{os.uname().nodename}:{os.getpid()}"
+
+    def render(self, unit: Unit):
+        found = patterns.synthesize(self.loaded.model, unit.request, list(unit.maps))
+        return found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision)
+
+    def scan(self, layers, dataset, input_range, top_k: int, offset: int):
+        return exemplars.scan(self.loaded.model, layers, dataset, input_range, top_k=top_k, offset=offset)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, loaded: models.LoadedModel, *, address: str | None = None, workers: int | None = None,
+                 gpus_per_worker: float = 0.0):  # fmt: skip
+        self.ray = import_ray()
+        self.started = not self.ray.is_initialized()
+        if self.started:
+            address = address or os.environ.get("RAY_ADDRESS") or None
+            self.ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        count = workers or max(1, int(self.ray.cluster_resources().get("CPU", 1)))
+        actor = self.ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_restarts=ATTEMPTS, max_task_retries=1)(Worker)
+        self.model = self.ray.put(loaded.path.read_bytes())  # held for the run: a restarted actor reads it again
+        self.actors = [actor.remote(self.model, loaded.path.suffix, loaded.trusted) for _ in range(count)]
+
+    def render(self, units: Sequence[Unit], progress=None) -> Iterator[Done]:
+        """Units on the actors, one in flight per actor; a unit whose task fails goes to the back of the queue."""
+        queue = [(unit, 1) for unit in units]
+        running: dict = {}
+        idle = list(range(len(self.actors)))
+        while queue or running:
+            while queue and idle:
+                unit, attempt = queue.pop(0)
+                i = idle.pop(0)
+                running[self.actors[i].render.remote(unit)] = (unit, attempt, i)
+            if not running:  # every actor is gone
+                yield from (Done(unit, None, "ray", error="no Ray worker is left") for unit, _ in queue)
+                return
+            ready, _ = self.ray.wait(list(running), num_returns=1)
+            unit, attempt, i = running.pop(ready[0])
+            done, alive = self._collect(ready[0], unit, attempt, queue)
+            if alive:
+                idle.append(i)
+            if done is not None:
+                if progress is not None:
+                    progress(len(unit.maps) * unit.request.recipe.steps)
+                yield done
+
+    def _collect(self, ref, unit: Unit, attempt: int, queue: list) -> tuple[Done | None, bool]:
+        """(what came back, or None when the unit is queued again; whether the actor still lives)."""
+        try:
+            found, worker, ran = self.ray.get(ref)
+        except self.ray.exceptions.RayError as e:
+            alive = not isinstance(e, self.ray.exceptions.RayActorError)
+            if attempt < ATTEMPTS:
+                queue.append((unit, attempt + 1))
+                return None, alive
+            return Done(unit, None, "ray", error=f"failed {ATTEMPTS} times on Ray workers: {first_line(e)}"), alive
+        return Done(unit, found, worker, ran), True
+
+    def scan(self, layers: Sequence[str], dataset, input_range, top_k: int, progress=None) -> dict:
+        """The dataset split into one slice per worker, scanned in parallel, merged exactly."""
+        size = -(-len(dataset) // len(self.actors))
+        refs = [
+            actor.scan.remote(list(layers), dataset.slice(start, start + size), input_range, top_k, start)
+            for actor, start in zip(self.actors, range(0, len(dataset), size))
+        ]
+        merged = None
+        for part in self.ray.get(refs):
+            merged = part if merged is None else {name: merged[name].merge(part[name], top_k) for name in layers}
+            if progress is not None:
+                progress(part[layers[0]].count)
+        return merged
+
+    def pids(self) -> list[int]:
+        return self.ray.get([actor.pid.remote() for actor in self.actors])
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+        if self.started:
+            self.ray.shutdown()

@@ -1,0 +1,168 @@
+"""Galleries on a real local Ray cluster: the same bytes as in-process, workers recorded, faults survived."""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from featviz import models
+from featviz.execution.driver import run_jobs
+from featviz.output import OutputDir
+from featviz.report import gallery
+from featviz.synthesis import render
+
+# Ray reads its authentication settings when it is imported, so the test cluster's token is set first.
+AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+os.environ.update(AUTH)
+ray = pytest.importorskip("ray")
+RAY = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+TINY = dict(seeds=(0, 1, 2), recipe=render.Recipe(steps=6, relax_steps=2, polish_steps=2))
+LEDGERS = {".featviz-units.json", ".featviz-written.json"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """`ray start --head` on a free local port for this module, with its own auth token; stopped afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = [RAY, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+             "--node-ip-address=127.0.0.1", "--disable-usage-stats"]  # fmt: skip
+    subprocess.run(start, check=True, env=dict(os.environ), capture_output=True)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], env=dict(os.environ), capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_files):
+    from test_realworld import write_image
+
+    write_image(tiny_files / "stroke.png")
+    return models.load(tiny_files / "tiny.keras")
+
+
+def settings(tiny_files):
+    return gallery.Settings(dataset=tiny_files / "digits.npz", images=[tiny_files / "stroke.png"], **TINY)
+
+
+def executor(loaded, cluster):
+    from featviz.execution.ray import RayExecutor
+
+    return RayExecutor(loaded, address=cluster, workers=2)
+
+
+def build(loaded, folder, s, runner=None, progress=None):
+    with OutputDir(folder) as out:
+        natural = gallery.scan_natural(loaded, s, None, runner)
+        return gallery.build(loaded, out, s, progress, natural, runner)
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in LEDGERS
+    }
+
+
+def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(cluster, tiny, tiny_files, tmp_path):
+    runner = executor(tiny, cluster)
+    try:
+        pids = set(runner.pids())
+        build(tiny, tmp_path / "ray", settings(tiny_files), runner)
+    finally:
+        runner.close()
+    build(tiny, tmp_path / "local", settings(tiny_files))
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+    units = json.loads((tmp_path / "ray" / ".featviz-units.json").read_text())
+    assert len(units) == 3 * 3  # c1, c2 and the classes, 3 seeds each
+    workers = {int(u["worker"].rsplit(":", 1)[1]) for u in units.values()}
+    assert workers <= pids and os.getpid() not in workers
+
+
+def test_the_scan_split_across_workers_merges_exactly(cluster, tiny, tiny_files):
+    runner = executor(tiny, cluster)
+    try:
+        split = gallery.scan_natural(tiny, settings(tiny_files), None, runner)
+    finally:
+        runner.close()
+    whole = gallery.scan_natural(tiny, settings(tiny_files))
+    for name, stats in whole.stats.items():
+        assert (split.stats[name].top == stats.top).all() and (split.stats[name].best == stats.best).all()
+        assert split.stats[name].count == stats.count == 16
+
+
+def test_a_worker_killed_mid_run_is_survived(cluster, tiny, tiny_files, tmp_path):
+    s = settings(tiny_files)
+    s.seeds = tuple(range(6))
+    runner = executor(tiny, cluster)
+    killed = []
+
+    def kill_one_worker(steps):
+        if not killed:
+            killed.append(runner.pids()[0])
+            os.kill(killed[0], signal.SIGKILL)
+
+    try:
+        report = build(tiny, tmp_path, s, runner, kill_one_worker)
+    finally:
+        runner.close()
+    assert killed and report.rendered == 6 * (4 + 6 + 3)
+    errors = [s.error for r in report.layers for p in r.patterns.values() for s in p.scores if s.error]
+    assert errors == []
+
+
+def test_a_driver_stopped_and_started_again_reuses_every_finished_unit(cluster, tiny, tiny_files, tmp_path):
+    runner = executor(tiny, cluster)
+    finished = []
+
+    def stop_after_two_units(steps):  # Ctrl-C as the third unit comes back: two are saved
+        finished.append(steps)
+        if len(finished) == 3:
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            build(tiny, tmp_path / "out", settings(tiny_files), runner, stop_after_two_units)
+        again = build(tiny, tmp_path / "out", settings(tiny_files), runner)
+    finally:
+        runner.close()
+    assert again.reused >= 3 + 4 and again.rendered + again.reused == 3 * (4 + 6 + 3)  # units hold 3, 4 or 6 maps
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+    build(tiny, tmp_path / "whole", settings(tiny_files))
+    assert files(tmp_path / "out") == files(tmp_path / "whole")
+
+
+def test_a_unit_that_fails_twice_is_recorded_and_the_rest_finishes(cluster, tiny, tiny_files, tmp_path):
+    from featviz import patterns
+
+    runner = executor(tiny, cluster)
+    layer = models.resolve_layer(tiny.model, "c2")
+    good = patterns.prepare(
+        tiny, patterns.PatternRequest(layer, (12, 12), recipe=TINY["recipe"]), [0, 1], tiny_files / "digits.npz"
+    )
+    bad = patterns.prepare(
+        tiny, patterns.PatternRequest(layer, (5, 5), recipe=TINY["recipe"], seed=1), [2], tiny_files / "digits.npz"
+    )
+    try:
+        with OutputDir(tmp_path) as out:
+            done_good, done_bad = run_jobs([good, bad], out, runner)  # a 5x5 canvas is too small for c2: it fails
+    finally:
+        runner.close()
+    assert [s.error for s in done_good.scores] == [None, None]
+    assert done_bad.scores[0].error.startswith("the unit failed: failed 2 times on Ray workers")
+
+
+def test_without_ray_the_executor_option_says_what_to_install(cli, monkeypatch, tiny_files):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = cli("gallery", tiny_files / "tiny.keras", "--executor", "ray")
+    assert result.exit_code == 2 and 'pip install "featviz[ray]"' in result.stderr
