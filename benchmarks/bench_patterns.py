@@ -37,9 +37,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import conv_rate, prefix_flops  # noqa: E402
+from _common import conv_rate, cpu_line, prefix_flops  # noqa: E402
 
-from featviz import _tf, exemplars, images, models, patterns, scoring  # noqa: E402
+from featviz import _tf, datasets, exemplars, images, models, patterns, scoring  # noqa: E402
 from featviz.synthesis import render  # noqa: E402
 
 
@@ -111,14 +111,16 @@ def main() -> None:
     layer = models.resolve_layer(model, args.layer)
     maps = list(range(layer.maps))
     recipe = render.Recipe(steps=args.steps)
-    data = exemplars.load_dataset()
-    best = exemplars.scan(model, [layer.name], exemplars.model_inputs(model, data), top_k=0)[layer.name].best
+    best = exemplars.scan(model, [layer.name], datasets.load(None), top_k=0)[layer.name].best
 
     rate = conv_rate()
     flops = prefix_flops(model, layer.name, (28, 28)) * 2 * len(maps) * args.steps
     floor = flops / rate
-    runs = [time_featviz(model, layer, maps, recipe) for _ in range(args.repeat)]
-    seconds, unit = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+    timings = {}
+    for precision in ("float32", "auto"):
+        runs = [time_featviz(model, layer, maps, render.Recipe(steps=args.steps, precision=precision)) for _ in range(args.repeat)]
+        timings[precision] = (sorted(runs, key=lambda r: r[0])[len(runs) // 2], runs)
+    (seconds, unit), runs = timings["auto"]
     frac, median = quality(model, layer, maps, unit, best)
     single = time_single(model, layer, maps, recipe, args.single_maps)
     tkv = None if args.skip_tf_keras_vis else time_tf_keras_vis(model, layer, maps, args.steps, best)
@@ -126,12 +128,14 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"bundled MNIST CNN, {layer.name}: {len(maps)} maps x {args.steps} steps, canvas 28x28")
-    print(f"  large-convolution rate here : {rate / 1e9:7.1f} GFLOP/s")
+    print(f"  machine                     : {cpu_line()}")
+    print(f"  large-convolution rate here : {rate / 1e9:7.1f} GFLOP/s (float32)")
     print(f"  compute floor               : {floor:7.2f} s  ({flops / 1e9:.0f} GFLOP)")
-    print(
-        f"  featviz (batched)           : {seconds:7.2f} s  = {seconds / floor:.2f} x floor "
-        f"(median of {len(runs)}: {', '.join(f'{r[0]:.2f}' for r in runs)}; the first run is cold)"
-    )
+    for precision, ((took, _), all_runs) in timings.items():
+        print(
+            f"  featviz --precision {precision:<8}: {took:7.2f} s  = {took / floor:.2f} x floor "
+            f"(median of {len(all_runs)}: {', '.join(f'{r[0]:.2f}' for r in all_runs)}; the first run is cold)"
+        )
     scope = "all maps" if args.single_maps <= 0 else f"{min(args.single_maps, len(maps))} maps timed, scaled"
     print(f"  one map at a time           : {single:7.2f} s  = {single / seconds:.1f} x featviz ({scope})")
     if tkv is None:

@@ -261,9 +261,9 @@ def activations(
 @click.option(
     "--param",
     type=click.Choice(defaults.PARAMS),
-    default="pixels",
-    show_default=True,
-    help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum.",
+    default=None,
+    help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum "
+    "(default: pixels; fourier for class patterns).",
 )
 @precision_option
 @input_options
@@ -327,6 +327,7 @@ def patterns(
     maps = patterns_api.parse_maps(maps_spec, info.output_shape[-1], names)
     canvas = patterns_api.canvas_for(loaded.model, info, size)
     kind = _unit_kind(at, info) if at else kind
+    param = param or (defaults.CLASS_PARAM if classes.is_class_layer(loaded.model, info) else "pixels")
     recipe = Recipe(steps=steps, param=param, precision=precision)
     request = patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, seed)
     images = datasets.for_model(models.input_shape(loaded.model), dataset)

@@ -8,13 +8,13 @@ own model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import classes, grids, layout, models, patterns
+from .. import classes, defaults, grids, layout, models, patterns
 from ..errors import FeatvizError
 from ..models.inputs import resolve_input
 from ..output import short_hash
@@ -46,9 +46,8 @@ def _class_patterns(one: models.LoadedModel, comparison: Comparison, progress) -
         raise FeatvizError(f"{one.name}: the model has no class output (a Dense layer giving its output)")
     canvas = patterns.canvas_for(one.model, target, None)
     input_range = resolve_input(one.model, comparison.input_range)
-    request = patterns.PatternRequest(
-        target, canvas, input_range=input_range, recipe=comparison.recipe, seed=comparison.seed
-    )
+    recipe = replace(comparison.recipe, param=defaults.CLASS_PARAM)
+    request = patterns.PatternRequest(target, canvas, input_range=input_range, recipe=recipe, seed=comparison.seed)
     return patterns.synthesize(one.model, request, list(range(target.units)), progress)
 
 

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import activations, bundled, classes, datasets, exemplars, layout, models, patterns
+from .. import activations, bundled, classes, datasets, defaults, exemplars, layout, models, patterns
 from ..datasets import Dataset
 from ..errors import FeatvizError
 from ..models import LayerInfo, head
@@ -150,7 +150,10 @@ class _PatternRun:
 
     def job(self, layer: LayerInfo) -> PatternJob:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
-        request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=self.settings.recipe)
+        recipe = self.settings.recipe
+        if classes.is_class_layer(self.loaded.model, layer):
+            recipe = replace(recipe, param=defaults.CLASS_PARAM)
+        request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=recipe)
         stats = self.natural.stats.get(layer.name)
         best = NaturalBest(stats.best, self.natural.dataset.record()) if stats is not None else NaturalBest(None, None)
         return PatternJob(self.loaded, request, list(range(layer.units)), best)
