@@ -166,3 +166,16 @@ def test_without_ray_the_executor_option_says_what_to_install(cli, monkeypatch, 
     monkeypatch.setitem(sys.modules, "ray", None)
     result = cli("gallery", tiny_files / "tiny.keras", "--executor", "ray")
     assert result.exit_code == 2 and 'pip install "featviz[ray]"' in result.stderr
+
+
+def test_the_bundled_models_gallery_through_ray_is_the_local_one(cluster, tmp_path):
+    loaded = models.load()
+    s = gallery.Settings(seeds=(0, 1), recipe=render.Recipe(steps=8, relax_steps=2, polish_steps=2))
+    runner = executor(loaded, cluster)
+    try:
+        build(loaded, tmp_path / "ray", s, runner)
+    finally:
+        runner.close()
+    build(loaded, tmp_path / "local", s)
+    assert files(tmp_path / "ray") == files(tmp_path / "local")
+    assert len(files(tmp_path / "local")) > 700
