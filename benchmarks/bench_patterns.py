@@ -111,14 +111,19 @@ def main() -> None:
     layer = models.resolve_layer(model, args.layer)
     maps = list(range(layer.maps))
     recipe = render.Recipe(steps=args.steps)
-    best = exemplars.scan(model, [layer.name], datasets.load(None), top_k=0)[layer.name].best
+    best = exemplars.scan(model, [layer.name], datasets.load(None), options=exemplars.ScanOptions(top_k=0))[
+        layer.name
+    ].best
 
     rate = conv_rate()
     flops = prefix_flops(model, layer.name, (28, 28)) * 2 * len(maps) * args.steps
     floor = flops / rate
     timings = {}
     for precision in ("float32", "auto"):
-        runs = [time_featviz(model, layer, maps, render.Recipe(steps=args.steps, precision=precision)) for _ in range(args.repeat)]
+        runs = [
+            time_featviz(model, layer, maps, render.Recipe(steps=args.steps, precision=precision))
+            for _ in range(args.repeat)
+        ]
         timings[precision] = (sorted(runs, key=lambda r: r[0])[len(runs) // 2], runs)
     (seconds, unit), runs = timings["auto"]
     frac, median = quality(model, layer, maps, unit, best)

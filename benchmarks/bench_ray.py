@@ -52,20 +52,26 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", default="0")
     p.add_argument("--gpu-tflops", type=float, default=100.0, help="peak of one GPU (an assumption)")
-    p.add_argument("--gpu-efficiency", type=float, default=0.3, help="share of that peak a step reaches (an assumption)")
+    p.add_argument(
+        "--gpu-efficiency", type=float, default=0.3, help="share of that peak a step reaches (an assumption)"
+    )
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         local = timed(["gallery", "--seeds", args.seeds, "--out", f"{tmp}/local"])
         ray = timed(["gallery", "--seeds", args.seeds, "--executor", "ray", "--out", f"{tmp}/ray"])
     print(f"featviz gallery, bundled MNIST CNN, seeds {args.seeds}; {cpu_line()}")
     print(f"  local executor          : {local:7.1f} s")
-    print(f"  Ray, local cluster      : {ray:7.1f} s  (+{ray - local:.1f} s: Ray's start, model shipping, worker imports)")
+    print(
+        f"  Ray, local cluster      : {ray:7.1f} s  (+{ray - local:.1f} s: Ray's start, model shipping, worker imports)"
+    )
     units, channels, flops = plan(3, 256)
     rate = args.gpu_tflops * 1e12 * args.gpu_efficiency
     print("ResNet50V2 at 224x224, every convolution and merge, 3 seeds, 256 steps (on paper)")
     print(f"  channels {channels:,}; units of <= 128 maps: {units:,}; {flops / 1e15:,.1f} PFLOP")
     for gpus in (1, 8, 64):
-        print(f"  {gpus:3d} GPU(s) at {args.gpu_tflops:g} TFLOP/s x {args.gpu_efficiency:.0%}: {flops / rate / gpus / 3600:8.1f} h")
+        print(
+            f"  {gpus:3d} GPU(s) at {args.gpu_tflops:g} TFLOP/s x {args.gpu_efficiency:.0%}: {flops / rate / gpus / 3600:8.1f} h"
+        )
 
 
 if __name__ == "__main__":

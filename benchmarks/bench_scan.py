@@ -58,7 +58,7 @@ def run_featviz(folder: Path, count: int) -> float:
     model, layers = model_and_layers(count)
     data = datasets.load(folder)
     start = time.perf_counter()
-    exemplars.scan(model, layers, data, (0.0, 1.0), top_k=9)
+    exemplars.scan(model, layers, data, (0.0, 1.0), exemplars.ScanOptions(top_k=9))
     return time.perf_counter() - start
 
 

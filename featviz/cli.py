@@ -313,45 +313,65 @@ def patterns(
     class, maximizing its logit. Maps that OUT already holds under the same
     settings are reused.
     """
-    import time
-
-    from . import classes, datasets, models
-    from . import patterns as patterns_api
-    from .output import OutputDir
-    from .synthesis.render import Recipe
+    from . import datasets, models
 
     loaded = _load(model, trust_model_code, architecture)
-    value_range = _input(loaded, input_range, preprocess, mean, std)
-    info = models.resolve_layer(loaded.model, layer, flat=True)
-    names = classes.names(loaded.path, labels)
-    maps = patterns_api.parse_maps(maps_spec, info.output_shape[-1], names)
-    canvas = patterns_api.canvas_for(loaded.model, info, size)
-    kind = _unit_kind(at, info) if at else kind
-    param = param or (defaults.CLASS_PARAM if classes.is_class_layer(loaded.model, info) else "pixels")
-    recipe = Recipe(steps=steps, param=param, precision=precision)
-    request = patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, seed)
+    request, maps = _pattern_request(loaded, _input(loaded, input_range, preprocess, mean, std))
     images = datasets.for_model(models.input_shape(loaded.model), dataset)
     if direction:
         _direction(loaded, request, direction, images, (out, force))
         return
+    job = _prepared(loaded, request, maps, images)
+    with _executor(executor, loaded, ray_address, workers, gpus_per_worker) as runner:
+        done, seconds = _rendered(job, runner, out, force)
+    _note_restarted(done.restarted)
+    click.echo(
+        f"{done.summary.line(request.layer.name)}; {done.rendered} rendered, {done.reused} reused in {seconds:.1f} s"
+    )
+    _class_lines(loaded, done, transfer, request)
+    click.echo(f"{done.grid}\n{done.manifest}\n{done.folder / 'map-NNNN.png'}")
+
+
+def _pattern_request(loaded, value_range):
+    """The request and maps that `featviz patterns`'s options ask for (read from the click context)."""
+    from . import classes, models
+    from . import patterns as patterns_api
+    from .synthesis.render import Recipe
+
+    o = click.get_current_context().params
+    info = models.resolve_layer(loaded.model, o["layer"], flat=True)
+    maps = patterns_api.parse_maps(o["maps_spec"], info.units, classes.names(loaded.path, o["labels"]))
+    canvas = patterns_api.canvas_for(loaded.model, info, o["size"])
+    kind = _unit_kind(o["at"], info) if o["at"] else o["kind"]
+    param = o["param"] or (defaults.CLASS_PARAM if classes.is_class_layer(loaded.model, info) else "pixels")
+    recipe = Recipe(steps=o["steps"], param=param, precision=o["precision"])
+    return patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, o["seed"]), maps
+
+
+def _prepared(loaded, request, maps, images):
+    """The job, with the natural images scanned (and a note when there are none to score with)."""
+    from . import models
+    from . import patterns as patterns_api
+
     with _progress(len(images) if images is not None else 0, "natural images") as bar:
         job = patterns_api.prepare(loaded, request, maps, images, bar.update)
     if job.natural.best is None:
-        _note(f"the patterns are not scored: featviz has no natural images for {models.shape_text(canvas)} input; "
-              "pass --dataset DIR (or an .npz) with images like the training images to score them")  # fmt: skip
+        _note(f"the patterns are not scored: featviz has no natural images for {models.shape_text(request.canvas)} "
+              "input; pass --dataset DIR (or an .npz) with images like the training images to score them")  # fmt: skip
+    return job
+
+
+def _rendered(job, runner, out: str, force: bool):
+    """(the job's PatternSet, seconds it took), with a progress bar."""
+    import time
+
+    from .output import OutputDir
+
     started = time.perf_counter()
-    runner = _executor(executor, loaded, ray_address, workers, gpus_per_worker)
-    label = f"{info.name}: {len(maps)} maps"
-    with runner as run_on, OutputDir(out, force=force) as folder, _progress(len(maps) * steps, label) as bar:
-        done = job.run(folder, progress=bar.update, executor=run_on)
-    _note_restarted(done.restarted)
-    click.echo(
-        f"{done.summary.line(info.name)}; {done.rendered} rendered, {done.reused} reused "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
-    if classes.is_class_layer(loaded.model, info):
-        _class_lines(loaded, done, transfer, value_range)
-    click.echo(f"{done.grid}\n{done.manifest}\n{done.folder / 'map-NNNN.png'}")
+    label = f"{job.request.layer.name}: {len(job.maps)} maps"
+    with OutputDir(out, force=force) as folder, _progress(len(job.maps) * job.request.recipe.steps, label) as bar:
+        done = job.run(folder, progress=bar.update, executor=runner)
+    return done, time.perf_counter() - started
 
 
 def _direction(loaded, request, path: str, images, output: tuple) -> None:
@@ -366,10 +386,13 @@ def _direction(loaded, request, path: str, images, output: tuple) -> None:
     click.echo(f"{found.png}\n{found.record}")
 
 
-def _class_lines(loaded, done, transfer: str | None, value_range) -> None:
-    """The model's own verdict on its class patterns, and other models' (transfer)."""
+def _class_lines(loaded, done, transfer: str | None, request) -> None:
+    """For class patterns: the model's own verdict, and other models' (transfer)."""
     from . import classes
 
+    if not classes.is_class_layer(loaded.model, request.layer):
+        return
+    value_range = request.input_range
     click.echo(classes.verdict_line(done.scores))
     others = [Path(p) for p in transfer.split(",")] if transfer else classes.siblings(loaded) if loaded.bundled else []
     asked = None if not transfer else value_range

@@ -38,12 +38,21 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.x) if self.x is not None else len(self.files) or len(self.blobs)
 
+    @property
+    def class_count(self) -> int:
+        """How many classes the labels name (0 without labels)."""
+        if self.classes:
+            return len(self.classes)
+        return 0 if self.labels is None or len(self.labels) == 0 else int(np.max(self.labels)) + 1
+
     def slice(self, start: int, stop: int) -> "Dataset":
         """Images start..stop-1, carrying their pixels or file bytes, so no shared disk is needed to read them."""
         labels = None if self.labels is None else self.labels[start:stop]
+        names = self.classes or [str(c) for c in range(self.class_count)]
         if self.x is not None:
-            return Dataset(self.source, x=self.x[start:stop], labels=labels)
-        return Dataset(self.source, labels=labels, blobs=[f.read_bytes() for f in self.files[start:stop]])
+            return Dataset(self.source, x=self.x[start:stop], labels=labels, classes=names)
+        blobs = [f.read_bytes() for f in self.files[start:stop]]
+        return Dataset(self.source, labels=labels, classes=names, blobs=blobs)
 
     def take(self, indices: Sequence[int], shape: tuple[int, int, int]) -> np.ndarray:
         """The images at `indices`, fitted to shape (height, width, channels), in 0..1."""

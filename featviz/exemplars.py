@@ -90,25 +90,27 @@ def reduce_maps(maps, kind: str):
     return maps[:, y, x, :]
 
 
+@dataclass(frozen=True)
+class ScanOptions:
+    kind: str = defaults.OBJECTIVE  # the objective each map is measured with
+    top_k: int = defaults.TOP_K  # images kept per map
+    offset: int = 0  # the first image's index: a slice's statistics then merge with the others'
+
+
 def scan(
     model,
     layers: Sequence[str],
     dataset: Dataset,
     input_range: InputRange = (0.0, 1.0),
-    *,
-    kind: str = defaults.OBJECTIVE,
-    top_k: int = defaults.TOP_K,
+    options: ScanOptions = ScanOptions(),
     progress: Callable[[int], None] | None = None,
-    offset: int = 0,
 ) -> dict[str, LayerStats]:
-    """One streamed pass over the dataset for all layers: per-map best, mean, firing rate and top-k.
-
-    `offset` numbers the images from there: a slice's statistics then merge with the others'.
-    """
+    """One streamed pass over the dataset for all layers: per-map best, mean, firing rate and top-k."""
+    kind, top_k, offset = options.kind, options.top_k, options.offset
     summarize = _summarizer(model, list(layers), kind)
     shape = models.input_shape(model)
     flat = {info.name for info in models.list_layers(model) if not info.spatial}
-    classes = -1 if dataset.labels is None or len(dataset.labels) == 0 else int(np.max(dataset.labels)) + 1
+    classes = dataset.class_count
     stats = {name: None for name in layers}
     for start, unit in dataset.batches(shape, SCAN_BATCH):
         outs = summarize(images.to_range(unit, input_range))

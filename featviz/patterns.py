@@ -151,9 +151,8 @@ class Natural:
         if dataset is None:
             return cls(None, None)
         name = request.layer.name
-        stats = exemplars.scan(
-            model, [name], dataset, request.input_range, kind=request.kind, top_k=0, progress=progress
-        )
+        options = exemplars.ScanOptions(kind=request.kind, top_k=0)
+        stats = exemplars.scan(model, [name], dataset, request.input_range, options, progress)
         return cls(stats[name].best, dataset.record())
 
 

@@ -35,7 +35,9 @@ def test_class_logits_are_ranked_among_images_of_their_own_class():
     model = helpers.tiny_cnn()
     x = helpers.random_digits()[..., None].astype(np.float32) / 255
     labels = np.arange(16) % 3
-    stats = exemplars.scan(model, ["out"], datasets.Dataset("d", x=x, labels=labels), top_k=2)["out"]
+    stats = exemplars.scan(
+        model, ["out"], datasets.Dataset("d", x=x, labels=labels), options=exemplars.ScanOptions(top_k=2)
+    )["out"]
     _, taps = models.run_graph(
         model, helpers.keras().ops.convert_to_tensor(x), {"out"}, models.graph.logits_of({"out"}), stop=True
     )

@@ -46,7 +46,7 @@ def test_the_streamed_scan_matches_one_big_pass(monkeypatch):
     model = helpers.with_dead_map(helpers.tiny_cnn(), "c2", 4)
     x = helpers.random_digits()[..., None].astype(np.float32) / 255
     x[7] = x[3]  # a tie: the lower index ranks first
-    stats = exemplars.scan(model, ["c2"], datasets.Dataset("d", x=x), top_k=4)["c2"]
+    stats = exemplars.scan(model, ["c2"], datasets.Dataset("d", x=x), options=exemplars.ScanOptions(top_k=4))["c2"]
     values, fired, order = brute_force(model, "c2", x, 4)
     np.testing.assert_allclose(stats.best, values.max(axis=0), rtol=1e-6)
     np.testing.assert_allclose(stats.mean, values.mean(axis=0), rtol=1e-5)
@@ -58,7 +58,7 @@ def test_the_streamed_scan_matches_one_big_pass(monkeypatch):
 def test_slices_merge_exactly_in_any_order():
     model = helpers.tiny_cnn()
     x = helpers.random_digits()[..., None].astype(np.float32) / 255
-    whole = exemplars.scan(model, ["c2"], datasets.Dataset("d", x=x), top_k=5)["c2"]
+    whole = exemplars.scan(model, ["c2"], datasets.Dataset("d", x=x), options=exemplars.ScanOptions(top_k=5))["c2"]
     values = np.asarray(models.extractor(model, ["c2"])(x)).mean(axis=(1, 2))
     fired = np.zeros_like(values, bool)
     empty = exemplars.LayerStats.empty(6, 5)
@@ -81,7 +81,7 @@ def test_the_scan_holds_one_batch_of_images_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.Dataset, "take", counting)
     for i in range(70):
         Image.fromarray(np.full((12, 12), i, np.uint8)).save(tmp_path / f"{i:03d}.png")
-    exemplars.scan(helpers.tiny_cnn(), ["c2"], datasets.load(tmp_path), top_k=2)
+    exemplars.scan(helpers.tiny_cnn(), ["c2"], datasets.load(tmp_path), options=exemplars.ScanOptions(top_k=2))
     assert seen == [exemplars.SCAN_BATCH, 70 - exemplars.SCAN_BATCH]
 
 

@@ -77,7 +77,9 @@ def test_relaxed_relu_wakes_a_map_that_starts_at_zero():
 def test_dead_maps_are_detected_from_natural_images():
     model = helpers.with_dead_map(helpers.tiny_cnn(), "c2", 4)
     inputs = helpers.random_digits()[..., None].astype(np.float32) / 255
-    stats = exemplars.scan(model, ["c2"], datasets.Dataset("digits", x=inputs), top_k=3)["c2"]
+    stats = exemplars.scan(model, ["c2"], datasets.Dataset("digits", x=inputs), options=exemplars.ScanOptions(top_k=3))[
+        "c2"
+    ]
     assert stats.dead.tolist() == [i == 4 for i in range(6)]
     assert stats.top.shape == (6, 3) and stats.fires[4] == 0.0
 

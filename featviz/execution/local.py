@@ -20,7 +20,9 @@ class LocalExecutor:
             yield Done(unit, found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision))
 
     def scan(self, layers: Sequence[str], dataset, input_range, top_k: int, progress=None) -> dict:
-        return exemplars.scan(self.loaded.model, layers, dataset, input_range, top_k=top_k, progress=progress)
+        return exemplars.scan(
+            self.loaded.model, layers, dataset, input_range, exemplars.ScanOptions(top_k=top_k), progress
+        )
 
     def close(self) -> None:
         pass

@@ -47,7 +47,9 @@ class Worker:
         return found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision)
 
     def scan(self, layers, dataset, input_range, top_k: int, offset: int):
-        return exemplars.scan(self.loaded.model, layers, dataset, input_range, top_k=top_k, offset=offset)
+        return exemplars.scan(
+            self.loaded.model, layers, dataset, input_range, exemplars.ScanOptions(top_k=top_k, offset=offset)
+        )
 
     def pid(self) -> int:
         return os.getpid()

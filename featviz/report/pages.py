@@ -215,6 +215,31 @@ def _prediction(sample: Sample) -> str:
 
 
 def _index_body(site: Site, page: str) -> str:
+    samples = "".join(
+        f"<li>{_a(page, layout.explain(s.path, 'html'), s.path.name)}: {esc(_prediction(s))}</li>" for s in site.samples
+    )
+    parts = [
+        _model_facts(site),
+        f'<p class="muted">{RATIO_NOTE}</p>',
+        f"<h2>Why does it see that?</h2><ul>{samples}</ul>",
+    ]
+    if site.classes is not None:
+        parts.append(f"<h2>{_a(page, layout.CLASSES, 'Classes')}</h2>")
+        what = f"What {esc(site.classes.layer.info.name)} responds to most, class by class."
+        parts += [f'<p class="muted">{what}</p>', _class_tiles(site, page)]
+    if site.out.path(layout.COMPARE_INDEX).exists():
+        parts.append(f"<p>{_a(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
+    for r in site.layers:
+        parts.append(f"<h2>{_a(page, layout.layer_page(r.info), r.info.name)}</h2>")
+        parts += [f'<p class="muted">{_layer_line(r)}</p>', _tiles(r, page)]
+    seeds = ", ".join(map(str, site.settings.seeds))
+    recipe = f"{site.settings.recipe.steps} steps per pattern, seeds {esc(seeds)}; featviz {esc(__version__)}."
+    parts.append(f'<p class="muted">{recipe}</p>')
+    return "\n".join(parts)
+
+
+def _model_facts(site: Site) -> str:
+    """The model's file, hash, input, size, and its table of layers."""
     model = site.loaded.model
     rows = [
         (
@@ -227,35 +252,12 @@ def _index_body(site: Site, page: str) -> str:
         )
         for i in models.list_layers(model)
     ]
-    samples = "".join(
-        f"<li>{_a(page, layout.explain(s.path, 'html'), s.path.name)}: {esc(_prediction(s))}</li>" for s in site.samples
-    )
-    parts = [
+    return (
         f"<p><strong>{esc(site.loaded.name)}</strong> · sha256 <code>{esc(site.loaded.sha256)}</code><br>"
         f"input {esc(models.shape_text(models.input_shape(model)))}, {esc(_input_text(site))} · "
-        f"{esc(f'{model.count_params():,}')} parameters</p>",
-        html.table(["#", "layer", "class", "output", "maps", "params"], rows, numeric=(0, 4, 5)),
-        f'<p class="muted">{RATIO_NOTE}</p>',
-        f"<h2>Why does it see that?</h2><ul>{samples}</ul>",
-    ]
-    if site.classes is not None:
-        r = site.classes.layer
-        parts.append(f"<h2>{_a(page, layout.CLASSES, 'Classes')}</h2>")
-        parts += [
-            f'<p class="muted">What {esc(r.info.name)} responds to most, class by class.</p>',
-            _class_tiles(site, page),
-        ]
-    if site.out.path(layout.COMPARE_INDEX).exists():
-        parts.append(f"<p>{_a(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
-    for r in site.layers:
-        parts.append(f"<h2>{_a(page, layout.layer_page(r.info), r.info.name)}</h2>")
-        parts += [f'<p class="muted">{_layer_line(r)}</p>', _tiles(r, page)]
-    seeds = ", ".join(map(str, site.settings.seeds))
-    parts.append(
-        f'<p class="muted">{site.settings.recipe.steps} steps per pattern, seeds {esc(seeds)}; '
-        f"featviz {esc(__version__)}.</p>"
+        f"{esc(f'{model.count_params():,}')} parameters</p>"
+        + html.table(["#", "layer", "class", "output", "maps", "params"], rows, numeric=(0, 4, 5))
     )
-    return "\n".join(parts)
 
 
 def _input_text(site: Site) -> str:
