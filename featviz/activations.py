@@ -65,12 +65,13 @@ def predict(
     return top_outputs(np.asarray(model(x[None], training=False))[0], k)
 
 
-def describe_predictions(preds: list[tuple[int, float]]) -> str:
-    """'predicts 6 (99.1%), 8 (0.5%)', or 'has no class output'."""
+def describe_predictions(preds: list[tuple[int, float]], names: list[str] | None = None) -> str:
+    """'predicts 6 (99.1%), 8 (0.5%)' (or 'cat (99.1%)' with class names), or 'has no class output'."""
     if not preds:
         return defaults.NO_CLASS_OUTPUT
     probabilities = all(0.0 <= p <= 1.0 for _, p in preds)
-    parts = [f"{c} ({p:.1%})" if probabilities else f"{c} ({p:.3g})" for c, p in preds]
+    label = lambda c: names[c] if names and c < len(names) else str(c)  # noqa: E731
+    parts = [f"{label(c)} ({p:.1%})" if probabilities else f"{label(c)} ({p:.3g})" for c, p in preds]
     return "predicts " + ", ".join(parts)
 
 

@@ -538,7 +538,7 @@ def _compare_classes(loaded, comparison, out, force) -> None:
 def check(paths, trust_model_code, architecture) -> None:
     """Which input does MODEL expect? Its top prediction for IMAGE under each common convention."""
     from . import activations as acts_api
-    from . import models
+    from . import classes, models
     from .models.inputs import expected_input
     from .preprocess import PRESETS, Preprocess
 
@@ -551,11 +551,12 @@ def check(paths, trust_model_code, architecture) -> None:
     conventions = {"--input-range 0,1": Preprocess(), "--input-range 0,255": Preprocess.range(0, 255)}
     conventions.update({f"--preprocess {name}": preset for name, preset in PRESETS.items()})
     channels = models.image_channels(loaded.model)
+    names = classes.names(loaded.path)
     for label, convention in conventions.items():
         if not convention.fits(channels):
             continue
         preds = acts_api.predict(loaded.model, image_path, convention)
-        click.echo(f"  {label:<20} -> {acts_api.describe_predictions(preds[:2])}")
+        click.echo(f"  {label:<20} -> {acts_api.describe_predictions(preds[:2], names)}")
     click.echo(
         "The convention the model was trained with gives the right class. Confidence alone misleads: "
         "a ReLU network fed 255x its range often saturates at 100%."

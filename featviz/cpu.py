@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 
 
@@ -15,8 +16,18 @@ def _cpuinfo() -> str:
         return ""
 
 
+# oneDNN ISA limits below AVX512-BF16: with one of these set, oneDNN has no native bfloat16 kernels.
+NO_BF16_ISAS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
 def native_bfloat16() -> bool:
-    """True on CPUs with bfloat16 instructions (AVX512-BF16 or AMX), where it is about 2x faster."""
+    """True on CPUs with bfloat16 instructions (AVX512-BF16 or AMX), where it is about 2x faster.
+
+    ONEDNN_MAX_CPU_ISA=AVX2 (say) makes this machine compute as an AVX2 CPU
+    does, and then "auto" picks float32 as it would there.
+    """
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in NO_BF16_ISAS:
+        return False
     flags = _cpuinfo()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 

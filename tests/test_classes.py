@@ -143,3 +143,13 @@ def test_a_unit_position_and_a_direction_each_get_their_own_pattern(cli, tmp_pat
     np.save(tmp_path / "wrong.npy", wrong)
     refused = cli("patterns", tiny_files / "tiny.keras", "--layer", "c2", "--direction", tmp_path / "wrong.npy")
     assert refused.exit_code == 2 and "6 finite values" in refused.stderr
+
+
+def test_check_names_the_classes_from_the_model_card(cli, tmp_path, samples):
+    import shutil
+
+    shutil.copy(models.load().path, tmp_path / "digits.keras")
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    (tmp_path / "digits.json").write_text(json.dumps({"classes": names}))
+    result = cli("check", tmp_path / "digits.keras", samples / "digit6.png")
+    assert result.exit_code == 0 and "--input-range 0,1" in result.stdout and "predicts six (" in result.stdout

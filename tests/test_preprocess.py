@@ -95,3 +95,12 @@ def test_the_cli_uses_the_models_own_range_by_default(cli, tmp_path):
     assert "input preprocessing: pixels in 0..255, from the model's own Rescaling layer 'rescale'" in listed.stdout
     checked = cli("check", tmp_path / "raw.keras", tmp_path / "grey.png")
     assert checked.exit_code == 0 and "--preprocess caffe" in checked.stdout and "the model says" in checked.stdout
+
+
+def test_an_avx2_limit_on_onednn_makes_auto_pick_float32(monkeypatch):
+    from featviz import cpu
+    from featviz.synthesis import render
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert not cpu.native_bfloat16()
+    assert render.Recipe().resolved_precision == "float32"
