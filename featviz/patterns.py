@@ -20,8 +20,8 @@ from .datasets import Dataset
 from .errors import FeatvizError
 from .models import LayerInfo
 from .output import OutputDir
-from .preprocess import InputRange, as_preprocess
 from .pattern_store import PatternSet
+from .preprocess import InputRange, as_preprocess
 from .synthesis import objectives, render
 from .synthesis.render import Recipe
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..preprocess import InputRange, Preprocess, as_preprocess
 from ..errors import FeatvizError
+from ..preprocess import InputRange, Preprocess, as_preprocess
 from .layers import LayerInfo, get_layer, input_shape, list_layers
 
 # Layers that change an image's size or pass it through at inference, not its values.

@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import activations, grids, layout, models, patterns
 from ..activations import Activations
+from ..models.inputs import resolve_input
 from ..preprocess import InputRange
 from ..synthesis.render import Recipe
-from ..models.inputs import resolve_input
 from . import html
 
 

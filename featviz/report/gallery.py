@@ -1,10 +1,10 @@
 """A static, offline report of a whole model: every layer, every map (layout.py shows the files).
 
-The slow part, pattern synthesis, is done by patterns.PatternJob, one layer
-and seed at a time, into the same folders and manifests that `featviz
-patterns` writes: a manifest with the same settings is reused map by map, so
-an interrupted run resumes where it stopped and gives the same files as an
-uninterrupted one.
+The slow part, pattern synthesis, is one patterns.PatternJob per layer and
+seed, all run together by execution.driver on an executor (this process, or
+Ray), into the same folders and manifests that `featviz patterns` writes: a
+manifest with the same settings is reused map by map, so an interrupted run
+resumes where it stopped and gives the same files as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ import numpy as np
 from .. import activations, bundled, classes, datasets, defaults, exemplars, layout, models, patterns
 from ..datasets import Dataset
 from ..errors import FeatvizError
+from ..execution.driver import run_jobs
+from ..execution.local import LocalExecutor
 from ..models import LayerInfo, head
 from ..models.inputs import resolve_input
 from ..output import OutputDir
 from ..patterns import Natural as NaturalBest
-from ..execution.driver import run_jobs
-from ..execution.local import LocalExecutor
 from ..patterns import PatternJob, PatternRequest
 from . import pages, pictures
 from .site import ClassResult, LayerResult, Sample, Settings, Site
 
 __all__ = [
-    "Natural",
+    "Scanned",
     "Report",
     "Settings",
     "build",
@@ -78,8 +78,8 @@ def select_layers(model, names: Sequence[str] | None) -> list[LayerInfo]:
 
 
 @dataclass
-class Natural:
-    """The natural images of a gallery and every chosen layer's statistics over them; None without images."""
+class Scanned:
+    """The gallery's natural images and every chosen layer's statistics over them (None without images)."""
 
     dataset: Dataset | None
     stats: dict[str, exemplars.LayerStats | None]
@@ -87,16 +87,16 @@ class Natural:
 
 def scan_natural(
     loaded: models.LoadedModel, settings: Settings, progress: Callable[[int], None] | None = None, executor=None
-) -> Natural:
+) -> Scanned:
     """One streamed pass over the natural images for all the gallery's layers (`progress` gets images)."""
     model = loaded.model
     names = [layer.name for layer in _scanned_layers(model, settings)]
     data = natural_images(model, settings)
     if data is None:
-        return Natural(None, {name: None for name in names})
+        return Scanned(None, {name: None for name in names})
     input_range = resolve_input(model, settings.input_range)
     executor = executor or LocalExecutor(loaded)
-    return Natural(data, executor.scan(names, data, input_range, settings.top_k, progress))
+    return Scanned(data, executor.scan(names, data, input_range, settings.top_k, progress))
 
 
 def _scanned_layers(model, settings: Settings) -> list[LayerInfo]:
@@ -116,7 +116,7 @@ def build(
     out: OutputDir,
     settings: Settings = Settings(),
     progress: Callable[[int], None] | None = None,
-    natural: Natural | None = None,
+    natural: Scanned | None = None,
     executor=None,
 ) -> Report:
     """Write the whole gallery into `out`; `progress` gets image-steps as they finish.
@@ -144,7 +144,7 @@ def build(
 class _PatternRun:
     """Every seed of every layer as patterns.PatternJobs in one run, counting what was rendered and reused."""
 
-    def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Natural):
+    def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Scanned):
         self.loaded, self.settings, self.natural = loaded, settings, natural
         self.rendered, self.reused, self.restarted = 0, 0, []
 
