@@ -69,16 +69,16 @@ def verdicts(model, unit_images: np.ndarray, input_range: InputRange) -> list[Ve
     return [Verdict(int(row.argmax()), float(row.max())) for row in out]
 
 
-def siblings(loaded: models.LoadedModel) -> list[Path]:
+def siblings(loaded: models.LoadedModel) -> list[models.LoadedModel]:
     """The other bundled models trained on the same data: same input and the same number of classes."""
     own = (models.input_shape(loaded.model), tuple(loaded.model.outputs[0].shape[1:]))
     found = []
     for path in bundled.models():
         if path.name == loaded.name:
             continue
-        other = models.load(path).model
-        if (models.input_shape(other), tuple(other.outputs[0].shape[1:])) == own:
-            found.append(path)
+        other = models.load(path)
+        if (models.input_shape(other.model), tuple(other.model.outputs[0].shape[1:])) == own:
+            found.append(other)
     return found
 
 
@@ -93,13 +93,15 @@ class Transfer:
         return hits / max(len(targets), 1)
 
 
-def transfer(paths: Sequence[Path], unit_images: np.ndarray, input_range: InputRange | None) -> list[Transfer]:
-    """Each other model's verdicts on the same images, at the input that model expects."""
+def transfer(
+    others: Sequence["models.LoadedModel | Path"], unit_images: np.ndarray, input_range: InputRange | None
+) -> list[Transfer]:
+    """Each other model's verdicts on the same images, at the input that model expects (or `input_range`)."""
     from .models.inputs import resolve_input
 
     results = []
-    for path in paths:
-        other = models.load(path)
+    for other in others:
+        other = other if isinstance(other, models.LoadedModel) else models.load(other)
         results.append(
             Transfer(other.name, verdicts(other.model, unit_images, resolve_input(other.model, input_range)))
         )

@@ -109,7 +109,10 @@ def test_compare_classes_writes_the_transfer_table(cli, tmp_path, tiny_files):
 def test_bundled_mnist_models_are_each_others_transfer_judges():
     loaded = models.load()
     assert loaded.bundled
-    assert sorted(p.name for p in classes.siblings(loaded)) == ["mnist_plain_deep.keras", "mnist_resnet_v2.keras"]
+    assert sorted(other.name for other in classes.siblings(loaded)) == [
+        "mnist_plain_deep.keras",
+        "mnist_resnet_v2.keras",
+    ]
 
 
 @pytest.mark.parametrize("kind,expected", [("at:1,2", (1, 2)), ("mean", None)])
