@@ -98,7 +98,8 @@ dataset_option = click.option(
     "--dataset",
     default=None,
     metavar="PATH",
-    help="Natural images behind the ratio: .npz with x, or a folder (default: bundled exemplars).",
+    help="Natural images behind the ratio: .npz with x, or a folder, one sub-folder per class "
+    "(default: the bundled digits, for a model of 28x28x1 input).",
 )
 
 
