@@ -1,0 +1,83 @@
+"""Pattern synthesis on a 224x224x3 model: featviz against its compute floor, at both precisions.
+
+    python benchmarks/bench_patterns_224.py [--maps 64] [--steps 64]
+
+keras.applications MobileNetV2 (weights=None: random weights time the same),
+64 maps of a middle layer, in one process:
+
+  - featviz at --precision float32 and auto, end to end (tracing included);
+  - the compute floor: forward FLOPs up to the layer plus the input
+    gradient (2x), for every step and map, over this machine's float32 rate
+    for one large convolution;
+  - the canvas-wide share: the same steps with an objective on the image
+    itself (parameterization, warp and Adam, no network), as a share of a
+    full step; it should stay small at 224x224;
+  - peak memory.
+
+Issue #13's goal is <= 2x the floor. MobileNetV2's depthwise convolutions
+reach far less than a large dense convolution's rate, so its floor is
+optimistic; the same script takes --model resnet50v2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import conv_rate, cpu_line, prefix_flops  # noqa: E402
+
+from featviz import _tf, models, patterns  # noqa: E402
+from featviz.synthesis import objectives, render  # noqa: E402
+
+APPS = {"mobilenetv2": "MobileNetV2", "resnet50v2": "ResNet50V2"}
+
+
+def build(name: str):
+    keras = _tf.keras()
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, APPS[name])(weights=None, input_shape=(224, 224, 3))
+    layers = models.feature_layers(model)
+    return model, layers[len(layers) // 2]
+
+
+def timed(model, layer, maps: int, recipe) -> float:
+    start = time.perf_counter()
+    patterns.synthesize(model, patterns.PatternRequest(layer, (224, 224), recipe=recipe), list(range(maps)))
+    return time.perf_counter() - start
+
+
+def canvas_only(model, maps: int, recipe) -> float:
+    """The same steps, with an objective on the image alone: the parameterization, warp and Adam."""
+    objective = -1.0 * objectives.total_variation()
+    start = time.perf_counter()
+    render.render(model, objective, render.Batch.of(maps, (224, 224)), recipe)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=sorted(APPS), default="mobilenetv2")
+    p.add_argument("--maps", type=int, default=64)
+    p.add_argument("--steps", type=int, default=64)
+    args = p.parse_args()
+    model, layer = build(args.model)
+    rate = conv_rate()
+    flops = 2 * prefix_flops(model, layer.name, (224, 224)) * args.maps * args.steps
+    floor = flops / rate
+    print(f"{APPS[args.model]} 224x224x3, layer {layer.name}: {args.maps} maps x {args.steps} steps; {cpu_line()}")
+    print(f"  compute floor        : {floor:7.2f} s  ({flops / 1e9:,.0f} GFLOP at {rate / 1e9:.0f} GFLOP/s)")
+    for precision in ("float32", "auto"):
+        recipe = render.Recipe(steps=args.steps, precision=precision)
+        seconds = timed(model, layer, args.maps, recipe)
+        share = canvas_only(model, args.maps, recipe) / seconds
+        print(f"  featviz {precision:<8}     : {seconds:7.2f} s  = {seconds / floor:.2f} x floor; canvas-wide work {share:.0%}")
+    print(f"  peak memory          : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
