@@ -98,7 +98,7 @@ def fit(image: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
 
 def load(path: str | Path | None) -> Dataset:
     """An npz with `x` (and maybe `y`), a folder tree of images, or (None) the bundled exemplars."""
-    p = bundled.path("exemplars.npz") if path is None else Path(path)
+    p = bundled.path(bundled.EXEMPLARS) if path is None else Path(path)
     if p.is_dir():
         return _folder(p)
     if not p.is_file():
