@@ -75,7 +75,10 @@ def main() -> None:
         recipe = render.Recipe(steps=args.steps, precision=precision)
         seconds = timed(model, layer, args.maps, recipe)
         share = canvas_only(model, args.maps, recipe) / seconds
-        print(f"  featviz {precision:<8}     : {seconds:7.2f} s  = {seconds / floor:.2f} x floor; canvas-wide work {share:.0%}")
+        print(
+            f"  featviz {precision:<8}     : {seconds:7.2f} s  = {seconds / floor:.2f} x floor; "
+            f"canvas-wide work {share:.0%}"
+        )
     print(f"  peak memory          : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
 
 

@@ -70,7 +70,8 @@ def main() -> None:
     print(f"  channels {channels:,}; units of <= 128 maps: {units:,}; {flops / 1e15:,.1f} PFLOP")
     for gpus in (1, 8, 64):
         print(
-            f"  {gpus:3d} GPU(s) at {args.gpu_tflops:g} TFLOP/s x {args.gpu_efficiency:.0%}: {flops / rate / gpus / 3600:8.1f} h"
+            f"  {gpus:3d} GPU(s) at {args.gpu_tflops:g} TFLOP/s x {args.gpu_efficiency:.0%}: "
+            f"{flops / rate / gpus / 3600:8.1f} h"
         )
 
 

@@ -56,8 +56,14 @@ def render_direction(
     value = float(_values(loaded.model, objective, images.to_range(read[None], request.input_range))[0])
     best = None if dataset is None else _best(loaded.model, objective, dataset, request)
     ratio = value / best if best is not None and best > 0 else None
-    record = {"layer": request.layer.name, "direction_sha256": hashlib.sha256(vector.tobytes()).hexdigest(),
-              "settings": request.settings(loaded.sha256), "value": value, "best_natural": best, "ratio": ratio}  # fmt: skip
+    record = {
+        "layer": request.layer.name,
+        "direction_sha256": hashlib.sha256(vector.tobytes()).hexdigest(),
+        "settings": request.settings(loaded.sha256),
+        "value": value,
+        "best_natural": best,
+        "ratio": ratio,
+    }
     path = out.write_json(f"{folder}/direction.json", record)
     return DirectionPattern(png, path, value, best, ratio)
 

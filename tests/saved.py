@@ -12,10 +12,8 @@ import zipfile
 from pathlib import Path
 
 import h5py
-import numpy as np
-
 import helpers
-
+import numpy as np
 
 # --- Keras 3.3 / tf.keras 2.15 .keras archives --------------------------------------------------
 
@@ -88,8 +86,8 @@ def _k2(class_name: str, name: str, **config) -> dict:
 
 
 def _k2_conv(name: str, filters: int, kernel: int, **extra) -> dict:
-    args = dict(filters=filters, kernel_size=[kernel, kernel], strides=[1, 1], padding="same",
-                data_format="channels_last", dilation_rate=[1, 1], groups=1, activation="linear", use_bias=False)  # fmt: skip
+    args = dict(filters=filters, kernel_size=[kernel, kernel], strides=[1, 1], padding="same")
+    args.update(data_format="channels_last", dilation_rate=[1, 1], groups=1, activation="linear", use_bias=False)
     return _k2("Conv2D", name, **{**args, **extra})
 
 

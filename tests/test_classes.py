@@ -84,8 +84,17 @@ def test_saved_class_patterns_carry_the_models_verdict(tmp_path, tiny_files):
 def test_patterns_command_on_the_class_layer_reports_verdict_and_transfer(cli, tmp_path, tiny_files):
     other = helpers.tiny_cnn(seed=9)
     other.save(tmp_path / "other.keras")
-    result = cli("patterns", tiny_files / "tiny.keras", "--layer", "out", "--steps", "20", "--transfer", tmp_path / "other.keras",
-                 "--dataset", tiny_files / "digits.npz")  # fmt: skip
+    args = [
+        "--layer",
+        "out",
+        "--steps",
+        "20",
+        "--transfer",
+        tmp_path / "other.keras",
+        "--dataset",
+        tiny_files / "digits.npz",
+    ]
+    result = cli("patterns", tiny_files / "tiny.keras", *args)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert any(
@@ -132,8 +141,17 @@ def test_a_unit_position_and_a_direction_each_get_their_own_pattern(cli, tmp_pat
     vector = np.zeros(6, np.float32)
     vector[[1, 4]] = [1.0, -0.5]
     np.save(tmp_path / "probe.npy", vector)
-    along = cli("patterns", tiny_files / "tiny.keras", "--layer", "c2", "--direction", tmp_path / "probe.npy", "--steps", "20",
-                "--dataset", tiny_files / "digits.npz")  # fmt: skip
+    args = [
+        "--layer",
+        "c2",
+        "--direction",
+        tmp_path / "probe.npy",
+        "--steps",
+        "20",
+        "--dataset",
+        tiny_files / "digits.npz",
+    ]
+    along = cli("patterns", tiny_files / "tiny.keras", *args)
     assert along.exit_code == 0, along.output
     record = json.loads(next((tmp_path / "gallery" / "layers").glob("*/direction-*/direction.json")).read_text())
     loaded = models.load(tiny_files / "tiny.keras")

@@ -282,11 +282,10 @@ def _classes_body(site: Site, page: str) -> str:
         top = _img(
             page, layout.map_picture(r.info, "top", s.map), f"top images of class {s.map}", cls="thumb", width=232
         )
-        cards.append(
-            f'<div class="card row" id="class-{s.map}"><div><strong>{esc(c.name(s.map))}</strong><br><span class="muted">{esc(s.caption())}'
-            "</span></div>" + _img(page, layout.map_picture(r.info, "seeds", s.map), f"patterns of class {s.map}", cls="thumb")
-            + (top if r.stats is not None else "") + "</div>"
-        )  # fmt: skip
+        seeds = _img(page, layout.map_picture(r.info, "seeds", s.map), f"patterns of class {s.map}", cls="thumb")
+        label = f'<div><strong>{esc(c.name(s.map))}</strong><br><span class="muted">{esc(s.caption())}</span></div>'
+        shown = top if r.stats is not None else ""
+        cards.append(f'<div class="card row" id="class-{s.map}">{label}{seeds}{shown}</div>')
     shares = "; ".join(f"{t.model}: {t.share([s.map for s in r.scores]):.0%}" for t in c.transfer) or "no other models"
     return "\n".join(
         [
