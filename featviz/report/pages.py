@@ -225,7 +225,8 @@ def _index_body(site: Site, page: str) -> str:
     ]
     if site.classes is not None:
         parts.append(f"<h2>{_a(page, layout.CLASSES, 'Classes')}</h2>")
-        what = f"One pattern per class of the layer {esc(site.classes.layer.info.name)}: the input its logit rises most for."
+        name = esc(site.classes.layer.info.name)
+        what = f"One pattern per class of the layer {name}: the input its logit rises most for."
         parts += [f'<p class="muted">{what}</p>', _class_tiles(site, page)]
     if site.out.path(layout.COMPARE_INDEX).exists():
         parts.append(f"<p>{_a(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
