@@ -94,6 +94,13 @@ precision_option = click.option(
     show_default=True,
     help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it natively.",
 )
+colour_option = click.option(
+    "--colour",
+    type=click.Choice(["dataset", "none"]),
+    default="dataset",
+    show_default=True,
+    help="For colour models: optimize in the decorrelated colour of the natural images (--dataset), or plain RGB.",
+)
 dataset_option = click.option(
     "--dataset",
     default=None,
@@ -264,8 +271,9 @@ def activations(
     type=click.Choice(defaults.PARAMS),
     default=None,
     help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum "
-    "(default: pixels; fourier for class patterns).",
+    "(default: pixels for grey images; fourier for colour images and class patterns).",
 )
+@colour_option
 @precision_option
 @input_options
 @dataset_option
@@ -291,6 +299,7 @@ def patterns(
     at,
     direction,
     param,
+    colour,
     precision,
     input_range,
     preprocess,
@@ -333,6 +342,11 @@ def patterns(
     click.echo(f"{done.grid}\n{done.manifest}\n{done.folder / 'map-NNNN.png'}")
 
 
+def _colour(choice: str) -> str | None:
+    """--colour as the Recipe's colour: "dataset", or None for plain RGB."""
+    return None if choice == "none" else choice
+
+
 def _pattern_request(loaded, value_range):
     """The request and maps that `featviz patterns`'s options ask for (read from the click context)."""
     from . import classes, models
@@ -344,8 +358,8 @@ def _pattern_request(loaded, value_range):
     maps = patterns_api.parse_maps(o["maps_spec"], info.units, classes.names(loaded.path, o["labels"]))
     canvas = patterns_api.canvas_for(loaded.model, info, o["size"])
     kind = _unit_kind(o["at"], info) if o["at"] else o["kind"]
-    param = o["param"] or (defaults.CLASS_PARAM if classes.is_class_layer(loaded.model, info) else "pixels")
-    recipe = Recipe(steps=o["steps"], param=param, precision=o["precision"])
+    param = o["param"] or (defaults.CLASS_PARAM if classes.is_class_layer(loaded.model, info) else None)
+    recipe = Recipe(steps=o["steps"], param=param, colour=_colour(o["colour"]), precision=o["precision"])
     return patterns_api.PatternRequest(info, canvas, kind, value_range, recipe, o["seed"]), maps
 
 
@@ -589,6 +603,7 @@ def check(paths, trust_model_code, architecture) -> None:
     metavar="LIST",
     help="Seeds of the patterns on map pages.",
 )
+@colour_option
 @precision_option
 @input_options
 @executor_options
@@ -602,6 +617,7 @@ def gallery(
     dataset,
     steps,
     seeds,
+    colour,
     precision,
     input_range,
     preprocess,
@@ -630,7 +646,7 @@ def gallery(
         images=image_specs,
         dataset=dataset,
         seeds=seed_list,
-        recipe=Recipe(steps=steps, precision=precision),
+        recipe=Recipe(steps=steps, colour=_colour(colour), precision=precision),
     )
     loaded = _load(model, trust_model_code, architecture)
     settings.input_range = _input(loaded, input_range, preprocess, mean, std)

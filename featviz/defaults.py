@@ -9,6 +9,9 @@ OBJECTIVES = ("mean", "center")  # a map's mean, or its centre unit
 OBJECTIVE = OBJECTIVES[0]
 TOP_K = 9  # natural images kept per map
 PARAMS = ("pixels", "fourier")  # image parameterizations
+# Without --param: grey models keep the recipe tuned on MNIST; colour ones use lucid's (README, "Colour models").
+PARAM_FOR_GREY = "pixels"
+PARAM_FOR_COLOUR = "fourier"
 # Class patterns use the Fourier parameterization: on the three MNIST models it raised the share that the
 # other models read as their class from 62% to 73% (seeds 1 and 2), with every ratio still >= 1 (README).
 CLASS_PARAM = "fourier"

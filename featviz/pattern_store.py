@@ -113,18 +113,27 @@ class Store:
         )  # fmt: skip
 
     def _score(self, maps: list[int]) -> None:
-        files = [self.saved.get(m, self.record.maps[m].image if m in self.record.maps else None) for m in maps]
-        request = self.job.request
-        inputs = images.to_range(np.nan_to_num(self._read(files)), request.input_range)
-        values = scoring.objective_values(self.job.loaded.model, request.layer.name, maps, inputs, request.kind)
-        scores = scoring.score(values, maps, self.job.natural.best, files)
-        if classes.is_class_layer(self.job.loaded.model, request.layer):
-            for s, v in zip(
-                scores, classes.verdicts(self.job.loaded.model, np.nan_to_num(self._read(files)), request.input_range)
-            ):
+        """Score `maps` from their PNGs; then every saved map's specificity, against all the folder's patterns."""
+        request, model = self.job.request, self.job.loaded.model
+        folder = sorted(set(maps) | {m for m, s in self.record.maps.items() if s.image})
+        files = [self._file(m) for m in folder]
+        patterns = np.nan_to_num(self._read(files))
+        matrix = scoring.responses(model, request.layer.name, folder, images.to_range(patterns, request.input_range),
+                                   request.kind)  # fmt: skip
+        rows = [folder.index(m) for m in maps]
+        fresh = scoring.score(np.diagonal(matrix)[rows], maps, self.job.natural.best, [files[i] for i in rows])
+        if classes.is_class_layer(model, request.layer):
+            for s, v in zip(fresh, classes.verdicts(model, patterns[rows], request.input_range)):
                 s.verdict = v.record() if s.image is not None else None
-        for s in scores:
+        for s in fresh:
             self.record.maps[s.map] = s
+        for m, specific, pattern, file in zip(folder, scoring.specific(matrix), patterns, files):
+            saved = file is not None
+            self.record.maps[m].specific = bool(specific) if saved else None
+            self.record.maps[m].saturation = scoring.saturation(pattern) if saved else None
+
+    def _file(self, m: int) -> str | None:
+        return self.saved.get(m, self.record.maps[m].image if m in self.record.maps else None)
 
     def _read(self, files: list[str | None]) -> np.ndarray:
         """The saved patterns as (N, H, W, C) in 0..1; NaN for a map with no file."""

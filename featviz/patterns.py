@@ -22,7 +22,7 @@ from .models import LayerInfo
 from .output import OutputDir
 from .pattern_store import PatternSet
 from .preprocess import InputRange, as_preprocess
-from .synthesis import objectives, render
+from .synthesis import colour, objectives, render
 from .synthesis.render import Recipe
 
 CHUNK = 128  # maps optimized together in one batch
@@ -54,11 +54,24 @@ class PatternRequest:
 
 
 def recipe_record(recipe: Recipe) -> dict:
-    """The recipe as JSON, as requested ("auto" stays "auto"; lr is resolved)."""
+    """The recipe as JSON, as requested ("auto" stays "auto"; lr is resolved; no colour key for grey images)."""
     record = {k: v for k, v in asdict(recipe).items() if k != "transforms"}
     record["lr"] = recipe.learning_rate
     record["transforms"] = "default" if recipe.transforms is None else "custom"
+    if record["colour"] is None:
+        del record["colour"]
     return record
+
+
+def recipe_for(model, recipe: Recipe, dataset: Dataset | None, canvas: tuple[int, int]) -> Recipe:
+    """The recipe as this model's images need it: the parameterization chosen by the channels, and for an
+    RGB model asked for colour="dataset", the colour basis measured on `dataset` (plain RGB without one)."""
+    channels = models.image_channels(model)
+    recipe = recipe.for_channels(channels)
+    if recipe.colour != "dataset":
+        return recipe
+    basis = None if dataset is None else colour.ColourBasis.of(colour.sample(dataset, (*canvas, channels)))
+    return replace(recipe, colour=basis)
 
 
 def parse_maps(spec: str | None, count: int, labels: Sequence[str] | None = None) -> list[int]:
@@ -192,5 +205,6 @@ def prepare(
     """
     if not isinstance(dataset, Dataset):
         dataset = datasets.for_model(models.input_shape(loaded.model), dataset)
+    request = replace(request, recipe=recipe_for(loaded.model, request.recipe, dataset, request.canvas))
     natural = Natural.of(loaded.model, request, dataset, progress)
     return PatternJob(loaded, request, list(maps), natural)

@@ -147,10 +147,12 @@ class _PatternRun:
     def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Scanned):
         self.loaded, self.settings, self.natural = loaded, settings, natural
         self.rendered, self.reused, self.restarted = 0, 0, []
+        canvas = tuple(models.input_shape(loaded.model)[:2])
+        self.recipe = patterns.recipe_for(loaded.model, settings.recipe, natural.dataset, canvas)
 
     def job(self, layer: LayerInfo) -> PatternJob:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
-        recipe = self.settings.recipe
+        recipe = self.recipe
         if classes.is_class_layer(self.loaded.model, layer):
             recipe = replace(recipe, param=defaults.CLASS_PARAM)
         request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=recipe)

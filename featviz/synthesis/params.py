@@ -3,6 +3,8 @@
 Each returns a `Param` whose `image()` gives (N, H, W, C) in 0..1 through a
 sigmoid, so every pixel stays inside the input range whatever the optimizer
 does. Each image starts from noise seeded by its own key (randomness.py).
+With a colour.ColourBasis, an RGB image's variables are decorrelated colour,
+and the image starts near the data's mean colour.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import _tf, defaults
+from .colour import ColourBasis
 from .randomness import start_noise
 
 
@@ -22,15 +25,23 @@ class Param:
     image: Callable  # () -> (N, H, W, C) in 0..1
 
 
-def pixels(shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, sd: float = 1.0) -> Param:
-    """One logit per pixel of (H, W, C). sd=1 starts from contrasted noise, which wakes more maps than grey."""
+def to_image(x, colour: ColourBasis | None):
+    """Variables' values (N, H, W, C) -> the image in 0..1."""
     tf = _tf.tf()
-    logits = tf.Variable(start_noise(keys, seed, shape, sd), name="pixels")
-    return Param([logits], lambda: tf.sigmoid(logits))
+    return tf.sigmoid(x if colour is None else colour.to_logits(x))
+
+
+def pixels(
+    shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, colour: ColourBasis | None = None
+) -> Param:
+    """One value per pixel of (H, W, C). Noise of sd 1 starts contrasted, which wakes more maps than grey."""
+    tf = _tf.tf()
+    logits = tf.Variable(start_noise(keys, seed, shape, 1.0), name="pixels")
+    return Param([logits], lambda: to_image(logits, colour))
 
 
 def fourier(
-    shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, sd: float = 0.01, decay: float = 1.0
+    shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, colour: ColourBasis | None = None
 ) -> Param:
     """A spectrum scaled by 1/f**decay (lucid's fft_image), so low frequencies move first.
 
@@ -39,18 +50,23 @@ def fourier(
     """
     tf = _tf.tf()
     h, w, c = shape
-    freqs = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
-    scale = (1.0 / np.maximum(freqs, 1.0 / max(h, w)) ** decay) * np.sqrt(h * w)
-    spectrum = np.moveaxis(start_noise(keys, seed, (2, c, *freqs.shape), sd), 0, 1)  # (2, N, C, h, w//2+1)
+    scale = spectrum_scale(h, w)
+    spectrum = np.moveaxis(start_noise(keys, seed, (2, c, *scale.shape), 0.01), 0, 1)  # (2, N, C, h, w//2+1)
     var = tf.Variable(spectrum, name="spectrum")
     basis = [tf.constant(b) for b in irfft2_basis(h, w)]
     scale_t = tf.constant(scale.astype(np.float32))
 
     def image():
         spatial = irfft2(var[0] * scale_t, var[1] * scale_t, basis)  # (N, C, H, W)
-        return tf.sigmoid(tf.transpose(spatial, [0, 2, 3, 1]))
+        return to_image(tf.transpose(spatial, [0, 2, 3, 1]), colour)
 
     return Param([var], image)
+
+
+def spectrum_scale(h: int, w: int) -> np.ndarray:
+    """1/f over the half spectrum (h, w//2+1), floored at the lowest frequency, times sqrt(h*w)."""
+    freqs = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
+    return (1.0 / np.maximum(freqs, 1.0 / max(h, w))) * np.sqrt(h * w)
 
 
 def irfft2_basis(h: int, w: int) -> tuple[np.ndarray, ...]:

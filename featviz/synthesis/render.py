@@ -13,7 +13,7 @@ image that is saved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -22,6 +22,7 @@ from .. import _tf, cpu, defaults
 from ..models import graph, image_channels, run_graph
 from ..preprocess import InputRange, as_preprocess
 from . import params, randomness, transforms
+from .colour import ColourBasis
 from .hooks import Hooks
 from .objectives import Objective
 
@@ -35,7 +36,10 @@ class Recipe:
     """How patterns are optimized. The defaults were tuned on the bundled MNIST CNN (see the README)."""
 
     steps: int = defaults.STEPS
-    param: str = "pixels"  # or "fourier": a little better on early layers, 1.5x slower here
+    param: str | None = None  # "pixels" or "fourier"; None: by the image's channels (for_channels)
+    # RGB only: optimize in decorrelated colour (colour.py). "dataset": measured on the natural images
+    # (patterns.recipe_for); None: plain RGB.
+    colour: ColourBasis | str | None = "dataset"
     lr: float | None = None  # None: LEARNING_RATES[param]
     relax_steps: int = 64
     polish_steps: int = 48  # the last steps run without transforms
@@ -45,8 +49,14 @@ class Recipe:
     jit: bool = False  # XLA's CPU convolutions are about 2x slower than oneDNN's
 
     @property
-    def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else LEARNING_RATES[self.param]
+    def learning_rate(self) -> float | None:
+        """The step size; None while the parameterization is not yet chosen."""
+        return self.lr if self.lr is not None else LEARNING_RATES.get(self.param)
+
+    def for_channels(self, channels: int) -> "Recipe":
+        """The parameterization chosen by the image's channels when none was asked for (defaults.PARAM_FOR)."""
+        param = self.param or (defaults.PARAM_FOR_COLOUR if channels == 3 else defaults.PARAM_FOR_GREY)
+        return replace(self, param=param, colour=self.colour if channels == 3 else None)
 
     @property
     def resolved_precision(self) -> str:
@@ -142,11 +152,14 @@ class _Ascent:
 
     def __init__(self, model, objective: Objective, batch: Batch, recipe: Recipe, seed: int):
         tf, keras = _tf.tf(), _tf.keras()
-        self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
         shape = (*batch.size, image_channels(model))
-        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seed)
+        recipe = recipe.for_channels(shape[-1])
+        self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
+        colour = recipe.colour if isinstance(recipe.colour, ColourBasis) else None
+        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seed, colour=colour)
         self.draws = tf.constant(randomness.transform_table(batch.keys, seed, recipe.steps))
-        self.transform = recipe.transforms or transforms.default_for(min(batch.size))
+        fill = colour.mean if colour is not None else None
+        self.transform = recipe.transforms or transforms.default_for(min(batch.size), fill)
         self.relu, self.relu_state = relaxed_relu()
         self.optimizer = keras.optimizers.Adam(recipe.learning_rate)
         self.optimizer.build(self.param.variables)

@@ -100,8 +100,13 @@ def affine_matrices(height, width, angle, scale, tx, ty):
     return tf.stack([row0, row1], axis=1)
 
 
-def affine(translate: float = 0.0, scale: tuple[float, float] = (1.0, 1.0), degrees: float = 0.0) -> Transform:
-    """Random shift in +-translate px, scale in [lo, hi], rotation in +-degrees."""
+def affine(
+    translate: float = 0.0, scale: tuple[float, float] = (1.0, 1.0), degrees: float = 0.0, fill=None
+) -> Transform:
+    """Random shift in +-translate px, scale in [lo, hi], rotation in +-degrees.
+
+    Uncovered pixels read `fill`: per channel, in 0..1 (default 0, black).
+    """
 
     def apply(images, rng):
         tf = _tf.tf()
@@ -111,7 +116,11 @@ def affine(translate: float = 0.0, scale: tuple[float, float] = (1.0, 1.0), degr
         factor = rng.uniform([n], scale[0], scale[1]) if scale[1] > scale[0] else tf.fill([n], float(scale[0]))
         tx = tf.round(rng.uniform([n], -translate, translate)) if translate else tf.zeros([n])
         ty = tf.round(rng.uniform([n], -translate, translate)) if translate else tf.zeros([n])
-        return warp(images, affine_matrices(h, w, angle, factor, tx, ty))
+        matrices = affine_matrices(h, w, angle, factor, tx, ty)
+        if fill is None:
+            return warp(images, matrices)
+        background = tf.constant(fill, images.dtype)
+        return warp(images - background, matrices) + background
 
     return apply
 
@@ -132,9 +141,12 @@ def compose(transforms: Sequence[Transform]) -> Transform:
     return apply
 
 
-def default_for(size: int) -> Transform:
+def default_for(size: int, fill=None) -> Transform:
     """The recipe's transforms, sized for the canvas: 28 px -> shift +-2, scale 0.92..1.08, +-8 degrees.
 
-    One warp does all of it, so the image is resampled once per step.
+    One warp does all of it, so the image is resampled once per step. Lucid's
+    pad, jitter, scale, rotate and jitter again come to the same thing: the
+    shift grows with the canvas (+-16 px at 224), and the pixels uncovered
+    read `fill`, which for a colour model is its data's mean colour.
     """
-    return affine(translate=max(1.0, round(size / 14)), scale=(0.92, 1.08), degrees=8.0)
+    return affine(translate=max(1.0, round(size / 14)), scale=(0.92, 1.08), degrees=8.0, fill=fill)

@@ -1,0 +1,57 @@
+"""Decorrelated colour: what an RGB pattern is optimized in, measured on the user's own images.
+
+Natural images' colour channels are strongly correlated, so a step on one
+pixel's red, green and blue separately tends to make colours no photograph
+has. Lucid optimizes instead along the principal colour directions of the
+data, scaled by their spread (the square root of the pixel covariance). The
+basis here is that square root, measured on the `--dataset` (or the bundled
+exemplars), never downloaded. Its mean colour is also where a pattern starts
+and what the transforms fill uncovered pixels with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _tf
+
+SAMPLE_IMAGES = 256  # images, spread evenly over the dataset, that the statistics are measured on
+
+
+@dataclass(frozen=True)
+class ColourBasis:
+    """RGB = sigmoid(matrix @ decorrelated + logit(mean)), per pixel; values in 0..1 units."""
+
+    matrix: tuple[tuple[float, float, float], ...]  # columns: the colour directions, the longest of norm 1
+    mean: tuple[float, float, float]
+
+    @classmethod
+    def of(cls, pixels: np.ndarray) -> "ColourBasis":
+        """The basis of RGB pixels (..., 3) in 0..1."""
+        rgb = np.asarray(pixels, np.float64).reshape(-1, 3)
+        u, s, _ = np.linalg.svd(np.cov(rgb, rowvar=False))
+        root = u * np.sqrt(np.maximum(s, 0.0))
+        root /= np.linalg.norm(root, axis=0).max()
+        mean = np.clip(rgb.mean(axis=0), 0.02, 0.98)  # a logit must stay finite
+        return cls(_rounded(root), tuple(float(v) for v in np.round(mean, 6)))
+
+    def to_logits(self, x):
+        """Decorrelated values (..., 3) as RGB logits: sigmoid of the result is the image."""
+        tf = _tf.tf()
+        matrix = tf.constant(np.array(self.matrix, np.float32).T)
+        mean = np.array(self.mean, np.float32)
+        flat = tf.matmul(tf.reshape(x, [-1, 3]), matrix)
+        return tf.reshape(flat, tf.shape(x)) + tf.constant(np.log(mean / (1 - mean)))
+
+
+def _rounded(matrix: np.ndarray) -> tuple:
+    """Six decimals: the basis is part of the manifest's reuse key, so it must print the same every time."""
+    return tuple(tuple(float(v) for v in row) for row in np.round(matrix, 6))
+
+
+def sample(dataset, shape: tuple[int, int, int]) -> np.ndarray:
+    """Up to SAMPLE_IMAGES images spread evenly over a datasets.Dataset, fitted to shape, in 0..1."""
+    indices = np.unique(np.linspace(0, len(dataset) - 1, min(SAMPLE_IMAGES, len(dataset))).round().astype(int))
+    return dataset.take(indices, shape)

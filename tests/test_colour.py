@@ -1,0 +1,80 @@
+"""The colour recipe: a basis measured on the user's images, where RGB patterns start, and how they are filled."""
+
+import json
+
+import numpy as np
+import pytest
+
+import helpers
+from featviz import _tf, datasets, patterns
+from featviz.synthesis import colour, objectives, randomness, render, transforms
+from featviz.synthesis.colour import ColourBasis
+
+
+def test_grey_pixels_give_one_colour_direction_of_norm_one():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.uniform(0.2, 0.6, (500, 1)), 3, axis=1)
+    basis = ColourBasis.of(grey)
+    matrix = np.array(basis.matrix)
+    np.testing.assert_allclose(np.abs(matrix[:, 0]), [3**-0.5] * 3, atol=1e-6)
+    np.testing.assert_allclose(matrix[:, 1:], 0.0, atol=1e-6)
+    np.testing.assert_allclose(basis.mean, [grey.mean()] * 3, atol=1e-6)
+
+
+def test_independent_channels_keep_their_spread_ratios():
+    rng = np.random.default_rng(1)
+    pixels = rng.normal(0.5, [0.2, 0.1, 0.05], (20000, 3))
+    norms = sorted(np.linalg.norm(np.array(ColourBasis.of(pixels).matrix), axis=0), reverse=True)
+    np.testing.assert_allclose(norms, [1.0, 0.5, 0.25], atol=0.02)
+
+
+def test_a_zero_start_is_the_mean_colour():
+    basis = ColourBasis((( 0.5, 0.1, 0.0), (0.5, 0.0, 0.2), (0.5, -0.1, 0.0)), (0.25, 0.5, 0.75))
+    image = _tf.tf().sigmoid(basis.to_logits(_tf.tf().zeros((1, 2, 2, 3))))
+    np.testing.assert_allclose(np.asarray(image), np.broadcast_to([0.25, 0.5, 0.75], (1, 2, 2, 3)), atol=1e-6)
+
+
+def test_uncovered_pixels_read_the_fill_colour():
+    fill = (0.2, 0.4, 0.6)
+    images = _tf.tf().constant(np.full((1, 4, 4, 3), 0.9, np.float32))
+    shift = transforms.affine(translate=1.0, fill=fill)
+    out = np.asarray(shift(images, randomness.StepRandom(_tf.tf().constant([[1.0] * randomness.DRAWS_PER_STEP]))))
+    # every draw at its top: shifted right and down by one pixel
+    np.testing.assert_allclose(out[0, :, 0], np.broadcast_to(fill, (4, 3)), atol=1e-6)
+    np.testing.assert_allclose(out[0, 0, :], np.broadcast_to(fill, (4, 3)), atol=1e-6)
+    np.testing.assert_allclose(out[0, 1:, 1:], 0.9, atol=1e-6)
+
+
+def rgb_model():
+    return helpers.tiny_cnn((12, 12, 3))
+
+
+def test_recipe_for_grey_keeps_pixels_and_records_no_colour():
+    recipe = patterns.recipe_for(helpers.tiny_cnn(), render.Recipe(), None, (12, 12))
+    assert recipe.param == "pixels" and recipe.colour is None
+    assert "colour" not in patterns.recipe_record(recipe)
+
+
+def test_recipe_for_colour_measures_the_basis_on_the_dataset():
+    x = np.random.default_rng(2).uniform(0, 1, (8, 12, 12, 3)).astype(np.float32)
+    data = datasets.Dataset("d", x=x)
+    recipe = patterns.recipe_for(rgb_model(), render.Recipe(), data, (12, 12))
+    assert recipe.param == "fourier" and recipe.colour == ColourBasis.of(x)
+    json.dumps(patterns.recipe_record(recipe))  # the basis is part of the reuse key
+    plain = patterns.recipe_for(rgb_model(), render.Recipe(colour=None), data, (12, 12))
+    assert plain.colour is None and plain.param == "fourier"
+
+
+@pytest.mark.parametrize("param", ["pixels", "fourier"])
+def test_decorrelated_colour_raises_the_objective(param):
+    x = np.random.default_rng(3).uniform(0, 1, (8, 12, 12, 3)).astype(np.float32)
+    recipe = render.Recipe(steps=40, relax_steps=10, polish_steps=10, param=param, colour=ColourBasis.of(x))
+    result = render.render(rgb_model(), objectives.channel("c2", [0, 1]), render.Batch.of(2, (12, 12)), recipe)
+    assert (result.history[-5:].mean(axis=0) > result.history[:5].mean(axis=0)).all()
+    assert np.isfinite(result.images).all() and result.images.min() >= 0 and result.images.max() <= 1
+
+
+def test_the_sample_spreads_over_the_dataset():
+    x = np.arange(1000, dtype=np.float32).reshape(1000, 1, 1, 1) / 1000
+    picked = colour.sample(datasets.Dataset("d", x=np.repeat(x, 3, axis=-1)), (1, 1, 3))
+    assert len(picked) == colour.SAMPLE_IMAGES and picked[0, 0, 0, 0] == 0 and picked[-1, 0, 0, 0] == x[-1, 0, 0, 0]
