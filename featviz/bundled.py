@@ -11,7 +11,14 @@ from pathlib import Path
 from .errors import FeatvizError
 
 DEFAULT_MODEL = "mnist_cnn.keras"
-EXEMPLARS = "exemplars.npz"
+# Held-out natural images of the bundled models' data, by the input shape they serve: (file, name).
+EXEMPLARS = {
+    (28, 28, 1): ("exemplars.npz", "bundled MNIST exemplars"),
+    (32, 32, 3): ("cifar10_exemplars.npz", "bundled CIFAR-10 exemplars"),
+}
+
+# The gallery's default sample images, by the input shape they serve: one per class.
+SAMPLES = {(28, 28, 1): "digit?.png", (32, 32, 3): "cifar-*-0.png"}
 
 
 def path(name: str) -> Path:
@@ -31,6 +38,12 @@ def models() -> list[Path]:
         if found:
             return found
     return []
+
+
+def samples(input_shape: tuple) -> list[Path]:
+    """The bundled sample images for a model of this input; the digits for any other."""
+    pattern = SAMPLES.get(tuple(input_shape), SAMPLES[(28, 28, 1)])
+    return sorted(path("samples").glob(pattern))
 
 
 def resolve(spec: str | Path, folder: str = "") -> Path:

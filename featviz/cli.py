@@ -592,7 +592,7 @@ def check(paths, trust_model_code, architecture) -> None:
     "image_specs",
     multiple=True,
     metavar="FILE|DIR",
-    help="Sample images (repeatable; default: the bundled digits).",
+    help="Sample images (repeatable; default: the bundled digits, or CIFAR-10 images for a 32x32x3 model).",
 )
 @dataset_option
 @steps_option

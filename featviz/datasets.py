@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -20,8 +20,7 @@ from . import bundled, images
 from .errors import FeatvizError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-BUNDLED_NAME = "bundled MNIST exemplars"
-BUNDLED_SHAPE = (28, 28, 1)  # the bundled exemplars are natural images only for models of this input
+MNIST_SHAPE = (28, 28, 1)
 
 
 @dataclass
@@ -96,9 +95,12 @@ def fit(image: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     return images.resize(image, shape[:2])
 
 
-def load(path: str | Path | None) -> Dataset:
-    """An npz with `x` (and maybe `y`), a folder tree of images, or (None) the bundled exemplars."""
-    p = bundled.path(bundled.EXEMPLARS) if path is None else Path(path)
+def load(path: str | Path | None, shape: tuple[int, int, int] = MNIST_SHAPE) -> Dataset:
+    """An npz with `x` (and maybe `y`), a folder tree of images, or (None) the bundled exemplars for `shape`."""
+    if path is None:
+        file, name = bundled.EXEMPLARS[tuple(shape)]
+        return replace(load(bundled.path(file)), source=name)
+    p = Path(path)
     if p.is_dir():
         return _folder(p)
     if not p.is_file():
@@ -112,14 +114,16 @@ def load(path: str | Path | None) -> Dataset:
         raise
     except (OSError, ValueError, EOFError) as e:
         raise FeatvizError(f"{p}: not a readable .npz dataset ({e})") from None
-    return Dataset(p.name if path is not None else BUNDLED_NAME, x=_to_unit_range(x, p), labels=y)
+    return Dataset(p.name, x=_to_unit_range(x, p), labels=y)
 
 
 def for_model(input_shape: tuple, path: str | Path | None) -> Dataset | None:
-    """The dataset at path; without one, the bundled digits, but only for a model that takes 28x28x1 digits."""
-    if path is not None or tuple(input_shape) == BUNDLED_SHAPE:
+    """The dataset at path; without one, the bundled exemplars of the models' data (MNIST digits for 28x28x1,
+    CIFAR-10 for 32x32x3), for a model that takes that input; else None."""
+    if path is not None:
         return load(path)
-    return None
+    shape = tuple(input_shape)
+    return load(None, shape) if shape in bundled.EXEMPLARS else None
 
 
 def _to_unit_range(x: np.ndarray, p: Path) -> np.ndarray:

@@ -78,3 +78,16 @@ def test_the_sample_spreads_over_the_dataset():
     x = np.arange(1000, dtype=np.float32).reshape(1000, 1, 1, 1) / 1000
     picked = colour.sample(datasets.Dataset("d", x=np.repeat(x, 3, axis=-1)), (1, 1, 3))
     assert len(picked) == colour.SAMPLE_IMAGES and picked[0, 0, 0, 0] == 0 and picked[-1, 0, 0, 0] == x[-1, 0, 0, 0]
+
+
+def test_the_colour_recipe_scales_to_a_224_pixel_model():
+    keras = helpers.keras()
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+    x = np.random.default_rng(4).uniform(0, 1, (4, 224, 224, 3)).astype(np.float32)
+    recipe = patterns.recipe_for(model, render.Recipe(steps=24, relax_steps=6, polish_steps=6), datasets.Dataset("d", x=x),
+                                 (224, 224))  # fmt: skip
+    assert recipe.param == "fourier" and isinstance(recipe.colour, ColourBasis)
+    objective = objectives.channel("block_3_expand_relu", [0, 1])
+    result = render.render(model, objective, render.Batch.of(2, (224, 224)), recipe)
+    assert result.images.shape == (2, 224, 224, 3)
+    assert (result.history[-4:].mean(axis=0) > result.history[:4].mean(axis=0)).all()

@@ -29,9 +29,12 @@ def test_a_folder_tree_is_read_recursively_with_one_class_per_folder(tmp_path):
     np.testing.assert_allclose(batches[0][1], 100 / 255, atol=1e-6)
 
 
-def test_bundled_digits_only_for_models_that_take_digits():
-    assert datasets.for_model((28, 28, 1), None).source == datasets.BUNDLED_NAME
-    assert datasets.for_model((32, 32, 3), None) is None
+def test_bundled_exemplars_only_for_models_that_take_their_data():
+    assert datasets.for_model((28, 28, 1), None).source == "bundled MNIST exemplars"
+    cifar = datasets.for_model((32, 32, 3), None)
+    assert cifar.source == "bundled CIFAR-10 exemplars" and cifar.x.shape[1:] == (32, 32, 3)
+    assert cifar.class_count == 10 and np.bincount(cifar.labels).tolist() == [100] * 10
+    assert datasets.for_model((64, 64, 3), None) is None
 
 
 def brute_force(model, layer, x, k):

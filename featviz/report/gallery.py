@@ -50,10 +50,10 @@ class Report:
     restarted: list[str] = field(default_factory=list)  # why saved patterns were not reused
 
 
-def sample_images(specs: Sequence[str | Path]) -> list[Path]:
-    """The sample images: files, and the images inside folders; default the bundled digits."""
+def sample_images(specs: Sequence[str | Path], input_shape: tuple = (28, 28, 1)) -> list[Path]:
+    """The sample images: files, and the images inside folders; default the bundled ones for the input shape."""
     if not specs:
-        return [bundled.path(f"samples/digit{d}.png") for d in range(10)]
+        return bundled.samples(input_shape)
     found: list[Path] = []
     for spec in specs:
         p = bundled.image(spec)
@@ -127,7 +127,7 @@ def build(
     model = loaded.model
     settings = replace(settings, input_range=resolve_input(model, settings.input_range))
     layers = select_layers(model, settings.layers)
-    samples = sample_images(settings.images)
+    samples = sample_images(settings.images, models.input_shape(model))
     natural = natural or scan_natural(loaded, settings)
     target = classes.class_layer(model)
     run = _PatternRun(loaded, settings, natural)

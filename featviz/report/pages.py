@@ -19,7 +19,8 @@ from .site import LayerResult, Sample, Site
 RATIO_NOTE = (
     "×ratio = the activation the map's pattern reaches (its saved PNG, read back) over the best natural "
     "image's, both the map's mean at the model's input range. Dead maps (no natural image drives them "
-    "above zero) are marked in red."
+    "above zero) are marked in red. Specificity = the share of live maps whose own pattern drives them harder "
+    "than any other map's pattern; saturation = the median share of a pattern's pixels with a channel at 0 or 255."
 )
 HOME = ("index", layout.INDEX)
 
@@ -94,12 +95,14 @@ def _class_tiles(site: Site, page: str) -> str:
 
 def _layer_line(r: LayerResult) -> str:
     summary = scoring.summarize(r.scores)
+    trust = esc(summary.trust_text().removeprefix("; "))
+    trust = f" {trust[0].upper()}{trust[1:]}." if trust else ""
     if not summary.scored:
-        return f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {NOT_SCORED}"
+        return f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {NOT_SCORED}{trust}"
     return (
         f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; "
         f"{summary.dead + summary.failed} dead or failed; "
-        f"{summary.at_least_one} of {summary.live} live maps at ratio ≥ 1."
+        f"{summary.at_least_one} of {summary.live} live maps at ratio ≥ 1.{trust}"
     )
 
 
@@ -145,6 +148,10 @@ def _map_body(r: LayerResult, m: int, page: str) -> str:
 def _statistics(r: LayerResult, m: int) -> str:
     score, stats = r.scores[m], r.stats
     rows = [("pattern's value", "n/a" if score.value is None else f"{score.value:.4g}"), ("ratio", _ratio_text(score))]
+    if score.specific is not None:
+        rows.append(("specific (its own pattern drives it hardest)", "yes" if score.specific else "no"))
+    if score.saturation is not None:
+        rows.append(("saturation (pixels with a channel at 0 or 255)", f"{score.saturation:.1%}"))
     if stats is not None:
         rows[:0] = [
             ("best natural (max of the map mean)", f"{stats.best[m]:.4g}"),
