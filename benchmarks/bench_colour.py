@@ -1,0 +1,161 @@
+"""Patterns of a colour model: featviz's colour recipe against its grey-model recipe and xplique's Fourier recipe.
+
+    python benchmarks/bench_colour.py [--model cifar10_resnet_v2.keras] [--layers a,b] [--steps 256]
+                                      [--figure colour.png]
+
+For each layer (default: the middle of the gallery's layers and
+the default layer of `featviz patterns`) and each recipe, all maps in one run, measured in this one
+process and scored from the 8-bit patterns against the natural images
+(--dataset; default the bundled CIFAR-10 exemplars for a 32x32x3 model):
+
+  - time, end to end;
+  - the share of live maps at ratio >= 1, and the median ratio;
+  - specificity: the share of live maps whose own pattern drives them
+    harder than any other map's pattern;
+  - saturation: the median share of a pattern's pixels with a channel at 0 or 255.
+
+The recipes: featviz's default for RGB (Fourier 1/f, decorrelated colour
+measured on the dataset, transforms filled with its mean colour); featviz's
+grey-model recipe as 0.3 applied it to colour (pixels, plain RGB); and
+xplique 2.0.2's Fourier recipe with its defaults (see bench_patterns.py for
+installing it), if importable. --figure writes the first maps of the
+innermost layer by each recipe, one row each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import cpu_line  # noqa: E402
+
+from featviz import datasets, exemplars, grids, images, models, patterns, scoring  # noqa: E402
+from featviz.models.inputs import resolve_input  # noqa: E402
+from featviz.preprocess import as_preprocess  # noqa: E402
+from featviz.synthesis import render  # noqa: E402
+
+
+@dataclass
+class Run:
+    name: str
+    seconds: float
+    unit: np.ndarray  # (maps, H, W, 3) in 0..1
+    scores: list[scoring.MapScore]
+
+    @property
+    def summary(self) -> scoring.Summary:
+        return scoring.summarize(self.scores)
+
+    @property
+    def short(self) -> str:
+        return self.name.split()[1] if self.name.startswith("featviz") else self.name.split()[0]
+
+
+def measured(model, layer, unit_images: np.ndarray, best: np.ndarray, input_range) -> list[scoring.MapScore]:
+    """The scores of the 8-bit patterns, by scoring.py's rules, as `featviz patterns` records them."""
+    maps = list(range(layer.maps))
+    pixels = images.from_uint8(images.to_uint8(unit_images, (0.0, 1.0)), (0.0, 1.0))
+    matrix = scoring.responses(model, layer.name, maps, images.to_range(pixels, input_range), "mean")
+    scores = scoring.score(np.diagonal(matrix), maps, best, [str(m) for m in maps])
+    for s, specific, pattern in zip(scores, scoring.specific(matrix), pixels):
+        s.specific, s.saturation = bool(specific), scoring.saturation(pattern)
+    return scores
+
+
+def featviz_run(model, layer, request: patterns.PatternRequest, name: str, best) -> Run:
+    start = time.perf_counter()
+    unit = patterns.synthesize(model, request, list(range(layer.maps)))
+    seconds = time.perf_counter() - start
+    return Run(name, seconds, unit, measured(model, layer, unit, best, request.input_range))
+
+
+def xplique_run(model, layer, steps: int, input_range, best) -> Run | None:
+    """xplique's feature visualization with its defaults (Fourier, its standard transforms), all maps in one batch."""
+    try:
+        from xplique.features_visualizations import Objective, optimize
+    except ImportError:
+        return None
+    convention = as_preprocess(input_range)
+    if not convention.plain:
+        return None  # xplique takes one value range for all channels
+    objective = Objective.channel(model, layer.name, list(range(layer.maps)))
+    lo, hi = convention.offset[0], convention.offset[0] + convention.scale[0]
+    start = time.perf_counter()
+    out, _ = optimize(objective, nb_steps=steps, custom_shape=models.input_shape(model)[:2], values_range=(lo, hi))
+    seconds = time.perf_counter() - start
+    unit = convention.to_unit(np.asarray(out[-1], dtype=np.float32))
+    return Run("xplique Fourier", seconds, unit, measured(model, layer, unit, best, input_range))
+
+
+def middle_and_innermost(model) -> list[str]:
+    """The middle of the gallery's layers, and the default layer of `featviz patterns`."""
+    found = models.feature_layers(model)
+    return [found[len(found) // 2].name, models.resolve_layer(model).name]
+
+
+def report(layer, run: Run) -> str:
+    s = run.summary
+    share = s.at_least_one / max(s.live, 1)
+    return (
+        f"  {run.name:<34} {run.seconds:7.1f} s   ratio>=1 {share:6.1%} (median {s.median_ratio or 0:5.2f})   "
+        f"specificity {s.specificity:.2f}   saturation {s.saturation:5.1%}"
+    )
+
+
+def figure(runs: list[Run], count: int, title: str):
+    tiles = np.concatenate([r.unit[:count] for r in runs])
+    labels = [f"{r.short} {s.caption()}" for r in runs for s in r.scores[:count]]
+    return grids.tile_figure(tiles, labels, title=title, scale=grids.GREY_UNIT, columns=count)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="cifar10_resnet_v2.keras")
+    p.add_argument("--layers", default=None, help="comma-separated (default: the middle and innermost)")
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--steps", type=int, default=256)
+    p.add_argument("--figure", default=None, help="write the innermost layer's first maps by each recipe here")
+    p.add_argument("--figure-maps", type=int, default=10)
+    args = p.parse_args()
+
+    loaded = models.load(args.model)
+    model = loaded.model
+    canvas = tuple(models.input_shape(model)[:2])
+    data = datasets.for_model(models.input_shape(model), args.dataset)
+    input_range = resolve_input(model, None)
+    names = args.layers.split(",") if args.layers else middle_and_innermost(model)
+    stats = exemplars.scan(model, names, data, input_range, exemplars.ScanOptions(top_k=0))
+    colour = patterns.recipe_for(model, render.Recipe(steps=args.steps), data, canvas)
+    grey = render.Recipe(steps=args.steps, param="pixels", colour=None)
+    print(f"{loaded.name}: {args.steps} steps, canvas {canvas[0]}x{canvas[1]}, natural images: {data.source}")
+    print(f"  machine: {cpu_line()}; precision auto = {colour.resolved_precision}")
+    last: list[Run] = []
+    for name in names:
+        layer = models.resolve_layer(model, name)
+        print(f"{name}: {layer.maps} maps")
+        runs = [
+            featviz_run(model, layer, patterns.PatternRequest(layer, canvas, input_range=input_range, recipe=recipe),
+                        label, stats[name].best)  # fmt: skip
+            for recipe, label in ((colour, "featviz colour recipe (default)"), (grey, "featviz grey recipe (0.3)"))
+        ]
+        runs.append(xplique_run(model, layer, args.steps, input_range, stats[name].best))
+        for run in filter(None, runs):
+            print(report(layer, run))
+        last = [r for r in runs if r is not None]
+    print(f"  peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if args.figure:
+        title = f"{loaded.name} · {names[-1]}: maps 0-{args.figure_maps - 1}; rows: " + ", ".join(r.name for r in last)
+        Path(args.figure).write_bytes(grids.figure_png(figure(last, args.figure_maps, title)))
+        print(f"wrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
