@@ -106,7 +106,7 @@ dataset_option = click.option(
     default=None,
     metavar="PATH",
     help="Natural images behind the ratio: .npz with x, or a folder, one sub-folder per class "
-    "(default: the bundled digits, for a model of 28x28x1 input).",
+    "(default: the bundled exemplars, for a model of 28x28x1 or 32x32x3 input).",
 )
 
 
@@ -665,6 +665,49 @@ def gallery(
         f"{report.rendered} patterns rendered, {report.reused} reused"
     )
     click.echo(str(report.index))
+
+
+@main.command()
+@click.argument("model", required=False)
+@layer_option
+@steps_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patterns.")
+@dataset_option
+@input_options
+@out_option
+@force_option
+@model_option
+def trust(
+    model, layer, steps, seed, dataset, input_range, preprocess, mean, std, out, force, trust_model_code, architecture
+) -> None:
+    """How far to trust a layer's patterns: ratio, specificity, saturation and path, per map.
+
+    The patterns are rendered into OUT (or reused from it) as `featviz
+    patterns` would. A path marked ! is no closer to the map's top natural
+    images than random images' paths are (README, "Can you trust a pattern?").
+    """
+    from . import datasets, models, patterns
+    from . import trust as trust_api
+    from .output import OutputDir
+    from .synthesis.render import Recipe
+
+    loaded = _load(model, trust_model_code, architecture)
+    info = models.resolve_layer(loaded.model, layer)
+    canvas = patterns.canvas_for(loaded.model, info, None)
+    value_range = _input(loaded, input_range, preprocess, mean, std)
+    request = patterns.PatternRequest(info, canvas, input_range=value_range, recipe=Recipe(steps=steps), seed=seed)
+    images = datasets.for_model(models.input_shape(loaded.model), dataset)
+    with OutputDir(out, force=force) as folder, _progress(info.units * steps, f"{info.name}: patterns") as bar:
+        found = trust_api.check_layer(loaded, request, images, folder, bar.update)
+    head = ["map", "ratio", "specific", "saturation", "path: pattern / random"]
+    click.echo(_text_table(head, found.rows()))
+    click.echo(found.line(info.name))
+
+
+def _text_table(head: list[str], rows: list[list[str]]) -> str:
+    """Columns right-aligned to their widest cell."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in [head, *rows])
 
 
 if __name__ == "__main__":

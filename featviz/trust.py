@@ -1,0 +1,169 @@
+"""Does a pattern show what its map detects? The path check, after Geirhos et al. (2023).
+
+A map can reach a high ratio on a pattern that the network processes along
+another path than the natural images the map responds to. For each map and
+each earlier convolutional layer, `path_scores` rank-correlates the layer's
+per-channel mean activations on the pattern with their mean over the map's
+top natural exemplars. The baseline is the same correlation for random
+natural images (none of them that map's exemplars). A map whose pattern is
+no closer to its exemplars than random images are is flagged.
+
+Activations are taken as deviations from the average natural image (the
+mean over PATH_REFERENCE other random images). Without that, any two
+natural images correlate at about 0.9 through the profile they share (on
+MNIST, the black background), and the test would ask whether a pattern
+looks like a natural image at all rather than like this map's exemplars.
+
+The protocol is fixed here, once: the top PATH_EXEMPLARS exemplars of the
+scan, PATH_RANDOM random images and PATH_REFERENCE more drawn with
+RANDOM_SEED, Spearman's rank correlation averaged over every earlier
+convolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from . import _tf, models
+from .datasets import Dataset
+from .exemplars import LayerStats
+from .models import LayerInfo
+from .preprocess import InputRange, as_preprocess
+
+if TYPE_CHECKING:
+    from .pattern_store import PatternSet
+
+PATH_EXEMPLARS = 9
+PATH_RANDOM = 9
+PATH_REFERENCE = 64  # random images whose mean activations are the average natural image
+RANDOM_SEED = 0
+
+
+@dataclass(frozen=True)
+class PathScore:
+    map: int
+    pattern: float  # the mean rank correlation of the pattern with the map's exemplars, over earlier layers
+    random: float  # the same for random natural images: the baseline
+
+    @property
+    def closer(self) -> bool:
+        """True when the pattern's path is closer to the exemplars' than random images' paths are."""
+        return self.pattern > self.random
+
+
+def earlier_convolutions(model, layer: LayerInfo) -> list[str]:
+    """The convolutions that run before `layer`, in execution order, with more than one map."""
+    return [
+        info.name
+        for info in models.list_layers(model)
+        if info.index < layer.index and "Conv" in info.class_name and info.spatial and info.maps > 1
+    ]
+
+
+def channel_means(model, layers: Sequence[str], inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Each layer's per-channel mean activation (N, channels) for model inputs (N, H, W, C)."""
+    tf = _tf.tf()
+    _, taps = models.run_graph(model, tf.constant(inputs), set(layers), stop=True)
+    return {name: np.asarray(taps[name]).mean(axis=(1, 2)) for name in layers}
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman's rho of a (..., C) with b (C,), along the last axis; 0 where a side is constant."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(a, axis=-1), rankdata(b)
+    ra, rb = ra - ra.mean(axis=-1, keepdims=True), rb - rb.mean()
+    norm = np.linalg.norm(ra, axis=-1) * np.linalg.norm(rb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(norm > 0, (ra @ rb) / norm, 0.0)
+
+
+def path_scores(
+    model,
+    layer: LayerInfo,
+    patterns: np.ndarray,
+    natural: tuple[Dataset, LayerStats],
+    input_range: InputRange = (0.0, 1.0),
+) -> list[PathScore] | None:
+    """One PathScore per map of `patterns` (maps, H, W, C) in 0..1, map i at index i of the layer's maps.
+
+    `natural` is the dataset and the layer's scan of it (exemplars.scan, top-k >= PATH_EXEMPLARS).
+    None when no convolution comes before the layer.
+    """
+    dataset, stats = natural
+    earlier = earlier_convolutions(model, layer)
+    if not earlier:
+        return None
+    shape = models.input_shape(model)
+    top = stats.top[:, :PATH_EXEMPLARS]
+    order = np.random.default_rng(RANDOM_SEED).permutation(len(dataset))
+    draw = order[: PATH_RANDOM + PATH_EXEMPLARS]  # enough that PATH_RANDOM of them are not the map's exemplars
+    reference = order[len(draw) : len(draw) + PATH_REFERENCE]
+    wanted = np.unique(np.concatenate([top.ravel(), draw, reference]))
+    to_model = as_preprocess(input_range).to_model
+    seen = channel_means(model, earlier, to_model(dataset.take(wanted, shape)))
+    own = channel_means(model, earlier, to_model(np.nan_to_num(patterns)))
+    row = {int(i): r for r, i in enumerate(wanted)}
+    for name in earlier:  # deviations from the average natural image: what sets an image apart
+        average = seen[name][[row[int(i)] for i in reference]].mean(axis=0)
+        seen[name], own[name] = seen[name] - average, own[name] - average
+    scores = []
+    for m in range(len(patterns)):
+        exemplars = [row[int(i)] for i in top[m]]
+        randoms = [row[int(i)] for i in draw if int(i) not in set(top[m].tolist())][:PATH_RANDOM]
+        per_layer = [
+            (rank_correlation(own[name][m], seen[name][exemplars].mean(axis=0)),
+             rank_correlation(seen[name][randoms], seen[name][exemplars].mean(axis=0)).mean())
+            for name in earlier
+        ]  # fmt: skip
+        pattern, random = np.mean(per_layer, axis=0)
+        scores.append(PathScore(m, float(pattern), float(random)))
+    return scores
+
+
+@dataclass
+class LayerTrust:
+    """One layer's patterns (ratio, specificity, saturation per map) and their path scores."""
+
+    patterns: "PatternSet"
+    paths: list[PathScore] | None  # None: no natural images, or no convolution before the layer
+
+    def rows(self) -> list[list[str]]:
+        """Per map: map, ratio, specific, saturation, path correlation of the pattern / of random images."""
+        rows = []
+        for s in self.patterns.scores:
+            path = self.paths[s.map] if self.paths is not None else None
+            rows.append([
+                str(s.map),
+                "dead" if s.dead else ("failed" if s.error else "n/a" if s.ratio is None else f"{s.ratio:.2f}"),
+                "n/a" if s.specific is None else ("yes" if s.specific else "no"),
+                "n/a" if s.saturation is None else f"{s.saturation:.0%}",
+                "n/a" if path is None else f"{path.pattern:+.2f} / {path.random:+.2f}" + ("" if path.closer else "  !"),
+            ])  # fmt: skip
+        return rows
+
+    def line(self, layer: str) -> str:
+        """The layer's summary, with the share of live maps whose pattern's path beats random images'."""
+        text = self.patterns.summary.line(layer)
+        if self.paths is None:
+            return text
+        live = [self.paths[s.map] for s in self.patterns.scores if not s.marked]
+        closer = sum(p.closer for p in live)
+        return f"{text}; path closer than random for {closer}/{len(live)} live maps"
+
+
+def check_layer(loaded, request, dataset: Dataset | None, out, progress=None) -> LayerTrust:
+    """Render (or reuse) every map's pattern of request.layer into `out`, then score the paths."""
+    from . import exemplars, patterns
+
+    layer = request.layer
+    job = patterns.prepare(loaded, request, range(layer.units), dataset)
+    done = job.run(out, progress)
+    if dataset is None:
+        return LayerTrust(done, None)
+    options = exemplars.ScanOptions(kind=request.kind, top_k=PATH_EXEMPLARS)
+    stats = exemplars.scan(loaded.model, [layer.name], dataset, request.input_range, options)[layer.name]
+    return LayerTrust(done, path_scores(loaded.model, layer, done.images, (dataset, stats), request.input_range))

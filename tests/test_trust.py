@@ -1,0 +1,56 @@
+"""The path check (trust.py): exact rank correlations, and patterns that are exemplars take the exemplars' path."""
+
+import numpy as np
+
+import helpers
+from featviz import datasets, exemplars, models, trust
+
+
+def test_rank_correlation_exact_values():
+    np.testing.assert_allclose(trust.rank_correlation(np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])), 1.0)
+    np.testing.assert_allclose(trust.rank_correlation(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0])), -1.0)
+    np.testing.assert_allclose(trust.rank_correlation(np.array([1.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])),
+                               0.75**0.5)  # fmt: skip
+    assert trust.rank_correlation(np.array([5.0, 5.0, 5.0]), np.array([1.0, 2.0, 3.0])) == 0.0
+    rows = trust.rank_correlation(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]), np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(rows, [1.0, -1.0])
+
+
+def wide_cnn():
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=3)
+    return k.Sequential([
+        k.Input((12, 12, 1)),
+        k.layers.Conv2D(12, 3, activation="relu", name="c1", kernel_initializer=init, bias_initializer="ones"),
+        k.layers.MaxPooling2D(2, name="pool"),
+        k.layers.Conv2D(6, 3, activation="relu", name="c2", kernel_initializer=init),
+    ])  # fmt: skip
+
+
+def test_earlier_convolutions():
+    model = wide_cnn()
+    assert trust.earlier_convolutions(model, models.resolve_layer(model, "c2")) == ["c1"]
+    assert trust.earlier_convolutions(model, models.resolve_layer(model, "c1")) == []
+
+
+def test_a_map_s_best_natural_image_takes_its_exemplars_path():
+    model = wide_cnn()
+    layer = models.resolve_layer(model, "c2")
+    data = datasets.Dataset("d", x=helpers.random_digits(120)[..., None].astype(np.float32) / 255)
+    stats = exemplars.scan(model, ["c2"], data, options=exemplars.ScanOptions(top_k=trust.PATH_EXEMPLARS))["c2"]
+    best = data.take(stats.top[:, 0], (12, 12, 1))
+    scores = trust.path_scores(model, layer, best, (data, stats))
+    assert [s.map for s in scores] == list(range(6))
+    assert sum(s.closer for s in scores) >= 5, scores
+    assert trust.path_scores(model, models.resolve_layer(model, "c1"), best, (data, stats)) is None
+
+
+def test_trust_prints_a_row_per_map_and_the_layer_line(cli, tmp_path):
+    wide_cnn().save(tmp_path / "wide.keras")
+    np.savez(tmp_path / "d.npz", x=helpers.random_digits(64), y=np.zeros(64, np.uint8))
+    result = cli("trust", tmp_path / "wide.keras", "--layer", "c2", "--steps", "12", "--dataset", tmp_path / "d.npz")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["map", "ratio", "specific", "saturation"]
+    assert [line.split()[0] for line in lines[1:7]] == ["0", "1", "2", "3", "4", "5"]
+    assert lines[-1].startswith("c2: 6 maps;") and "path closer than random for " in lines[-1]
