@@ -57,7 +57,7 @@ class Store:
         if saved is None or self.restarted:
             saved = Manifest(job.loaded.name, request.layer.name, settings, job.natural.dataset)
         self.record = saved
-        self.stale = set(saved.maps) if saved.dataset != job.natural.dataset else set()
+        self.stale = set(saved.maps) if saved.dataset != job.natural.dataset else _unmeasured(saved)
         saved.dataset = job.natural.dataset
         self.saved: dict[int, str | None] = {}  # maps rendered by this run -> file name (None: not finite)
         self.failed: set[int] = set()  # maps whose unit failed in this run
@@ -153,6 +153,11 @@ class Store:
             f"({request.recipe.steps} steps, seed {request.seed}) · {summary.at_least_one}/{summary.live} live maps "
             "at ratio ≥ 1"
         )
+
+
+def _unmeasured(saved: Manifest) -> set[int]:
+    """Maps saved before specificity and saturation were measured (featviz 0.3): scored again, not rendered."""
+    return {m for m, s in saved.maps.items() if s.image and s.specific is None}
 
 
 def _grid_figure(patterns: np.ndarray, scores: list[MapScore], title: str):

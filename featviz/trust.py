@@ -63,11 +63,15 @@ def earlier_convolutions(model, layer: LayerInfo) -> list[str]:
     ]
 
 
-def channel_means(model, layers: Sequence[str], inputs: np.ndarray) -> dict[str, np.ndarray]:
-    """Each layer's per-channel mean activation (N, channels) for model inputs (N, H, W, C)."""
+def channel_means(model, layers: Sequence[str], inputs: np.ndarray, batch: int = 128) -> dict[str, np.ndarray]:
+    """Each layer's per-channel mean activation (N, channels) for model inputs (N, H, W, C), `batch` at a time."""
     tf = _tf.tf()
-    _, taps = models.run_graph(model, tf.constant(inputs), set(layers), stop=True)
-    return {name: np.asarray(taps[name]).mean(axis=(1, 2)) for name in layers}
+    parts: dict[str, list] = {name: [] for name in layers}
+    for start in range(0, len(inputs), batch):
+        _, taps = models.run_graph(model, tf.constant(inputs[start : start + batch]), set(layers), stop=True)
+        for name in layers:
+            parts[name].append(np.asarray(tf.reduce_mean(taps[name], axis=[1, 2])))
+    return {name: np.concatenate(found) for name, found in parts.items()}
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -91,11 +95,11 @@ def path_scores(
     """One PathScore per map of `patterns` (maps, H, W, C) in 0..1, map i at index i of the layer's maps.
 
     `natural` is the dataset and the layer's scan of it (exemplars.scan, top-k >= PATH_EXEMPLARS).
-    None when no convolution comes before the layer.
+    None when no convolution comes before the layer, or the dataset has too few images for the baseline.
     """
     dataset, stats = natural
     earlier = earlier_convolutions(model, layer)
-    if not earlier:
+    if not earlier or len(dataset) < PATH_EXEMPLARS + PATH_RANDOM:
         return None
     shape = models.input_shape(model)
     top = stats.top[:, :PATH_EXEMPLARS]

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import activations, bundled, classes, datasets, defaults, exemplars, layout, models, patterns
+from .. import activations, bundled, classes, datasets, defaults, exemplars, layout, models, patterns, trust
 from ..datasets import Dataset
 from ..errors import FeatvizError
 from ..execution.driver import run_jobs
@@ -134,6 +134,8 @@ def build(
     done = run.all(layers + ([target] if target is not None else []), out, executor, progress)
     results = [done[layer.name] for layer in layers]
     results[-1].feeds = head.class_weights(model, results[-1].info)
+    for r in results:
+        r.paths = _paths(model, r, natural.dataset, settings)
     site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), natural.dataset)
     site.classes = _class_result(loaded, done[target.name]) if target is not None else None
     pictures.write_all(site)
@@ -173,6 +175,14 @@ class _PatternRun:
             layer.name: LayerResult(layer, self.natural.stats.get(layer.name), found)
             for layer, found in zip(layers, by_layer)
         }
+
+
+def _paths(model, r: LayerResult, dataset: Dataset | None, settings: Settings):
+    """The path check (trust.py) of the first seed's patterns, from the scan's exemplars."""
+    if r.stats is None or dataset is None or r.stats.top.shape[1] < trust.PATH_EXEMPLARS:
+        return None
+    patterns_ = np.nan_to_num(r.first.images)
+    return trust.path_scores(model, r.info, patterns_, (dataset, r.stats), settings.input_range)
 
 
 def _class_result(loaded: models.LoadedModel, result: LayerResult) -> ClassResult:

@@ -20,7 +20,9 @@ RATIO_NOTE = (
     "×ratio = the activation the map's pattern reaches (its saved PNG, read back) over the best natural "
     "image's, both the map's mean at the model's input range. Dead maps (no natural image drives them "
     "above zero) are marked in red. Specificity = the share of live maps whose own pattern drives them harder "
-    "than any other map's pattern; saturation = the median share of a pattern's pixels with a channel at 0 or 255."
+    "than any other map's pattern; saturation = the median share of a pattern's pixels with a channel at 0 or 255; "
+    "path = whether a pattern's activations in the layers before follow its top natural images' more closely than "
+    "random images' do (README, \"Can you trust a pattern?\")."
 )
 HOME = ("index", layout.INDEX)
 
@@ -97,6 +99,9 @@ def _layer_line(r: LayerResult) -> str:
     summary = scoring.summarize(r.scores)
     trust = esc(summary.trust_text().removeprefix("; "))
     trust = f" {trust[0].upper()}{trust[1:]}." if trust else ""
+    if r.paths is not None:
+        live = [r.paths[s.map] for s in r.scores if not s.marked]
+        trust += f" Path closer to the exemplars' than random images' for {sum(p.closer for p in live)} of {len(live)}."
     if not summary.scored:
         return f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {NOT_SCORED}{trust}"
     return (
@@ -152,6 +157,11 @@ def _statistics(r: LayerResult, m: int) -> str:
         rows.append(("specific (its own pattern drives it hardest)", "yes" if score.specific else "no"))
     if score.saturation is not None:
         rows.append(("saturation (pixels with a channel at 0 or 255)", f"{score.saturation:.1%}"))
+    if r.paths is not None:
+        path = r.paths[m]
+        verdict = "closer than random images" if path.closer else "no closer than random images"
+        rows.append(("path: rank correlation with the top 9, pattern / random images",
+                     f"{path.pattern:+.2f} / {path.random:+.2f}: {verdict}"))  # fmt: skip
     if stats is not None:
         rows[:0] = [
             ("best natural (max of the map mean)", f"{stats.best[m]:.4g}"),

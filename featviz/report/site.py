@@ -36,6 +36,7 @@ class LayerResult:
     stats: exemplars.LayerStats | None  # None: no natural images for this model
     patterns: dict[int, PatternSet]  # by seed, in the order of Settings.seeds
     feeds: np.ndarray | None = None  # (maps, classes) from models.head, for the innermost layer
+    paths: list | None = None  # trust.PathScore per map of the first seed's patterns; None: not measured
 
     @property
     def scores(self) -> list[MapScore]:
