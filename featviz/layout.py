@@ -88,6 +88,11 @@ def activations(image: Path, layer: LayerInfo) -> str:
     return f"activations-{slug(image.stem)}-{layer_stem(layer)}.png"
 
 
+def accentuation_dir(image: Path, layer: LayerInfo) -> str:
+    """accentuate-<image>-<layer>/: map-NNNN.png per map, grid.png and accentuation.json."""
+    return f"accentuate-{slug(image.stem)}-{layer_stem(layer)}"
+
+
 def compare_dir(image: Path, model_hashes: Sequence[str]) -> str:
     return f"compare/{slug(image.stem)}-{short_hash('|'.join(model_hashes))}"
 

@@ -31,20 +31,43 @@ def to_image(x, colour: ColourBasis | None):
     return tf.sigmoid(x if colour is None else colour.to_logits(x))
 
 
+def logit(images: np.ndarray) -> np.ndarray:
+    """The values whose sigmoid is `images` (in 0..1), kept finite: the start for a given image (no colour basis)."""
+    clipped = np.clip(np.asarray(images, np.float64), 1e-3, 1 - 1e-3)
+    return np.log(clipped / (1 - clipped)).astype(np.float32)
+
+
 def pixels(
-    shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, colour: ColourBasis | None = None
+    shape: tuple[int, int, int],
+    keys: Sequence[int],
+    *,
+    seed: int = 0,
+    colour: ColourBasis | None = None,
+    start: np.ndarray | None = None,
 ) -> Param:
-    """One value per pixel of (H, W, C). Noise of sd 1 starts contrasted, which wakes more maps than grey."""
+    """One value per pixel of (H, W, C). Noise of sd 1 starts contrasted, which wakes more maps than grey.
+
+    `start` (N, H, W, C) in 0..1: begin at these images instead (colour is then ignored).
+    """
     tf = _tf.tf()
+    if start is not None:
+        logits = tf.Variable(logit(start), name="pixels")
+        return Param([logits], lambda: tf.sigmoid(logits))
     logits = tf.Variable(start_noise(keys, seed, shape, 1.0), name="pixels")
     return Param([logits], lambda: to_image(logits, colour))
 
 
 def fourier(
-    shape: tuple[int, int, int], keys: Sequence[int], *, seed: int = 0, colour: ColourBasis | None = None
+    shape: tuple[int, int, int],
+    keys: Sequence[int],
+    *,
+    seed: int = 0,
+    colour: ColourBasis | None = None,
+    start: np.ndarray | None = None,
 ) -> Param:
-    """A spectrum scaled by 1/f**decay (lucid's fft_image), so low frequencies move first.
+    """A spectrum scaled by 1/f (lucid's fft_image), so low frequencies move first.
 
+    `start` (N, H, W, C) in 0..1: begin at these images instead (colour is then ignored).
     The inverse real FFT is done as two small matrix products: on a CPU that
     is several times faster than tf.signal.irfft2d for canvases this size.
     """
@@ -52,6 +75,10 @@ def fourier(
     h, w, c = shape
     scale = spectrum_scale(h, w)
     spectrum = np.moveaxis(start_noise(keys, seed, (2, c, *scale.shape), 0.01), 0, 1)  # (2, N, C, h, w//2+1)
+    if start is not None:  # the spectrum whose image is `start`
+        colour = None
+        half = np.fft.rfft2(np.moveaxis(logit(start), -1, 1)) / scale
+        spectrum = np.stack([half.real, half.imag]).astype(np.float32)
     var = tf.Variable(spectrum, name="spectrum")
     basis = [tf.constant(b) for b in irfft2_basis(h, w)]
     scale_t = tf.constant(scale.astype(np.float32))

@@ -13,7 +13,7 @@ image that is saved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -83,6 +83,7 @@ class Batch:
     keys: tuple[int, ...]
     size: tuple[int, int]
     input_range: InputRange = (0.0, 1.0)
+    starts: np.ndarray | None = field(default=None, compare=False)  # (N, H, W, C) in 0..1: begin at these images
 
     @classmethod
     def of(cls, n: int, size: tuple[int, int], input_range: InputRange = (0.0, 1.0)) -> "Batch":
@@ -156,7 +157,7 @@ class _Ascent:
         recipe = recipe.for_channels(shape[-1])
         self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
         colour = recipe.colour if isinstance(recipe.colour, ColourBasis) else None
-        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seed, colour=colour)
+        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seed, colour=colour, start=batch.starts)
         self.draws = tf.constant(randomness.transform_table(batch.keys, seed, recipe.steps))
         fill = colour.mean if colour is not None else None
         self.transform = recipe.transforms or transforms.default_for(min(batch.size), fill)
