@@ -5,7 +5,7 @@ options and `featviz --help` stays instant.
 """
 
 STEPS = 256  # gradient-ascent steps per pattern
-OBJECTIVES = ("mean", "center")  # a map's mean, or its centre unit
+OBJECTIVES = ("mean", "center", "negative")  # a map's mean, its centre unit, or its mean driven down
 OBJECTIVE = OBJECTIVES[0]
 TOP_K = 9  # natural images kept per map
 PARAMS = ("pixels", "fourier")  # image parameterizations

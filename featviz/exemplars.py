@@ -30,6 +30,7 @@ class LayerStats:
     count: int  # images scanned
     top: np.ndarray  # (maps, k) dataset indices, best first
     top_values: np.ndarray  # (maps, k)
+    worst: np.ndarray | None = None  # (maps,) lowest objective over the dataset
 
     @property
     def mean(self) -> np.ndarray:
@@ -49,7 +50,7 @@ class LayerStats:
     def empty(cls, maps: int, k: int) -> "LayerStats":
         return cls(
             np.full(maps, -np.inf, np.float32), np.zeros(maps), np.zeros(maps, np.int64), 0,
-            np.zeros((maps, 0), np.int64), np.zeros((maps, 0), np.float32),
+            np.zeros((maps, 0), np.int64), np.zeros((maps, 0), np.float32), np.full(maps, np.inf, np.float32),
         )  # fmt: skip
 
     def add(self, start: int, values: np.ndarray, fired: np.ndarray, k: int, ranked=None) -> "LayerStats":
@@ -62,7 +63,7 @@ class LayerStats:
         indices = np.broadcast_to(np.arange(start, start + len(values))[None, :], (values.shape[1], len(values)))
         batch = LayerStats(
             ranked.max(axis=0), values.sum(axis=0, dtype=np.float64), fired.sum(axis=0), len(values),
-            indices, ranked.T,
+            indices, ranked.T, values.min(axis=0),
         )  # fmt: skip
         return self.merge(batch, k)
 
@@ -74,14 +75,21 @@ class LayerStats:
         return LayerStats(
             np.maximum(self.best, other.best), self.total + other.total, self.fired + other.fired,
             self.count + other.count, np.take_along_axis(indices, order, 1), np.take_along_axis(values, order, 1),
+            _lowest(self.worst, other.worst),
         )  # fmt: skip
 
 
-def reduce_maps(maps, kind: str):
-    """(N, h, w, C) -> (N, C): each map's mean, its centre unit, or its unit at ("at:Y,X").
+def _lowest(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return b if a is None else a if b is None else np.minimum(a, b)
 
-    (N, C) from a flat layer stays as it is. NumPy or TensorFlow.
+
+def reduce_maps(maps, kind: str):
+    """(N, h, w, C) -> (N, C): each map's mean, minus it ("negative"), its centre unit, or its unit at ("at:Y,X").
+
+    (N, C) from a flat layer stays as it is (negated for "negative"). NumPy or TensorFlow.
     """
+    if kind == "negative":
+        return -reduce_maps(maps, "mean")
     if len(maps.shape) == 2:
         return maps
     if kind == "mean":

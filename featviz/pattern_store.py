@@ -121,7 +121,8 @@ class Store:
         matrix = scoring.responses(model, request.layer.name, folder, images.to_range(patterns, request.input_range),
                                    request.kind)  # fmt: skip
         rows = [folder.index(m) for m in maps]
-        fresh = scoring.score(np.diagonal(matrix)[rows], maps, self.job.natural.best, [files[i] for i in rows])
+        natural = self.job.natural
+        fresh = scoring.score(np.diagonal(matrix)[rows], maps, natural.best, [files[i] for i in rows], natural.worst)
         if classes.is_class_layer(model, request.layer):
             for s, v in zip(fresh, classes.verdicts(model, patterns[rows], request.input_range)):
                 s.verdict = v.record() if s.image is not None else None

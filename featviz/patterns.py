@@ -158,6 +158,7 @@ class Natural:
 
     best: np.ndarray | None  # (maps,); None: no natural images fit the model, so nothing is scored
     dataset: dict | None  # name, sha256 and count of the images
+    worst: np.ndarray | None = None  # (maps,) each map's lowest value: below zero, a signed map carries signal
 
     @classmethod
     def of(cls, model, request: PatternRequest, dataset: Dataset | None, progress=None) -> "Natural":
@@ -166,7 +167,7 @@ class Natural:
         name = request.layer.name
         options = exemplars.ScanOptions(kind=request.kind, top_k=0)
         stats = exemplars.scan(model, [name], dataset, request.input_range, options, progress)
-        return cls(stats[name].best, dataset.record())
+        return cls(stats[name].best, dataset.record(), stats[name].worst)
 
 
 @dataclass

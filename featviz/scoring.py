@@ -38,6 +38,9 @@ class MapScore:
     verdict: list | None = None  # for a class unit: [the class the model predicts for the saved PNG, its probability]
     specific: bool | None = None  # None: not measured (no saved pattern, or a folder saved before 0.4)
     saturation: float | None = None
+    # True: no natural image drives the map above zero, but some drive it below: a signed map whose signal is
+    # negative. It has no ratio; its negative pattern (--objective negative) shows it. None otherwise.
+    negative: bool | None = None
 
     def caption(self) -> str:
         """The tile label everywhere: '17 ×2.49', '17 dead', '17 failed', or '17' when not scored."""
@@ -45,6 +48,8 @@ class MapScore:
             return f"{self.map} failed"
         if self.dead:
             return f"{self.map} dead"
+        if self.negative:
+            return f"{self.map} negative"
         return f"{self.map}" if self.ratio is None else f"{self.map} ×{self.ratio:.2f}"
 
     @property
@@ -57,7 +62,7 @@ class MapScore:
         return {k: v for k, v in entry.items() if v is not None or k not in OPTIONAL_KEYS}
 
 
-OPTIONAL_KEYS = ("verdict", "specific", "saturation")
+OPTIONAL_KEYS = ("verdict", "specific", "saturation", "negative")
 
 
 def objective_values(model, layer: str, maps: Sequence[int], inputs: np.ndarray, kind: str) -> np.ndarray:
@@ -90,11 +95,16 @@ def saturation(pattern: np.ndarray) -> float:
 
 
 def score(
-    values: np.ndarray, maps: Sequence[int], best: np.ndarray | None, files: Sequence[str | None]
+    values: np.ndarray,
+    maps: Sequence[int],
+    best: np.ndarray | None,
+    files: Sequence[str | None],
+    worst: np.ndarray | None = None,
 ) -> list[MapScore]:
     """MapScores from the read-back values; a map whose file is None failed before it was saved.
 
-    `best` holds each map's best natural value; None leaves the maps not scored.
+    `best` holds each map's best natural value; None leaves the maps not scored. `worst`, each map's
+    lowest: a map never above zero but sometimes below is `negative`, not dead.
     """
     scores = []
     for value, m, file in zip(values, maps, files):
@@ -104,8 +114,12 @@ def score(
         )
         natural = None if best is None else float(best[m])
         dead = None if natural is None else not natural > 0
-        ratio = float(value) / natural if finite and dead is False else None
-        scores.append(MapScore(int(m), file, float(value) if finite else None, natural, ratio, dead, error))
+        negative = True if dead and worst is not None and worst[m] < 0 else None
+        dead = False if negative else dead
+        ratio = float(value) / natural if finite and dead is False and not negative else None
+        scores.append(
+            MapScore(int(m), file, float(value) if finite else None, natural, ratio, dead, error, negative=negative)
+        )
     return scores
 
 
@@ -120,6 +134,7 @@ class Summary:
     scored: bool = True
     specificity: float | None = None  # the share of live maps that are specific; None: not measured
     saturation: float | None = None  # the median saturation of live maps' patterns
+    negative: int = 0  # signed maps whose natural signal is only negative: neither live nor dead
 
     def line(self, layer: str) -> str:
         if not self.scored:
@@ -129,7 +144,8 @@ class Summary:
             )
         median = "n/a" if self.median_ratio is None else f"{self.median_ratio:.2f}"
         return (
-            f"{layer}: {self.maps} maps; {self.live} live, {self.dead} dead, {self.failed} failed; "
+            f"{layer}: {self.maps} maps; {self.live} live, {self.dead} dead, {self.failed} failed"
+            f"{f', {self.negative} negative only' if self.negative else ''}; "
             f"{self.at_least_one}/{self.live} live maps at ratio >= 1 (median {median}){self.trust_text()}"
         )
 
@@ -145,7 +161,7 @@ class Summary:
 
 def summarize(scores: Sequence[MapScore]) -> Summary:
     ratios = [s.ratio for s in scores if s.ratio is not None]
-    live = [s for s in scores if not s.marked]
+    live = [s for s in scores if not s.marked and not s.negative]
     flags = [s.specific for s in live if s.specific is not None]
     shares = [s.saturation for s in live if s.saturation is not None]
     return Summary(
@@ -158,4 +174,5 @@ def summarize(scores: Sequence[MapScore]) -> Summary:
         all(s.best_natural is not None for s in scores),
         float(np.mean(flags)) if flags else None,
         float(np.median(shares)) if shares else None,
+        sum(bool(s.negative) for s in scores),
     )

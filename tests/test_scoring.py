@@ -43,3 +43,34 @@ def test_twin_maps_cannot_both_be_specific(cli, tmp_path):
     assert all(isinstance(e["specific"], bool) and 0.0 <= e["saturation"] <= 1.0 for e in entries)
     assert entries[0]["specific"] + entries[1]["specific"] <= 1
     assert "specificity " in result.stdout and "saturation " in result.stdout
+
+
+def test_a_signed_map_never_above_zero_is_negative_not_dead():
+    best, worst = np.array([2.0, -0.5, 0.0]), np.array([1.0, -3.0, 0.0])
+    scores = scoring.score(np.array([4.0, -1.0, 0.5]), [0, 1, 2], best, ["a", "b", "c"], worst)
+    assert [(s.dead, s.negative, s.ratio) for s in scores] == [(False, None, 2.0), (False, True, None), (True, None, None)]
+    assert [s.caption() for s in scores] == ["0 ×2.00", "1 negative", "2 dead"]
+    summary = scoring.summarize(scores)
+    assert (summary.live, summary.dead, summary.negative) == (1, 1, 1)
+    assert "negative" not in scores[0].record() and scores[1].record()["negative"] is True
+
+
+def test_the_negative_objective_drives_a_linear_map_down():
+    from featviz import exemplars
+    from featviz.synthesis import objectives, render
+
+    k = helpers.keras()
+    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="lin", kernel_initializer=k.initializers.GlorotUniform(seed=2))])
+    maps = np.random.default_rng(0).normal(size=(2, 4, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(exemplars.reduce_maps(maps, "negative"), -maps.mean(axis=(1, 2)), rtol=1e-6)
+    recipe = render.Recipe(steps=30, relax_steps=0, polish_steps=5)
+    history = render.render(model, objectives.channel("lin", [0, 1], "negative"), render.Batch.of(2, (12, 12)), recipe).history
+    assert (history[-5:].mean(axis=0) > history[:5].mean(axis=0)).all()
+
+
+def test_lowest_values_merge_exactly():
+    from featviz.exemplars import LayerStats
+
+    a = LayerStats.empty(2, 1).add(0, np.array([[1.0, -2.0], [3.0, 0.5]]), np.ones((2, 2), bool), 1)
+    b = LayerStats.empty(2, 1).add(2, np.array([[-1.0, 4.0]]), np.ones((1, 2), bool), 1)
+    assert a.merge(b, 1).worst.tolist() == [-1.0, -2.0] == b.merge(a, 1).worst.tolist()

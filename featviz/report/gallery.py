@@ -159,7 +159,11 @@ class _PatternRun:
             recipe = replace(recipe, param=defaults.CLASS_PARAM)
         request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=recipe)
         stats = self.natural.stats.get(layer.name)
-        best = NaturalBest(stats.best, self.natural.dataset.record()) if stats is not None else NaturalBest(None, None)
+        best = (
+            NaturalBest(stats.best, self.natural.dataset.record(), stats.worst)
+            if stats is not None
+            else NaturalBest(None, None)
+        )
         return PatternJob(self.loaded, request, list(range(layer.units)), best)
 
     def all(self, layers: Sequence[LayerInfo], out: OutputDir, executor, progress) -> dict[str, LayerResult]:

@@ -134,6 +134,10 @@ def _layer_body(site: Site, r: LayerResult, page: str) -> str:
 def _map_body(r: LayerResult, m: int, page: str) -> str:
     score = r.scores[m]
     dead = " <strong>Dead:</strong> no natural image drives it above zero." if score.dead else ""
+    if score.negative:
+        dead = (" <strong>Negative only:</strong> no natural image drives it above zero, but some drive it below: "
+                "a signed map whose signal is negative. <code>featviz patterns --objective negative</code> shows "
+                "what drives it lowest.")  # fmt: skip
     parts = [
         _steps(r, m, page),
         f'<p class="muted">Layer {esc(r.info.name)}, map {m}.{dead}</p>',
@@ -176,6 +180,8 @@ def _ratio_text(score: scoring.MapScore) -> str:
         return f"failed: {score.error}"
     if score.dead is None:
         return "not scored (no natural images for this model)"
+    if score.negative:
+        return "n/a (negative only: its signal is below zero; see its negative pattern)"
     return "n/a (dead map)" if score.dead else f"{score.ratio:.2f}"
 
 

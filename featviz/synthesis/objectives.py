@@ -117,11 +117,13 @@ def direction(layer: str, vector: Sequence[float], kind: str = "mean") -> Object
 
 
 def reduce_map(selected, kind: str):
-    """(N, h, w) -> (N,): the mean over the map, the value at its centre, or at ("at:Y,X")."""
+    """(N, h, w) -> (N,): the mean over the map, minus it ("negative"), the value at its centre, or at ("at:Y,X")."""
     tf = _tf.tf()
     at = parse_kind(kind)
     if kind == "mean":
         return tf.reduce_mean(selected, axis=[1, 2])
+    if kind == "negative":
+        return -tf.reduce_mean(selected, axis=[1, 2])
     if at is not None:
         return selected[:, at[0], at[1]]
     h, w = tf.shape(selected)[1], tf.shape(selected)[2]
