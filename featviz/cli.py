@@ -267,6 +267,13 @@ def activations(
     "--direction", default=None, metavar="FILE.npy", help="One pattern along this direction (one weight per map)."
 )
 @click.option(
+    "--diversity",
+    type=click.IntRange(min=2),
+    default=None,
+    metavar="K",
+    help="K different patterns per map, with lucid's diversity term (into seed-S-diverse-K/).",
+)
+@click.option(
     "--param",
     type=click.Choice(defaults.PARAMS),
     default=None,
@@ -298,6 +305,7 @@ def patterns(
     kind,
     at,
     direction,
+    diversity,
     param,
     colour,
     precision,
@@ -330,6 +338,9 @@ def patterns(
     images = datasets.for_model(models.input_shape(loaded.model), dataset)
     if direction:
         _direction(loaded, request, direction, images, (out, force))
+        return
+    if diversity:
+        _diverse(loaded, request, maps, images, (out, force, diversity))
         return
     job = _prepared(loaded, request, maps, images)
     with _executor(executor, loaded, ray_address, workers, gpus_per_worker) as runner:
@@ -399,6 +410,30 @@ def _direction(loaded, request, path: str, images, output: tuple) -> None:
     ratio = "not scored" if found.ratio is None else f"ratio {found.ratio:.2f}"
     click.echo(f"{request.layer.name} along {Path(path).name}: value {found.value:.4g}; {ratio}")
     click.echo(f"{found.png}\n{found.record}")
+
+
+def _diverse(loaded, request, maps, images, output: tuple) -> None:
+    """--diversity K: K patterns per map, scored one by one, with their spread beside the natural images'."""
+    from . import diversity, exemplars, layout
+    from . import patterns as patterns_api
+    from .output import OutputDir
+
+    out, force, k = output
+    request = patterns_api.prepare(loaded, request, maps, images).request  # the recipe resolved for the model
+    natural = None
+    if images is not None:
+        options = exemplars.ScanOptions(kind=request.kind, top_k=k)
+        stats = exemplars.scan(loaded.model, [request.layer.name], images, request.input_range, options)
+        natural = (images, stats[request.layer.name])
+    with _progress(len(maps) * k * request.recipe.steps, f"{request.layer.name}: {len(maps)} maps x {k}") as bar:
+        found = diversity.diverse(loaded.model, request, maps, k, natural, bar.update)
+    folder_name = layout.pattern_dir(request.layer, request.seed, f"diverse-{k}")
+    title = f"{loaded.name} · {request.layer.name}: {k} patterns per map (seed {request.seed})"
+    with OutputDir(out, force=force) as folder:
+        grid = found.save(folder, folder_name, title)
+    for line in found.lines():
+        click.echo(line)
+    click.echo(str(grid))
 
 
 def _class_lines(loaded, done, transfer: str | None, request) -> None:

@@ -1,0 +1,149 @@
+"""Several different patterns per map: lucid's diversity term.
+
+K images per map are optimized in one batch. Besides raising the map, each
+image is pushed away from the other K-1 of its map: the penalty is the mean
+cosine similarity of their Gram matrices (channel co-activations) at a
+convolution halfway below the map's layer, which makes them differ in
+style rather than by a shift. Each pattern is then scored on its own, and
+the K patterns' mean pairwise dissimilarity (1 - cosine similarity of the
+same Gram matrices) is set beside that of the map's top K natural images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import _tf, grids, images, layout, models, scoring
+from .datasets import Dataset
+from .exemplars import LayerStats
+from .patterns import PatternRequest
+from .synthesis import objectives, render
+from .synthesis.objectives import Objective
+from .trust import earlier_convolutions
+
+WEIGHT = 1.0  # of the mean Gram similarity, against the map's activation relative to its best natural image
+
+
+@dataclass
+class DiversePatterns:
+    maps: list[int]
+    k: int
+    images: np.ndarray  # (maps, k, H, W, C) in 0..1, as saved (8-bit, read back)
+    scores: list[list[scoring.MapScore]]  # per map, per pattern
+    dissimilarity: np.ndarray  # (maps,) mean pairwise, of the k patterns
+    natural_dissimilarity: np.ndarray | None  # (maps,) of the map's top k natural images
+
+    def record(self) -> dict:
+        natural = self.natural_dissimilarity
+        return {"k": self.k, "maps": [
+            {"map": m, "ratios": [s.ratio for s in self.scores[i]], "dissimilarity": float(self.dissimilarity[i]),
+             "natural_dissimilarity": None if natural is None else float(natural[i])}
+            for i, m in enumerate(self.maps)
+        ]}  # fmt: skip
+
+    def save(self, out, folder: str, title: str):
+        """map-NNNN-J.png per pattern, grid.png (a row per map) and diversity.json; the grid's path."""
+        for m, group in zip(self.maps, self.images):
+            for j, image in enumerate(group):
+                name = f"{folder}/{layout.map_file(m).removesuffix('.png')}-{j}.png"
+                out.write(name, images.png_bytes(images.to_uint8(image, (0.0, 1.0))))
+        tiles = self.images.reshape(-1, *self.images.shape[2:])
+        labels = [f"{m} ×{s.ratio:.2f}" if s.ratio is not None else str(m)
+                  for m, row in zip(self.maps, self.scores) for s in row]  # fmt: skip
+        figure = grids.tile_figure(tiles[..., 0] if tiles.shape[-1] == 1 else tiles, labels, title=title,
+                                   scale=grids.GREY_UNIT, columns=self.k)  # fmt: skip
+        out.write_json(f"{folder}/diversity.json", self.record())
+        return out.write(f"{folder}/grid.png", grids.figure_png(figure))
+
+    def lines(self) -> list[str]:
+        out = []
+        for i, m in enumerate(self.maps):
+            ratios = " ".join("n/a" if s.ratio is None else f"{s.ratio:.2f}" for s in self.scores[i])
+            natural = "" if self.natural_dissimilarity is None else f" (top {self.k} natural images: "
+            natural += "" if self.natural_dissimilarity is None else f"{self.natural_dissimilarity[i]:.3f})"
+            out.append(f"map {m}: ratios {ratios}; dissimilarity {self.dissimilarity[i]:.3f}{natural}")
+        return out
+
+
+def style_layer(model, layer: models.LayerInfo) -> str:
+    """The convolution halfway below `layer` whose Gram matrices the diversity term compares."""
+    earlier = earlier_convolutions(model, layer)
+    if not earlier:
+        raise ValueError(f"layer {layer.name!r} has no convolution below it for the diversity term")
+    return earlier[len(earlier) // 2]
+
+
+def grams(activations):
+    """(N, h, w, C) -> (N, C*C): each image's Gram matrix, normalized to unit length."""
+    tf = _tf.tf()
+    x = tf.cast(activations, tf.float32)
+    n, c = tf.shape(x)[0], tf.shape(x)[3]
+    flat = tf.reshape(x, [n, -1, c])
+    gram = tf.reshape(tf.matmul(flat, flat, transpose_a=True), [n, -1])
+    return tf.math.l2_normalize(gram, axis=1)
+
+
+def similarity_penalty(layer: str, k: int) -> Objective:
+    """Per image, the mean cosine similarity of its Gram matrix with those of the other k-1 images of its map."""
+
+    def fn(taps, unit):
+        tf = _tf.tf()
+        g = grams(taps[layer])
+        groups = tf.reshape(g, [-1, k, tf.shape(g)[1]])
+        sims = tf.matmul(groups, groups, transpose_b=True)  # (maps, k, k)
+        others = (tf.reduce_sum(sims, axis=2) - 1.0) / max(k - 1, 1)
+        return tf.reshape(others, [-1])
+
+    return Objective(fn, frozenset([layer]), f"Gram similarity at {layer}")
+
+
+def dissimilarity(model, layer: str, groups: np.ndarray) -> np.ndarray:
+    """(maps, k, H, W, C) model inputs -> (maps,) mean pairwise 1 - cosine similarity of Gram matrices."""
+    maps, k = groups.shape[:2]
+    _, taps = models.run_graph(model, _tf.tf().constant(groups.reshape(-1, *groups.shape[2:])), {layer}, stop=True)
+    g = np.asarray(grams(taps[layer])).reshape(maps, k, -1)
+    sims = np.einsum("mif,mjf->mij", g, g)
+    return 1.0 - (sims.sum(axis=(1, 2)) - k) / (k * (k - 1))
+
+
+def diverse(
+    model,
+    request: PatternRequest,
+    maps: Sequence[int],
+    k: int,
+    natural: tuple[Dataset, LayerStats] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DiversePatterns:
+    """k patterns for each of `maps`, optimized together, scored one by one against `natural`'s best values."""
+    maps, layer = list(maps), request.layer
+    below = style_layer(model, layer)
+    best = None if natural is None else natural[1].best
+    scale = 1.0 / max(float(np.median(best[maps])), 1e-6) if best is not None else 1.0
+    per_chunk = max(1, 128 // k)
+    found = []
+    for start in range(0, len(maps), per_chunk):
+        part = maps[start : start + per_chunk]
+        targets = [m for m in part for _ in range(k)]
+        objective = scale * objectives.channel(layer.name, targets, request.kind) - WEIGHT * similarity_penalty(
+            below, k
+        )
+        keys = tuple(m * k + j for m in part for j in range(k))
+        batch = render.Batch(keys, request.canvas, request.input_range)
+        found.append(render.render(model, objective, batch, request.recipe, seed=request.seed, progress=progress).images)
+    unit = images.from_uint8(images.to_uint8(np.concatenate(found), (0.0, 1.0)), (0.0, 1.0))
+    to_model = images.to_range
+    values = np.diagonal(scoring.responses(model, layer.name, [m for m in maps for _ in range(k)],
+                                           to_model(unit, request.input_range), request.kind))  # fmt: skip
+    scores = scoring.score(values, [m for m in maps for _ in range(k)], best, ["-"] * len(values))
+    groups = unit.reshape(len(maps), k, *unit.shape[1:])
+    spread = dissimilarity(model, below, to_model(groups, request.input_range))
+    natural_spread = None
+    if natural is not None and natural[1].top.shape[1] >= k:
+        dataset, stats = natural
+        tops = np.stack([dataset.take(stats.top[m, :k], unit.shape[1:]) for m in maps])
+        natural_spread = dissimilarity(model, below, to_model(tops, request.input_range))
+    return DiversePatterns(maps, k, groups, [scores[i * k : (i + 1) * k] for i in range(len(maps))], spread,
+                           natural_spread)  # fmt: skip
