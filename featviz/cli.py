@@ -708,20 +708,27 @@ def gallery(
 @steps_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the patterns.")
 @dataset_option
+@click.option(
+    "--observer",
+    default=None,
+    metavar="MODEL",
+    help="The model whose features judge the two-choice test (default: another bundled model of the same data).",
+)
 @input_options
 @out_option
 @force_option
 @model_option
 def trust(
-    model, layer, steps, seed, dataset, input_range, preprocess, mean, std, out, force, trust_model_code, architecture
-) -> None:
+    model, layer, steps, seed, dataset, observer, input_range, preprocess, mean, std, out, force, trust_model_code,
+    architecture,
+) -> None:  # fmt: skip
     """How far to trust a layer's patterns: ratio, specificity, saturation and path, per map.
 
     The patterns are rendered into OUT (or reused from it) as `featviz
     patterns` would. A path marked ! is no closer to the map's top natural
     images than random images' paths are (README, "Can you trust a pattern?").
     """
-    from . import datasets, models, patterns
+    from . import datasets, models, patterns, two_choice
     from . import trust as trust_api
     from .output import OutputDir
     from .synthesis.render import Recipe
@@ -732,9 +739,11 @@ def trust(
     value_range = _input(loaded, input_range, preprocess, mean, std)
     request = patterns.PatternRequest(info, canvas, input_range=value_range, recipe=Recipe(steps=steps), seed=seed)
     images = datasets.for_model(models.input_shape(loaded.model), dataset)
-    with OutputDir(out, force=force) as folder, _progress(info.units * steps, f"{info.name}: patterns") as bar:
-        found = trust_api.check_layer(loaded, request, images, folder, bar.update)
-    head = ["map", "ratio", "specific", "saturation", "path: pattern / random"]
+    judge = _observer(loaded, observer)
+    total = info.units * steps * (two_choice.REFERENCES if judge is not None else 1)
+    with OutputDir(out, force=force) as folder, _progress(total, f"{info.name}: patterns") as bar:
+        found = trust_api.check_layer(loaded, request, images, folder, judge, bar.update)
+    head = ["map", "ratio", "specific", "saturation", "path: pattern / random", "two-choice: synthetic / natural"]
     click.echo(_text_table(head, found.rows()))
     click.echo(found.line(info.name))
 
@@ -784,6 +793,16 @@ def accentuate(
     for line in found.lines():
         click.echo(line)
     click.echo(str(grid))
+
+
+def _observer(loaded, path: str | None):
+    """The two-choice test's observer: --observer, else another bundled model of the same data, else None."""
+    from . import classes, models, two_choice
+
+    if path is not None:
+        return two_choice.Observer(models.load(path))
+    others = classes.siblings(loaded) if loaded.bundled else []
+    return two_choice.Observer(others[0]) if others else None
 
 
 def _text_table(head: list[str], rows: list[list[str]]) -> str:

@@ -35,6 +35,7 @@ from .preprocess import InputRange, as_preprocess
 
 if TYPE_CHECKING:
     from .pattern_store import PatternSet
+    from .two_choice import TwoChoice
 
 PATH_EXEMPLARS = 9
 PATH_RANDOM = 9
@@ -134,40 +135,56 @@ class LayerTrust:
 
     patterns: "PatternSet"
     paths: list[PathScore] | None  # None: no natural images, or no convolution before the layer
+    two_choice: "TwoChoice | None" = None  # None: no observer, or no natural images
 
     def rows(self) -> list[list[str]]:
         """Per map: map, ratio, specific, saturation, path correlation of the pattern / of random images."""
         rows = []
+        test = self.two_choice
         for s in self.patterns.scores:
             path = self.paths[s.map] if self.paths is not None else None
+            choice = "n/a" if test is None else f"{test.synthetic[s.map]:.0%} / {test.natural[s.map]:.0%}"
             rows.append([
                 str(s.map),
                 "dead" if s.dead else ("failed" if s.error else "n/a" if s.ratio is None else f"{s.ratio:.2f}"),
                 "n/a" if s.specific is None else ("yes" if s.specific else "no"),
                 "n/a" if s.saturation is None else f"{s.saturation:.0%}",
-                "n/a" if path is None else f"{path.pattern:+.2f} / {path.random:+.2f}" + ("" if path.closer else "  !"),
+                "n/a" if path is None else f"{path.pattern:+.2f} / {path.random:+.2f}" + ("" if path.closer else " !"),
+                choice,
             ])  # fmt: skip
         return rows
 
     def line(self, layer: str) -> str:
         """The layer's summary, with the share of live maps whose pattern's path beats random images'."""
         text = self.patterns.summary.line(layer)
-        if self.paths is None:
-            return text
-        live = [self.paths[s.map] for s in self.patterns.scores if not s.marked]
-        closer = sum(p.closer for p in live)
-        return f"{text}; path closer than random for {closer}/{len(live)} live maps"
+        live = [s.map for s in self.patterns.scores if not s.marked and not s.negative]
+        if self.paths is not None:
+            text += f"; path closer than random for {sum(self.paths[m].closer for m in live)}/{len(live)} live maps"
+        if self.two_choice is not None and live:
+            test = self.two_choice
+            text += (
+                f"; two-choice accuracy ({test.observer} observing) with synthetic references "
+                f"{np.mean(test.synthetic[live]):.0%}, with natural ones {np.mean(test.natural[live]):.0%}"
+            )
+        return text
 
 
-def check_layer(loaded, request, dataset: Dataset | None, out, progress=None) -> LayerTrust:
-    """Render (or reuse) every map's pattern of request.layer into `out`, then score the paths."""
-    from . import exemplars, patterns
+def check_layer(loaded, request, dataset: Dataset | None, out, observer=None, progress=None) -> LayerTrust:
+    """Render (or reuse) every map's pattern of request.layer into `out` at the seeds of the two-choice test
+    (request.seed first), then score the paths of the first seed's, and, with an observer, the two-choice test."""
+    from . import defaults, exemplars, patterns, two_choice
 
     layer = request.layer
     job = patterns.prepare(loaded, request, range(layer.units), dataset)
-    done = job.run(out, progress)
+    seeds = [request.seed] + [s for s in defaults.SEEDS if s != request.seed][: two_choice.REFERENCES - 1]
+    sets = [job.for_seed(seed).run(out, progress) for seed in (seeds if observer is not None else seeds[:1])]
     if dataset is None:
-        return LayerTrust(done, None)
+        return LayerTrust(sets[0], None)
     options = exemplars.ScanOptions(kind=request.kind, top_k=PATH_EXEMPLARS)
     stats = exemplars.scan(loaded.model, [layer.name], dataset, request.input_range, options)[layer.name]
-    return LayerTrust(done, path_scores(loaded.model, layer, done.images, (dataset, stats), request.input_range))
+    paths = path_scores(loaded.model, layer, sets[0].images, (dataset, stats), request.input_range)
+    if observer is None:
+        return LayerTrust(sets[0], paths)
+    references = np.stack([s.images for s in sets])
+    test = two_choice.run(loaded.model, layer.name, references, (dataset, request.input_range), observer)
+    return LayerTrust(sets[0], paths, test)

@@ -54,3 +54,25 @@ def test_trust_prints_a_row_per_map_and_the_layer_line(cli, tmp_path):
     assert lines[0].split()[:4] == ["map", "ratio", "specific", "saturation"]
     assert [line.split()[0] for line in lines[1:7]] == ["0", "1", "2", "3", "4", "5"]
     assert lines[-1].startswith("c2: 6 maps;") and "path closer than random for " in lines[-1]
+
+
+def test_the_observer_picks_the_query_nearer_the_references_and_ties_count_half():
+    from featviz import two_choice
+
+    references = np.array([[1.0, 0.0], [1.0, 0.0]])
+    strong = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    weak = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    assert two_choice.picks(references, strong, weak) == 0.5  # right, tie, wrong
+
+
+def test_trust_with_an_observer_reports_the_two_choice_test(cli, tmp_path):
+    wide_cnn().save(tmp_path / "wide.keras")
+    helpers.tiny_cnn().save(tmp_path / "observer.keras")
+    np.savez(tmp_path / "d.npz", x=helpers.random_digits(64), y=np.zeros(64, np.uint8))
+    result = cli("trust", tmp_path / "wide.keras", "--layer", "c2", "--steps", "8", "--dataset", tmp_path / "d.npz",
+                 "--observer", tmp_path / "observer.keras")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "two-choice accuracy (observer.keras observing) with synthetic references " in result.stdout
+    assert len(list((tmp_path / "gallery" / "layers").glob("*/seed-[012]"))) == 3  # the references: three seeds
+    row = result.stdout.splitlines()[1].split()
+    assert row[-3].endswith("%") and row[-1].endswith("%")
