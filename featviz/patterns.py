@@ -136,17 +136,27 @@ def _smallest(model, layer: LayerInfo, lo: int, hi: int) -> int:
 
 
 def synthesize(
-    model, request: PatternRequest, maps: Sequence[int], progress: Callable[[int], None] | None = None
+    model,
+    request: PatternRequest,
+    maps: Sequence[int],
+    progress: Callable[[int], None] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Patterns of `maps` as float images (N, H, W, C) in 0..1, optimized CHUNK maps at a time.
+    """Patterns of `maps` as float images (N, H, W, C) in 0..1, optimized CHUNK images at a time.
 
-    Each map's image depends on its own index and the seed, not on the
-    other maps it is batched with. `progress` gets the images stepped.
+    With `seeds`, the maps' patterns for each seed, seed after seed, rendered
+    together (default: request.seed alone). Each map's image depends on its
+    own index and seed, not on the other images it is batched with.
+    `progress` gets the images stepped.
     """
+    seeds = list(seeds) if seeds is not None else [request.seed]
+    images = [(s, m) for s in seeds for m in maps]
     out = []
-    for part in chunks(maps):
-        objective = objectives.channel(request.layer.name, part, request.kind)
-        batch = render.Batch(tuple(part), request.canvas, request.input_range)
+    for start in range(0, len(images), CHUNK):
+        part = images[start : start + CHUNK]
+        objective = objectives.channel(request.layer.name, [m for _, m in part], request.kind)
+        keys, per_seed = tuple(m for _, m in part), tuple(s for s, _ in part)
+        batch = render.Batch(keys, request.canvas, request.input_range, seeds=per_seed)
         result = render.render(model, objective, batch, request.recipe, seed=request.seed, progress=progress)
         out.append(result.images)
     return np.concatenate(out)

@@ -53,14 +53,14 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny
 
     def stop_in_the_second_unit(n):
         stepped.append(n)
-        if sum(stepped) > 4 * 6:  # past c1's 4 maps x 6 steps of seed 0
+        if sum(stepped) > 4 * 2 * 6:  # past the first unit: c1's 4 maps x 2 seeds (rendered together) x 6 steps
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         build(tiny_model, tmp_path / "resumed", s, progress=stop_in_the_second_unit)
     assert not (tmp_path / "resumed" / "index.html").exists()
     resumed = build(tiny_model, tmp_path / "resumed", s)
-    assert (resumed.rendered, resumed.reused) == (2 * MAPS - 4, 4)
+    assert (resumed.rendered, resumed.reused) == (2 * MAPS - 8, 8)
     assert all_files(tmp_path / "resumed") == all_files(tmp_path / "whole")
     again = build(tiny_model, tmp_path / "resumed", s)
     assert (again.rendered, again.reused, again.restarted) == (0, 2 * MAPS, [])

@@ -212,3 +212,32 @@ def test_patterns_are_scored_again_not_rendered_when_the_natural_images_change(t
             score["value"] / best
         )
     assert saved["maps"][0]["value"] == pytest.approx(first.scores[0].value)
+
+
+def test_seeds_rendered_together_match_each_seed_alone():
+    model = helpers.tiny_cnn()
+    request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=FAST)
+    together = patterns.synthesize(model, request, [0, 3], seeds=[0, 1])
+    alone = [patterns.synthesize(model, dataclasses.replace(request, seed=s), [0, 3]) for s in (0, 1)]
+    np.testing.assert_allclose(together, np.concatenate(alone), atol=1e-5)
+    assert not np.allclose(alone[0], alone[1])
+
+
+def test_a_small_layer_s_seeds_share_one_unit(tmp_path):
+    from featviz.execution import driver
+    from featviz.output import OutputDir
+    from featviz.pattern_store import Store
+
+    model = helpers.tiny_cnn()
+    request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=FAST)
+    job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(6)), patterns.Natural(None, None))
+    with OutputDir(tmp_path / "out") as out:
+        stores = [Store(job.for_seed(s), out) for s in (0, 1, 2)]
+        units, owner, pending = driver._plan(stores, None)
+    assert [(u.maps, u.all_seeds) for u in units] == [(tuple(range(6)), (0, 1, 2))]
+    assert owner[units[0].key] == [0, 1, 2] and pending == [1, 1, 1]
+
+
+def _loaded(model, folder):
+    model.save(folder / "tiny.keras")
+    return models.load(folder / "tiny.keras")

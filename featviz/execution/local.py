@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Sequence
 
-from .. import exemplars, manifest, models, patterns
+from .. import exemplars, manifest, models
 from .units import Done, Unit
 
 
@@ -16,7 +16,7 @@ class LocalExecutor:
 
     def render(self, units: Sequence[Unit], progress=None) -> Iterator[Done]:
         for unit in units:
-            found = patterns.synthesize(self.loaded.model, unit.request, list(unit.maps), progress)
+            found = unit.render(self.loaded.model, progress)
             yield Done(unit, found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision))
 
     def scan(self, layers: Sequence[str], dataset, input_range, top_k: int, progress=None) -> dict:

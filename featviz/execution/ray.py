@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .. import exemplars, manifest, models, patterns
+from .. import exemplars, manifest, models
 from ..errors import FeatvizError, first_line
 from .units import Done, Unit
 
@@ -43,7 +43,7 @@ class Worker:
         self.name = f"ray:{os.uname().nodename}:{os.getpid()}"
 
     def render(self, unit: Unit):
-        found = patterns.synthesize(self.loaded.model, unit.request, list(unit.maps))
+        found = unit.render(self.loaded.model)
         return found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision)
 
     def scan(self, layers, dataset, input_range, top_k: int, offset: int):
@@ -90,7 +90,7 @@ class RayExecutor:
                 idle.append(i)
             if done is not None:
                 if progress is not None:
-                    progress(len(unit.maps) * unit.request.recipe.steps)
+                    progress(unit.images * unit.request.recipe.steps)
                 yield done
 
     def _collect(self, ref, unit: Unit, attempt: int, queue: list) -> tuple[Done | None, bool]:

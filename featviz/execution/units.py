@@ -15,14 +15,32 @@ UNITS_LEDGER = ".featviz-units.json"  # unit key -> the worker that rendered it
 
 @dataclass(frozen=True)
 class Unit:
+    """Maps of one request, for one seed or several rendered together (small layers fill a batch that way)."""
+
     request: PatternRequest
     maps: tuple[int, ...]
+    seeds: tuple[int, ...] = ()  # (): request.seed alone
+
+    @property
+    def all_seeds(self) -> tuple[int, ...]:
+        return self.seeds or (self.request.seed,)
+
+    @property
+    def images(self) -> int:
+        return len(self.maps) * len(self.all_seeds)
 
     @property
     def key(self) -> str:
-        """'layers/04-conv3-dee0c6/seed-0/0000-0127': where its maps go, and which ones."""
-        folder = layout.pattern_dir(self.request.layer, self.request.seed, self.request.kind)
-        return f"{folder}/{self.maps[0]:04d}-{self.maps[-1]:04d}"
+        """'layers/04-conv3-dee0c6/seed-0/0000-0127' (with '+seeds-0,1,2' for several): where its maps go."""
+        folder = layout.pattern_dir(self.request.layer, self.all_seeds[0], self.request.kind)
+        more = f"+seeds-{','.join(map(str, self.all_seeds))}" if len(self.all_seeds) > 1 else ""
+        return f"{folder}/{self.maps[0]:04d}-{self.maps[-1]:04d}{more}"
+
+    def render(self, model, progress=None) -> np.ndarray:
+        """(seeds x maps, H, W, C): every seed's patterns of the maps, seed after seed."""
+        from ..patterns import synthesize
+
+        return synthesize(model, self.request, list(self.maps), progress, self.all_seeds)
 
 
 @dataclass

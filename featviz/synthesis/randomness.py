@@ -23,14 +23,25 @@ def generator(seed: int, key: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, key, stream])
 
 
-def start_noise(keys: Sequence[int], seed: int, shape: tuple, sd: float) -> np.ndarray:
+def per_image(seed: int | Sequence[int], count: int) -> list[int]:
+    """One seed for all images, or each image's own."""
+    return [seed] * count if isinstance(seed, (int, np.integer)) else list(seed)
+
+
+def start_noise(keys: Sequence[int], seed: int | Sequence[int], shape: tuple, sd: float) -> np.ndarray:
     """(len(keys), *shape) normal noise, each image from its own (seed, key)."""
-    return np.stack([generator(seed, k, _START).normal(0.0, sd, size=shape) for k in keys]).astype(np.float32)
+    seeds = per_image(seed, len(keys))
+    return np.stack([generator(s, k, _START).normal(0.0, sd, size=shape) for s, k in zip(seeds, keys)]).astype(
+        np.float32
+    )
 
 
-def transform_table(keys: Sequence[int], seed: int, steps: int) -> np.ndarray:
+def transform_table(keys: Sequence[int], seed: int | Sequence[int], steps: int) -> np.ndarray:
     """(steps, len(keys), DRAWS_PER_STEP) uniform numbers in [0, 1)."""
-    per_key = [generator(seed, k, _TRANSFORMS).random((steps, DRAWS_PER_STEP), dtype=np.float32) for k in keys]
+    seeds = per_image(seed, len(keys))
+    per_key = [
+        generator(s, k, _TRANSFORMS).random((steps, DRAWS_PER_STEP), dtype=np.float32) for s, k in zip(seeds, keys)
+    ]
     return np.stack(per_key, axis=1)
 
 

@@ -84,6 +84,7 @@ class Batch:
     size: tuple[int, int]
     input_range: InputRange = (0.0, 1.0)
     starts: np.ndarray | None = field(default=None, compare=False)  # (N, H, W, C) in 0..1: begin at these images
+    seeds: tuple[int, ...] | None = None  # each image's own seed; None: render's seed for all
 
     @classmethod
     def of(cls, n: int, size: tuple[int, int], input_range: InputRange = (0.0, 1.0)) -> "Batch":
@@ -157,8 +158,9 @@ class _Ascent:
         recipe = recipe.for_channels(shape[-1])
         self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
         colour = recipe.colour if isinstance(recipe.colour, ColourBasis) else None
-        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seed, colour=colour, start=batch.starts)
-        self.draws = tf.constant(randomness.transform_table(batch.keys, seed, recipe.steps))
+        seeds = batch.seeds if batch.seeds is not None else seed
+        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seeds, colour=colour, start=batch.starts)
+        self.draws = tf.constant(randomness.transform_table(batch.keys, seeds, recipe.steps))
         fill = colour.mean if colour is not None else None
         self.transform = recipe.transforms or transforms.default_for(min(batch.size), fill)
         self.relu, self.relu_state = relaxed_relu()
