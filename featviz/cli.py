@@ -414,12 +414,16 @@ def _direction(loaded, request, path: str, images, output: tuple) -> None:
 
 def _diverse(loaded, request, maps, images, output: tuple) -> None:
     """--diversity K: K patterns per map, scored one by one, with their spread beside the natural images'."""
+    import dataclasses
+
     from . import diversity, exemplars, layout
     from . import patterns as patterns_api
     from .output import OutputDir
 
     out, force, k = output
-    request = patterns_api.prepare(loaded, request, maps, images).request  # the recipe resolved for the model
+    diversity.style_layer(loaded.model, request.layer)  # refuses a layer with no convolution below, before any work
+    recipe = patterns_api.recipe_for(loaded.model, request.recipe, images, request.canvas)
+    request = dataclasses.replace(request, recipe=recipe)
     natural = None
     if images is not None:
         options = exemplars.ScanOptions(kind=request.kind, top_k=k)

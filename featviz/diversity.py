@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _tf, grids, images, layout, models, scoring
 from .datasets import Dataset
+from .errors import FeatvizError
 from .exemplars import LayerStats
 from .patterns import PatternRequest
 from .synthesis import objectives, render
@@ -72,7 +73,7 @@ def style_layer(model, layer: models.LayerInfo) -> str:
     """The convolution halfway below `layer` whose Gram matrices the diversity term compares."""
     earlier = earlier_convolutions(model, layer)
     if not earlier:
-        raise ValueError(f"layer {layer.name!r} has no convolution below it for the diversity term")
+        raise FeatvizError(f"--diversity: layer {layer.name!r} has no convolution below it to compare styles at")
     return earlier[len(earlier) // 2]
 
 
