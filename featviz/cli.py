@@ -642,6 +642,11 @@ def check(paths, trust_model_code, architecture) -> None:
     metavar="LIST",
     help="Seeds of the patterns on map pages.",
 )
+@click.option(
+    "--negative",
+    is_flag=True,
+    help="Also render each signed layer's negative patterns (what drives a map lowest), at the first seed.",
+)
 @colour_option
 @precision_option
 @input_options
@@ -656,6 +661,7 @@ def gallery(
     dataset,
     steps,
     seeds,
+    negative,
     colour,
     precision,
     input_range,
@@ -686,6 +692,7 @@ def gallery(
         dataset=dataset,
         seeds=seed_list,
         recipe=Recipe(steps=steps, colour=_colour(colour), precision=precision),
+        negative=negative,
     )
     loaded = _load(model, trust_model_code, architecture)
     settings.input_range = _input(loaded, input_range, preprocess, mean, std)

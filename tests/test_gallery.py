@@ -305,3 +305,18 @@ def test_committed_gallery_in_a_real_browser(browser):
     shot = Path(os.environ.get("FEATVIZ_SCREENSHOT", str(REPO / "tests" / ".last-gallery-screenshot.png")))
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
+
+
+def test_negative_patterns_of_a_signed_layer_join_its_map_pages(tmp_path, tiny_files, tiny_model):
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=4)
+    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(4, 3, name="lin", kernel_initializer=init),
+                          k.layers.Conv2D(3, 3, activation="relu", name="c2", kernel_initializer=init)])  # fmt: skip
+    model.save(tmp_path / "signed.keras")
+    loaded = models.load(tmp_path / "signed.keras")
+    report = build(loaded, tmp_path / "out", settings(tiny_files, seeds=(0,), negative=True))
+    signed, relu = report.layers
+    assert signed.negative is not None and relu.negative is None  # a ReLU layer is never below zero
+    assert signed.negative.folder.name == "seed-0-negative" and report.rendered == 4 + 3 + 4
+    page = (tmp_path / "out" / layout.map_page(signed.info, 1)).read_text()
+    assert "Negative pattern" in page and (tmp_path / "out" / layout.map_picture(signed.info, "negative", 1)).exists()

@@ -166,17 +166,33 @@ class _PatternRun:
         )
         return PatternJob(self.loaded, request, list(range(layer.units)), best)
 
+    def negative_job(self, layer: LayerInfo) -> PatternJob | None:
+        """The first seed's negative patterns, for a signed layer whose maps natural images drive below zero."""
+        stats = self.natural.stats.get(layer.name)
+        if not self.settings.negative or stats is None or stats.worst is None or not (stats.worst < 0).any():
+            return None
+        job = self.job(layer).for_seed(self.settings.seeds[0])
+        # the scan measured each map's mean: for its negation, the best is minus the lowest mean, and vice versa
+        natural = NaturalBest(-stats.worst, job.natural.dataset, -stats.best)
+        return replace(job, request=replace(job.request, kind="negative"), natural=natural)
+
     def all(self, layers: Sequence[LayerInfo], out: OutputDir, executor, progress) -> dict[str, LayerResult]:
         seeds = list(self.settings.seeds)
         jobs = [self.job(layer).for_seed(seed) for layer in layers for seed in seeds]
         grids = [seed == seeds[0] for _ in layers for seed in seeds]
-        sets = run_jobs(jobs, out, executor, progress, grids)
+        negatives = {layer.name: self.negative_job(layer) for layer in layers}
+        extra = [job for job in negatives.values() if job is not None]
+        sets = run_jobs(jobs + extra, out, executor, progress, grids + [True] * len(extra))
         for done in sets:
             self.rendered, self.reused = self.rendered + done.rendered, self.reused + done.reused
             self.restarted += done.restarted
+        negative_sets = dict(zip([name for name, job in negatives.items() if job is not None], sets[len(jobs) :]))
+        sets = sets[: len(jobs)]
         by_layer = [dict(zip(seeds, sets[i * len(seeds) : (i + 1) * len(seeds)])) for i in range(len(layers))]
         return {
-            layer.name: LayerResult(layer, self.natural.stats.get(layer.name), found)
+            layer.name: LayerResult(
+                layer, self.natural.stats.get(layer.name), found, negative=negative_sets.get(layer.name)
+            )
             for layer, found in zip(layers, by_layer)
         }
 
@@ -200,7 +216,7 @@ def total_steps(layers: Sequence[LayerInfo], settings: Settings, model=None) -> 
     """Image-steps of the whole run, for a progress bar: every map, seed and step, the classes' too."""
     target = classes.class_layer(model) if model is not None else None
     units = sum(layer.units for layer in layers) + (target.units if target is not None else 0)
-    return units * len(settings.seeds) * settings.recipe.steps
+    return units * len(settings.seeds) * settings.recipe.steps  # a --negative run adds to it as it goes
 
 
 def _samples(model, paths: list[Path], layers: list[LayerResult], settings: Settings) -> list[Sample]:

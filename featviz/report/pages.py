@@ -144,6 +144,13 @@ def _map_body(r: LayerResult, m: int, page: str) -> str:
         f"<h2>Pattern, seeds {esc(', '.join(map(str, r.patterns)))}</h2>",
         _img(page, layout.map_picture(r.info, "seeds", m), f"patterns of map {m}"),
     ]
+    if r.negative is not None:
+        low = r.negative.scores[m]
+        parts += [
+            f'<h2>Negative pattern</h2><p class="muted">What drives the map lowest (seed {r.negative_seed}); '
+            f"ratio to the natural image that drives it lowest: {esc(_ratio_text(low))}.</p>",
+            _img(page, layout.map_picture(r.info, "negative", m), f"negative pattern of map {m}"),
+        ]
     if r.stats is not None:
         parts += [
             f'<h2>Top {r.stats.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '

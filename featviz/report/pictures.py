@@ -16,6 +16,8 @@ def write_all(site: Site) -> None:
         for m in range(r.info.maps):
             _thumb(site, r, m, kernels)
             _seed_strip(site, r, m)
+            if r.negative is not None:
+                _negative(site, r, m)
         if r.stats is not None:
             _exemplars(site, r)
         _sample_grids(site, r)
@@ -58,6 +60,12 @@ def _seed_strip(site: Site, r: LayerResult, m: int) -> None:
         pattern = np.nan_to_num(patterns.images[m])
         strip.append(thumbs.upscale(thumbs.to_rgb(pattern), thumbs.factor_for(pattern.shape[0], thumbs.MAP_PX)))
     _write(site, layout.map_picture(r.info, "seeds", m), thumbs.mosaic(strip, len(strip)))
+
+
+def _negative(site: Site, r: LayerResult, m: int) -> None:
+    pattern = np.nan_to_num(r.negative.images[m])
+    tile = thumbs.upscale(thumbs.to_rgb(pattern), thumbs.factor_for(pattern.shape[0], thumbs.MAP_PX))
+    _write(site, layout.map_picture(r.info, "negative", m), tile)
 
 
 def _exemplars(site: Site, r: LayerResult) -> None:

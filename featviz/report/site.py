@@ -28,6 +28,7 @@ class Settings:
     explain_k: int = 6  # maps per sample on its explain page
     input_range: InputRange | None = None  # None: what the model says (models.inputs), else 0..1
     recipe: Recipe = field(default_factory=Recipe)
+    negative: bool = False  # also render the first seed's negative patterns of signed layers
 
 
 @dataclass
@@ -37,6 +38,7 @@ class LayerResult:
     patterns: dict[int, PatternSet]  # by seed, in the order of Settings.seeds
     feeds: np.ndarray | None = None  # (maps, classes) from models.head, for the innermost layer
     paths: list | None = None  # trust.PathScore per map of the first seed's patterns; None: not measured
+    negative: PatternSet | None = None  # the first seed's negative patterns (Settings.negative, signed layers)
 
     @property
     def scores(self) -> list[MapScore]:
@@ -46,6 +48,10 @@ class LayerResult:
     @property
     def first(self) -> PatternSet:
         return next(iter(self.patterns.values()))
+
+    @property
+    def negative_seed(self) -> int:
+        return next(iter(self.patterns))
 
 
 @dataclass
