@@ -30,7 +30,7 @@ STRENGTH = 100.0  # weight of the mean squared pixel change; the activation is r
 @dataclass
 class Accentuation:
     maps: list[int]
-    seed: np.ndarray  # (H, W, C) in 0..1
+    seeds: np.ndarray  # (maps, H, W, C) in 0..1: the image each map started from
     images: np.ndarray  # (maps, H, W, C): the accentuated images, as saved (8-bit, read back)
     before: np.ndarray  # (maps,) each map's mean activation on the seed image
     after: np.ndarray  # (maps,) on its accentuated image
@@ -46,8 +46,12 @@ class Accentuation:
         """map-NNNN.png per map, grid.png (the original first) and accentuation.json into out/folder; the grid's path."""
         for m, image in zip(self.maps, self.images):
             out.write(f"{folder}/{layout.map_file(m)}", images.png_bytes(images.to_uint8(image, (0.0, 1.0))))
-        tiles = np.concatenate([self.seed[None], self.images])
+        shared = bool((self.seeds == self.seeds[:1]).all())
+        tiles = np.concatenate([self.seeds[:1], self.images])
         labels = ["original"] + [f"map {m} {b:.3g}→{a:.3g}" for m, b, a in zip(self.maps, self.before, self.after)]
+        if not shared:  # each map's own original beside its accentuation
+            tiles = np.stack([self.seeds, self.images], axis=1).reshape(-1, *self.images.shape[1:])
+            labels = [t for m, b, a in zip(self.maps, self.before, self.after) for t in (f"{m}", f"{b:.3g}→{a:.3g}")]
         figure = grids.tile_figure(tiles[..., 0] if tiles.shape[-1] == 1 else tiles, labels, title=title,
                                    scale=grids.GREY_UNIT)  # fmt: skip
         out.write_json(f"{folder}/accentuation.json", self.record())
@@ -61,7 +65,7 @@ class Accentuation:
 
 
 def change_penalty(seed: np.ndarray) -> Objective:
-    """The mean squared difference of each image from `seed` (H, W, C), in 0..1 units."""
+    """The mean squared difference of each image from its seed ((H, W, C) for all, or (N, H, W, C)), 0..1 units."""
 
     def fn(taps, unit):
         from . import _tf
@@ -83,20 +87,21 @@ def accentuate(
     steps: int = STEPS,
     progress: Callable[[int], None] | None = None,
 ) -> Accentuation:
-    """Accentuate each of `maps` of `layer` in the image `seed` (H, W, C) in 0..1."""
+    """Accentuate each of `maps` of `layer` in the image `seed`: one (H, W, C) for all, or one per map, in 0..1."""
     maps = list(maps)
     to_model = as_preprocess(input_range).to_model
-    start = scoring.responses(model, layer, maps, to_model(seed[None]), "mean")[0]
+    seeds = np.repeat(seed[None], len(maps), axis=0) if seed.ndim == 3 else np.asarray(seed, np.float32)
+    start = scoring.responses(model, layer, maps, to_model(seeds), "mean")
     unit = max(float(np.abs(start).max()), 1e-6)
-    objective = (1.0 / unit) * objectives.channel(layer, maps) - strength * change_penalty(seed)
+    objective = (1.0 / unit) * objectives.channel(layer, maps) - strength * change_penalty(seeds)
     recipe = Recipe(steps=steps, param="fourier", colour=None, relax_steps=steps // 4, polish_steps=0,
                     transforms=_unchanged)  # fmt: skip
-    batch = render.Batch(tuple(maps), seed.shape[:2], input_range, np.repeat(seed[None], len(maps), axis=0))
+    batch = render.Batch(tuple(maps), seeds.shape[1:3], input_range, seeds)
     found = render.render(model, objective, batch, recipe, progress=progress).images
     saved = images.from_uint8(images.to_uint8(found, (0.0, 1.0)), (0.0, 1.0))
     after = np.diagonal(scoring.responses(model, layer, maps, to_model(saved), "mean"))
-    distance = np.sqrt(np.mean((saved - seed[None]) ** 2, axis=(1, 2, 3)))
-    return Accentuation(maps, seed, saved, start, after, distance)
+    distance = np.sqrt(np.mean((saved - seeds) ** 2, axis=(1, 2, 3)))
+    return Accentuation(maps, seeds, saved, np.diagonal(start).copy(), after, distance)
 
 
 def _unchanged(images, rng):

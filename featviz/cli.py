@@ -647,6 +647,7 @@ def check(paths, trust_model_code, architecture) -> None:
     is_flag=True,
     help="Also render each signed layer's negative patterns (what drives a map lowest), at the first seed.",
 )
+@click.option("--accentuate", is_flag=True, help="Also accentuate each map's top natural image (featviz accentuate).")
 @colour_option
 @precision_option
 @input_options
@@ -662,6 +663,7 @@ def gallery(
     steps,
     seeds,
     negative,
+    accentuate,
     colour,
     precision,
     input_range,
@@ -693,6 +695,7 @@ def gallery(
         seeds=seed_list,
         recipe=Recipe(steps=steps, colour=_colour(colour), precision=precision),
         negative=negative,
+        accentuate=accentuate,
     )
     loaded = _load(model, trust_model_code, architecture)
     settings.input_range = _input(loaded, input_range, preprocess, mean, std)

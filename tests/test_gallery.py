@@ -320,3 +320,12 @@ def test_negative_patterns_of_a_signed_layer_join_its_map_pages(tmp_path, tiny_f
     assert signed.negative.folder.name == "seed-0-negative" and report.rendered == 4 + 3 + 4
     page = (tmp_path / "out" / layout.map_page(signed.info, 1)).read_text()
     assert "Negative pattern" in page and (tmp_path / "out" / layout.map_picture(signed.info, "negative", 1)).exists()
+
+
+def test_accentuated_top_images_join_the_map_pages(tmp_path, tiny_files, tiny_model):
+    report = build(tiny_model, tmp_path / "out", settings(tiny_files, seeds=(0,), accentuate=True))
+    c2 = report.layers[-1]
+    assert c2.accentuated is not None and c2.accentuated.images.shape == (6, 12, 12, 1)
+    page = (tmp_path / "out" / layout.map_page(c2.info, 2)).read_text()
+    assert "Its top natural image, accentuated" in page and "root-mean-square pixel change" in page
+    assert (tmp_path / "out" / layout.map_picture(c2.info, "accentuated", 2)).exists()

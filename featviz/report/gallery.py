@@ -136,6 +136,7 @@ def build(
     results[-1].feeds = head.class_weights(model, results[-1].info)
     for r in results:
         r.paths = _paths(model, r, natural.dataset, settings)
+        r.accentuated = _accentuated(model, r, natural.dataset, settings)
     site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), natural.dataset)
     site.classes = _class_result(loaded, done[target.name]) if target is not None else None
     pictures.write_all(site)
@@ -203,6 +204,16 @@ def _paths(model, r: LayerResult, dataset: Dataset | None, settings: Settings):
         return None
     patterns_ = np.nan_to_num(r.first.images)
     return trust.path_scores(model, r.info, patterns_, (dataset, r.stats), settings.input_range)
+
+
+def _accentuated(model, r: LayerResult, dataset: Dataset | None, settings: Settings):
+    """Each map's top natural image, accentuated for that map (Settings.accentuate)."""
+    from .. import accentuate
+
+    if not settings.accentuate or r.stats is None or dataset is None or r.stats.top.shape[1] == 0:
+        return None
+    seeds = dataset.take(r.stats.top[:, 0], models.input_shape(model))
+    return accentuate.accentuate(model, r.info.name, range(r.info.maps), seeds, settings.input_range)
 
 
 def _class_result(loaded: models.LoadedModel, result: LayerResult) -> ClassResult:

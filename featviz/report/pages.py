@@ -151,6 +151,14 @@ def _map_body(r: LayerResult, m: int, page: str) -> str:
             f"ratio to the natural image that drives it lowest: {esc(_ratio_text(low))}.</p>",
             _img(page, layout.map_picture(r.info, "negative", m), f"negative pattern of map {m}"),
         ]
+    if r.accentuated is not None:
+        a = r.accentuated
+        parts += [
+            f'<h2>Its top natural image, accentuated</h2><p class="muted">Changed as little as possible until the '
+            f"map responds strongly (feature accentuation): its activation went from {a.before[m]:.4g} to "
+            f"{a.after[m]:.4g}, with a root-mean-square pixel change of {a.distance[m]:.3f} (0..1 units).</p>",
+            _img(page, layout.map_picture(r.info, "accentuated", m), f"top natural image of map {m}, accentuated"),
+        ]
     if r.stats is not None:
         parts += [
             f'<h2>Top {r.stats.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '

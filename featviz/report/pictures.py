@@ -18,6 +18,8 @@ def write_all(site: Site) -> None:
             _seed_strip(site, r, m)
             if r.negative is not None:
                 _negative(site, r, m)
+            if r.accentuated is not None:
+                _accentuated(site, r, m)
         if r.stats is not None:
             _exemplars(site, r)
         _sample_grids(site, r)
@@ -66,6 +68,13 @@ def _negative(site: Site, r: LayerResult, m: int) -> None:
     pattern = np.nan_to_num(r.negative.images[m])
     tile = thumbs.upscale(thumbs.to_rgb(pattern), thumbs.factor_for(pattern.shape[0], thumbs.MAP_PX))
     _write(site, layout.map_picture(r.info, "negative", m), tile)
+
+
+def _accentuated(site: Site, r: LayerResult, m: int) -> None:
+    """The map's top natural image and its accentuation, side by side."""
+    pair = [r.accentuated.seeds[m], r.accentuated.images[m]]
+    tiles = [thumbs.upscale(thumbs.to_rgb(p), thumbs.factor_for(p.shape[0], thumbs.MAP_PX)) for p in pair]
+    _write(site, layout.map_picture(r.info, "accentuated", m), thumbs.mosaic(tiles, 2))
 
 
 def _exemplars(site: Site, r: LayerResult) -> None:

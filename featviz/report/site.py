@@ -29,6 +29,7 @@ class Settings:
     input_range: InputRange | None = None  # None: what the model says (models.inputs), else 0..1
     recipe: Recipe = field(default_factory=Recipe)
     negative: bool = False  # also render the first seed's negative patterns of signed layers
+    accentuate: bool = False  # also accentuate each map's top natural image
 
 
 @dataclass
@@ -39,6 +40,7 @@ class LayerResult:
     feeds: np.ndarray | None = None  # (maps, classes) from models.head, for the innermost layer
     paths: list | None = None  # trust.PathScore per map of the first seed's patterns; None: not measured
     negative: PatternSet | None = None  # the first seed's negative patterns (Settings.negative, signed layers)
+    accentuated: object | None = None  # accentuate.Accentuation of each map's top natural image (Settings.accentuate)
 
     @property
     def scores(self) -> list[MapScore]:
