@@ -648,6 +648,16 @@ def check(paths, trust_model_code, architecture) -> None:
     help="Also render each signed layer's negative patterns (what drives a map lowest), at the first seed.",
 )
 @click.option("--accentuate", is_flag=True, help="Also accentuate each map's top natural image (featviz accentuate).")
+@click.option(
+    "--diversity", type=click.IntRange(min=2), default=None, metavar="K", help="Also K diverse patterns per map."
+)
+@click.option(
+    "--two-choice",
+    "two_choice_test",
+    is_flag=True,
+    help="Also run the two-choice test on every layer (observer: --observer, or another bundled model of the data).",
+)
+@click.option("--observer", default=None, metavar="MODEL", help="The model whose features judge the two-choice test.")
 @colour_option
 @precision_option
 @input_options
@@ -664,6 +674,9 @@ def gallery(
     seeds,
     negative,
     accentuate,
+    diversity,
+    two_choice_test,
+    observer,
     colour,
     precision,
     input_range,
@@ -696,8 +709,13 @@ def gallery(
         recipe=Recipe(steps=steps, colour=_colour(colour), precision=precision),
         negative=negative,
         accentuate=accentuate,
+        diversity=diversity or 0,
     )
     loaded = _load(model, trust_model_code, architecture)
+    if two_choice_test or observer:
+        settings.observer = _observer(loaded, observer)
+        if settings.observer is None:
+            raise UserError("--two-choice needs an observer: pass --observer MODEL (a model of the same data)")
     settings.input_range = _input(loaded, input_range, preprocess, mean, std)
     images = gallery_api.natural_images(loaded.model, settings)
     if images is None:

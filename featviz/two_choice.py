@@ -46,6 +46,13 @@ class Observer:
         self.layer = models.resolve_layer(self.model).name
         self.shape = models.input_shape(self.model)
         self.input_range = resolve_input(self.model, None)
+        self._seen: dict[tuple, np.ndarray] = {}  # the dataset's features, computed once for every layer
+
+    def dataset_features(self, dataset: Dataset, shape: tuple) -> np.ndarray:
+        key = (id(dataset), tuple(shape))
+        if key not in self._seen:
+            self._seen[key] = np.concatenate([self.features(unit) for _, unit in dataset.batches(shape, BATCH)])
+        return self._seen[key]
 
     def features(self, unit: np.ndarray) -> np.ndarray:
         fitted = np.stack([datasets.fit(x, self.shape) for x in unit]) if unit.shape[1:] != self.shape else unit
@@ -81,7 +88,7 @@ def run(
     """The test for every map of `layer`; patterns (seeds, maps, H, W, C) in 0..1, one row per seed."""
     dataset, input_range = natural
     values = responses(model, layer, dataset, input_range)
-    seen = np.concatenate([observer.features(unit) for _, unit in dataset.batches(models.input_shape(model), BATCH)])
+    seen = observer.dataset_features(dataset, models.input_shape(model))
     synthetic = observer.features(np.nan_to_num(patterns.reshape(-1, *patterns.shape[2:])))
     synthetic = synthetic.reshape(patterns.shape[0], patterns.shape[1], -1)
     with_patterns, with_natural = [], []

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import helpers
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -21,7 +22,8 @@ MAPS = 4 + 6 + 3  # c1 and c2 of the tiny CNN, and its 3 classes
 
 
 def settings(tiny_files, **kw):
-    return gallery.Settings(dataset=tiny_files / "digits.npz", images=[tiny_files / "stroke.png"], **{**TINY, **kw})
+    base = dict(dataset=tiny_files / "digits.npz", images=[tiny_files / "stroke.png"], **TINY)
+    return gallery.Settings(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -329,3 +331,20 @@ def test_accentuated_top_images_join_the_map_pages(tmp_path, tiny_files, tiny_mo
     page = (tmp_path / "out" / layout.map_page(c2.info, 2)).read_text()
     assert "Its top natural image, accentuated" in page and "root-mean-square pixel change" in page
     assert (tmp_path / "out" / layout.map_picture(c2.info, "accentuated", 2)).exists()
+
+
+def test_diversity_and_the_two_choice_test_join_the_pages(tmp_path, tiny_files, tiny_model):
+    from featviz import two_choice
+
+    helpers.tiny_cnn(seed=7).save(tmp_path / "observer.keras")
+    observer = two_choice.Observer(models.load(tmp_path / "observer.keras"))
+    np.savez(tmp_path / "d.npz", x=helpers.random_digits(40), y=np.zeros(40, np.uint8))  # enough for 10 query pairs
+    s = settings(tiny_files, dataset=tmp_path / "d.npz", diversity=2, observer=observer)
+    report = build(tiny_model, tmp_path / "out", s)
+    c1, c2 = report.layers
+    assert c1.diverse is None and c2.diverse.images.shape[:2] == (6, 2)  # c1 has nothing below it
+    assert c2.two_choice.synthetic.shape == (6,)
+    page = (tmp_path / "out" / layout.map_page(c2.info, 0)).read_text()
+    assert "2 diverse patterns" in page and "two-choice accuracy (observer.keras observing)" in page
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "Two-choice accuracy (observer.keras observing)" in index and "Diversity: all 2 patterns" in index

@@ -137,6 +137,8 @@ def build(
     for r in results:
         r.paths = _paths(model, r, natural.dataset, settings)
         r.accentuated = _accentuated(model, r, natural.dataset, settings)
+        r.diverse = _diverse(model, r, run.job(r.info).for_seed(settings.seeds[0]).request, natural.dataset, settings)
+        r.two_choice = _two_choice(model, r, natural.dataset, settings)
     site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), natural.dataset)
     site.classes = _class_result(loaded, done[target.name]) if target is not None else None
     pictures.write_all(site)
@@ -214,6 +216,26 @@ def _accentuated(model, r: LayerResult, dataset: Dataset | None, settings: Setti
         return None
     seeds = dataset.take(r.stats.top[:, 0], models.input_shape(model))
     return accentuate.accentuate(model, r.info.name, range(r.info.maps), seeds, settings.input_range)
+
+
+def _diverse(model, r: LayerResult, request: PatternRequest, dataset: Dataset | None, settings: Settings):
+    """K diverse patterns per map at the first seed (Settings.diversity), for a layer with a convolution below."""
+    from .. import diversity
+
+    if settings.diversity < 2 or not trust.earlier_convolutions(model, r.info):
+        return None
+    natural = (dataset, r.stats) if dataset is not None and r.stats is not None else None
+    return diversity.diverse(model, request, range(r.info.maps), settings.diversity, natural)
+
+
+def _two_choice(model, r: LayerResult, dataset: Dataset | None, settings: Settings):
+    """The two-choice test with every seed's patterns as references (Settings.observer)."""
+    from .. import two_choice
+
+    if settings.observer is None or dataset is None or len(dataset) < two_choice.REFERENCES + 2 * two_choice.QUERIES:
+        return None
+    references = np.stack([np.nan_to_num(p.images) for p in r.patterns.values()])
+    return two_choice.run(model, r.info.name, references, (dataset, settings.input_range), settings.observer)
 
 
 def _class_result(loaded: models.LoadedModel, result: LayerResult) -> ClassResult:

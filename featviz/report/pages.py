@@ -99,9 +99,18 @@ def _layer_line(r: LayerResult) -> str:
     summary = scoring.summarize(r.scores)
     trust = esc(summary.trust_text().removeprefix("; "))
     trust = f" {trust[0].upper()}{trust[1:]}." if trust else ""
+    live_maps = [s.map for s in r.scores if not s.marked and not s.negative]
     if r.paths is not None:
-        live = [r.paths[s.map] for s in r.scores if not s.marked]
-        trust += f" Path closer to the exemplars' than random images' for {sum(p.closer for p in live)} of {len(live)}."
+        closer = sum(r.paths[m].closer for m in live_maps)
+        trust += f" Path closer to the exemplars' than random images' for {closer} of {len(live_maps)}."
+    if r.two_choice is not None and live_maps:
+        t = r.two_choice
+        trust += (f" Two-choice accuracy ({esc(t.observer)} observing): {np.mean(t.synthetic[live_maps]):.0%} with "
+                  f"synthetic references, {np.mean(t.natural[live_maps]):.0%} with natural ones.")  # fmt: skip
+    if r.diverse is not None:
+        d = r.diverse
+        every = sum(all(s.ratio is not None and s.ratio >= 1 for s in row) for row in d.scores)
+        trust += f" Diversity: all {d.k} patterns at ratio ≥ 1 for {every} of {len(d.maps)} maps."
     if not summary.scored:
         return f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {NOT_SCORED}{trust}"
     return (
@@ -151,6 +160,16 @@ def _map_body(r: LayerResult, m: int, page: str) -> str:
             f"ratio to the natural image that drives it lowest: {esc(_ratio_text(low))}.</p>",
             _img(page, layout.map_picture(r.info, "negative", m), f"negative pattern of map {m}"),
         ]
+    if r.diverse is not None:
+        d, i = r.diverse, r.diverse.maps.index(m)
+        ratios = ", ".join("n/a" if s.ratio is None else f"{s.ratio:.2f}" for s in d.scores[i])
+        natural = "" if d.natural_dissimilarity is None else f" (its top {d.k} natural images: {d.natural_dissimilarity[i]:.3f})"
+        parts += [
+            f'<h2>{d.k} diverse patterns</h2><p class="muted">Optimized together with a penalty on the similarity '
+            f"of their styles (lucid's diversity term). Ratios {esc(ratios)}; mean pairwise dissimilarity "
+            f"{d.dissimilarity[i]:.3f}{esc(natural)}.</p>",
+            _img(page, layout.map_picture(r.info, "diverse", m), f"{d.k} diverse patterns of map {m}"),
+        ]
     if r.accentuated is not None:
         a = r.accentuated
         parts += [
@@ -176,6 +195,10 @@ def _statistics(r: LayerResult, m: int) -> str:
         rows.append(("specific (its own pattern drives it hardest)", "yes" if score.specific else "no"))
     if score.saturation is not None:
         rows.append(("saturation (pixels with a channel at 0 or 255)", f"{score.saturation:.1%}"))
+    if r.two_choice is not None:
+        t = r.two_choice
+        rows.append((f"two-choice accuracy ({t.observer} observing), synthetic / natural references",
+                     f"{t.synthetic[m]:.0%} / {t.natural[m]:.0%}"))  # fmt: skip
     if r.paths is not None:
         path = r.paths[m]
         verdict = "closer than random images" if path.closer else "no closer than random images"

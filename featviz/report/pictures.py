@@ -20,6 +20,8 @@ def write_all(site: Site) -> None:
                 _negative(site, r, m)
             if r.accentuated is not None:
                 _accentuated(site, r, m)
+            if r.diverse is not None:
+                _diverse(site, r, m)
         if r.stats is not None:
             _exemplars(site, r)
         _sample_grids(site, r)
@@ -75,6 +77,12 @@ def _accentuated(site: Site, r: LayerResult, m: int) -> None:
     pair = [r.accentuated.seeds[m], r.accentuated.images[m]]
     tiles = [thumbs.upscale(thumbs.to_rgb(p), thumbs.factor_for(p.shape[0], thumbs.MAP_PX)) for p in pair]
     _write(site, layout.map_picture(r.info, "accentuated", m), thumbs.mosaic(tiles, 2))
+
+
+def _diverse(site: Site, r: LayerResult, m: int) -> None:
+    group = r.diverse.images[m]
+    tiles = [thumbs.upscale(thumbs.to_rgb(p), thumbs.factor_for(p.shape[0], thumbs.MAP_PX)) for p in group]
+    _write(site, layout.map_picture(r.info, "diverse", m), thumbs.mosaic(tiles, len(tiles)))
 
 
 def _exemplars(site: Site, r: LayerResult) -> None:

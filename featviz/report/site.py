@@ -30,6 +30,8 @@ class Settings:
     recipe: Recipe = field(default_factory=Recipe)
     negative: bool = False  # also render the first seed's negative patterns of signed layers
     accentuate: bool = False  # also accentuate each map's top natural image
+    diversity: int = 0  # K > 1: also K diverse patterns per map (diversity.py)
+    observer: object | None = None  # a two_choice.Observer: also run the two-choice test on every layer
 
 
 @dataclass
@@ -41,6 +43,8 @@ class LayerResult:
     paths: list | None = None  # trust.PathScore per map of the first seed's patterns; None: not measured
     negative: PatternSet | None = None  # the first seed's negative patterns (Settings.negative, signed layers)
     accentuated: object | None = None  # accentuate.Accentuation of each map's top natural image (Settings.accentuate)
+    diverse: object | None = None  # diversity.DiversePatterns (Settings.diversity)
+    two_choice: object | None = None  # two_choice.TwoChoice (Settings.observer)
 
     @property
     def scores(self) -> list[MapScore]:
