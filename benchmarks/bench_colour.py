@@ -142,8 +142,13 @@ def main() -> None:
         layer = models.resolve_layer(model, name)
         print(f"{name}: {layer.maps} maps")
         runs = [
-            featviz_run(model, layer, patterns.PatternRequest(layer, canvas, input_range=input_range, recipe=recipe),
-                        label, stats[name].best)  # fmt: skip
+            featviz_run(
+                model,
+                layer,
+                patterns.PatternRequest(layer, canvas, input_range=input_range, recipe=recipe),
+                label,
+                stats[name].best,
+            )  # fmt: skip
             for recipe, label in ((colour, "featviz colour recipe (default)"), (grey, "featviz grey recipe (0.3)"))
         ]
         runs.append(xplique_run(model, layer, args.steps, input_range, stats[name].best))

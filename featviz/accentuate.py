@@ -43,7 +43,10 @@ class Accentuation:
         ]}  # fmt: skip
 
     def save(self, out, folder: str, title: str):
-        """map-NNNN.png per map, grid.png (the original first) and accentuation.json into out/folder; the grid's path."""
+        """map-NNNN.png per map, grid.png (the original first) and accentuation.json into out/folder.
+
+        Returns the grid's path.
+        """
         for m, image in zip(self.maps, self.images):
             out.write(f"{folder}/{layout.map_file(m)}", images.png_bytes(images.to_uint8(image, (0.0, 1.0))))
         shared = bool((self.seeds == self.seeds[:1]).all())

@@ -133,7 +133,8 @@ def diverse(
         )
         keys = tuple(m * k + j for m in part for j in range(k))
         batch = render.Batch(keys, request.canvas, request.input_range)
-        found.append(render.render(model, objective, batch, request.recipe, seed=request.seed, progress=progress).images)
+        result = render.render(model, objective, batch, request.recipe, seed=request.seed, progress=progress)
+        found.append(result.images)
     unit = images.from_uint8(images.to_uint8(np.concatenate(found), (0.0, 1.0)), (0.0, 1.0))
     to_model = images.to_range
     values = np.diagonal(scoring.responses(model, layer.name, [m for m in maps for _ in range(k)],

@@ -62,7 +62,8 @@ def map_page(layer: LayerInfo, m: int) -> str:
 
 
 def map_picture(layer: LayerInfo, kind: str, m: int) -> str:
-    """A per-map picture: kind is 'thumb' (the pattern), 'top' (exemplars), 'seeds', 'negative', 'accentuated' or 'diverse'."""
+    """A per-map picture: kind is 'thumb' (the pattern), 'top' (exemplars), 'seeds', 'negative', 'accentuated'
+    or 'diverse'."""
     return f"{layer_dir(layer)}/{kind}/{map_file(m)}"
 
 

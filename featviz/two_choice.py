@@ -82,9 +82,7 @@ def responses(model, layer: str, dataset: Dataset, input_range: InputRange, kind
     ])  # fmt: skip
 
 
-def run(
-    model, layer: str, patterns: np.ndarray, natural: tuple[Dataset, InputRange], observer: Observer
-) -> TwoChoice:
+def run(model, layer: str, patterns: np.ndarray, natural: tuple[Dataset, InputRange], observer: Observer) -> TwoChoice:
     """The test for every map of `layer`; patterns (seeds, maps, H, W, C) in 0..1, one row per seed."""
     dataset, input_range = natural
     values = responses(model, layer, dataset, input_range)

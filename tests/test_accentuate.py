@@ -1,9 +1,9 @@
 """Feature accentuation: the map's activation rises, and the image stays near its seed."""
 
+import helpers
 import numpy as np
 import pytest
 
-import helpers
 from featviz import accentuate
 from featviz.synthesis import params
 

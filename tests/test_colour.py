@@ -2,10 +2,10 @@
 
 import json
 
+import helpers
 import numpy as np
 import pytest
 
-import helpers
 from featviz import _tf, datasets, patterns
 from featviz.synthesis import colour, objectives, randomness, render, transforms
 from featviz.synthesis.colour import ColourBasis
@@ -29,7 +29,7 @@ def test_independent_channels_keep_their_spread_ratios():
 
 
 def test_a_zero_start_is_the_mean_colour():
-    basis = ColourBasis((( 0.5, 0.1, 0.0), (0.5, 0.0, 0.2), (0.5, -0.1, 0.0)), (0.25, 0.5, 0.75))
+    basis = ColourBasis(((0.5, 0.1, 0.0), (0.5, 0.0, 0.2), (0.5, -0.1, 0.0)), (0.25, 0.5, 0.75))
     image = _tf.tf().sigmoid(basis.to_logits(_tf.tf().zeros((1, 2, 2, 3))))
     np.testing.assert_allclose(np.asarray(image), np.broadcast_to([0.25, 0.5, 0.75], (1, 2, 2, 3)), atol=1e-6)
 
@@ -84,8 +84,8 @@ def test_the_colour_recipe_scales_to_a_224_pixel_model():
     keras = helpers.keras()
     model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
     x = np.random.default_rng(4).uniform(0, 1, (4, 224, 224, 3)).astype(np.float32)
-    recipe = patterns.recipe_for(model, render.Recipe(steps=24, relax_steps=6, polish_steps=6), datasets.Dataset("d", x=x),
-                                 (224, 224))  # fmt: skip
+    short = render.Recipe(steps=24, relax_steps=6, polish_steps=6)
+    recipe = patterns.recipe_for(model, short, datasets.Dataset("d", x=x), (224, 224))
     assert recipe.param == "fourier" and isinstance(recipe.colour, ColourBasis)
     objective = objectives.channel("block_3_expand_relu", [0, 1])
     result = render.render(model, objective, render.Batch.of(2, (224, 224)), recipe)

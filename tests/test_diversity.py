@@ -2,9 +2,9 @@
 
 import json
 
+import helpers
 import numpy as np
 
-import helpers
 from featviz import diversity, models, patterns
 from featviz.synthesis import render
 

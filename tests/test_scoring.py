@@ -2,9 +2,9 @@
 
 import json
 
+import helpers
 import numpy as np
 
-import helpers
 from featviz import scoring
 
 
@@ -37,7 +37,8 @@ def test_twin_maps_cannot_both_be_specific(cli, tmp_path):
     conv.set_weights([kernel, bias])
     model.save(tmp_path / "twins.keras")
     np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
-    result = cli("patterns", tmp_path / "twins.keras", "--layer", "c2", "--steps", "16", "--dataset", tmp_path / "d.npz")
+    data = tmp_path / "d.npz"
+    result = cli("patterns", tmp_path / "twins.keras", "--layer", "c2", "--steps", "16", "--dataset", data)
     assert result.exit_code == 0, result.output
     entries = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
     assert all(isinstance(e["specific"], bool) and 0.0 <= e["saturation"] <= 1.0 for e in entries)
@@ -48,7 +49,8 @@ def test_twin_maps_cannot_both_be_specific(cli, tmp_path):
 def test_a_signed_map_never_above_zero_is_negative_not_dead():
     best, worst = np.array([2.0, -0.5, 0.0]), np.array([1.0, -3.0, 0.0])
     scores = scoring.score(np.array([4.0, -1.0, 0.5]), [0, 1, 2], best, ["a", "b", "c"], worst)
-    assert [(s.dead, s.negative, s.ratio) for s in scores] == [(False, None, 2.0), (False, True, None), (True, None, None)]
+    expected = [(False, None, 2.0), (False, True, None), (True, None, None)]
+    assert [(s.dead, s.negative, s.ratio) for s in scores] == expected
     assert [s.caption() for s in scores] == ["0 ×2.00", "1 negative", "2 dead"]
     summary = scoring.summarize(scores)
     assert (summary.live, summary.dead, summary.negative) == (1, 1, 1)
@@ -60,11 +62,13 @@ def test_the_negative_objective_drives_a_linear_map_down():
     from featviz.synthesis import objectives, render
 
     k = helpers.keras()
-    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="lin", kernel_initializer=k.initializers.GlorotUniform(seed=2))])
+    init = k.initializers.GlorotUniform(seed=2)
+    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="lin", kernel_initializer=init)])
     maps = np.random.default_rng(0).normal(size=(2, 4, 4, 3)).astype(np.float32)
     np.testing.assert_allclose(exemplars.reduce_maps(maps, "negative"), -maps.mean(axis=(1, 2)), rtol=1e-6)
     recipe = render.Recipe(steps=30, relax_steps=0, polish_steps=5)
-    history = render.render(model, objectives.channel("lin", [0, 1], "negative"), render.Batch.of(2, (12, 12)), recipe).history
+    objective = objectives.channel("lin", [0, 1], "negative")
+    history = render.render(model, objective, render.Batch.of(2, (12, 12)), recipe).history
     assert (history[-5:].mean(axis=0) > history[:5].mean(axis=0)).all()
 
 

@@ -1,8 +1,8 @@
 """The path check (trust.py): exact rank correlations, and patterns that are exemplars take the exemplars' path."""
 
+import helpers
 import numpy as np
 
-import helpers
 from featviz import datasets, exemplars, models, trust
 
 

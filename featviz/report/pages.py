@@ -22,7 +22,7 @@ RATIO_NOTE = (
     "above zero) are marked in red. Specificity = the share of live maps whose own pattern drives them harder "
     "than any other map's pattern; saturation = the median share of a pattern's pixels with a channel at 0 or 255; "
     "path = whether a pattern's activations in the layers before follow its top natural images' more closely than "
-    "random images' do (README, \"Can you trust a pattern?\")."
+    'random images\' do (README, "Can you trust a pattern?").'
 )
 HOME = ("index", layout.INDEX)
 
@@ -163,7 +163,8 @@ def _map_body(r: LayerResult, m: int, page: str) -> str:
     if r.diverse is not None:
         d, i = r.diverse, r.diverse.maps.index(m)
         ratios = ", ".join("n/a" if s.ratio is None else f"{s.ratio:.2f}" for s in d.scores[i])
-        natural = "" if d.natural_dissimilarity is None else f" (its top {d.k} natural images: {d.natural_dissimilarity[i]:.3f})"
+        natural = d.natural_dissimilarity
+        natural = "" if natural is None else f" (its top {d.k} natural images: {natural[i]:.3f})"
         parts += [
             f'<h2>{d.k} diverse patterns</h2><p class="muted">Optimized together with a penalty on the similarity '
             f"of their styles (lucid's diversity term). Ratios {esc(ratios)}; mean pairwise dissimilarity "
