@@ -79,19 +79,23 @@ def change_penalty(seed: np.ndarray) -> Objective:
     return Objective(fn, name="change from the seed image")
 
 
+@dataclass(frozen=True)
+class Options:
+    input_range: InputRange = (0.0, 1.0)  # what the model takes
+    strength: float = STRENGTH
+    steps: int = STEPS
+
+
 def accentuate(
     model,
     layer: str,
     maps: Sequence[int],
     seed: np.ndarray,
-    input_range: InputRange = (0.0, 1.0),
-    *,
-    strength: float = STRENGTH,
-    steps: int = STEPS,
+    options: Options = Options(),
     progress: Callable[[int], None] | None = None,
 ) -> Accentuation:
     """Accentuate each of `maps` of `layer` in the image `seed`: one (H, W, C) for all, or one per map, in 0..1."""
-    maps = list(maps)
+    maps, (input_range, strength, steps) = list(maps), (options.input_range, options.strength, options.steps)
     to_model = as_preprocess(input_range).to_model
     seeds = np.repeat(seed[None], len(maps), axis=0) if seed.ndim == 3 else np.asarray(seed, np.float32)
     start = scoring.responses(model, layer, maps, to_model(seeds), "mean")

@@ -817,8 +817,8 @@ def accentuate(
     maps = patterns_api.parse_maps(maps_spec, info.maps)
     seed = activations.prepare_image(loaded.model, image_path, (0.0, 1.0))
     with _progress(len(maps) * steps, f"{info.name}: accentuating {len(maps)} maps") as bar:
-        found = accentuate_api.accentuate(loaded.model, info.name, maps, seed, value_range, strength=strength,
-                                          steps=steps, progress=bar.update)  # fmt: skip
+        options = accentuate_api.Options(value_range, strength, steps)
+        found = accentuate_api.accentuate(loaded.model, info.name, maps, seed, options, bar.update)
     title = f"{loaded.name} · {info.name}: {Path(image_path).name} accentuated (strength {strength:g}, {steps} steps)"
     with OutputDir(out, force=force) as folder:
         grid = found.save(folder, layout.accentuation_dir(Path(image_path), info), title)

@@ -102,14 +102,13 @@ def path_scores(
     earlier = earlier_convolutions(model, layer)
     if not earlier or len(dataset) < PATH_EXEMPLARS + PATH_RANDOM:
         return None
-    shape = models.input_shape(model)
     top = stats.top[:, :PATH_EXEMPLARS]
     order = np.random.default_rng(RANDOM_SEED).permutation(len(dataset))
     draw = order[: PATH_RANDOM + PATH_EXEMPLARS]  # enough that PATH_RANDOM of them are not the map's exemplars
     reference = order[len(draw) : len(draw) + PATH_REFERENCE]
     wanted = np.unique(np.concatenate([top.ravel(), draw, reference]))
     to_model = as_preprocess(input_range).to_model
-    seen = channel_means(model, earlier, to_model(dataset.take(wanted, shape)))
+    seen = channel_means(model, earlier, to_model(dataset.take(wanted, models.input_shape(model))))
     own = channel_means(model, earlier, to_model(np.nan_to_num(patterns)))
     row = {int(i): r for r, i in enumerate(wanted)}
     for name in earlier:  # deviations from the average natural image: what sets an image apart
@@ -119,14 +118,15 @@ def path_scores(
     for m in range(len(patterns)):
         exemplars = [row[int(i)] for i in top[m]]
         randoms = [row[int(i)] for i in draw if int(i) not in set(top[m].tolist())][:PATH_RANDOM]
-        per_layer = [
-            (rank_correlation(own[name][m], seen[name][exemplars].mean(axis=0)),
-             rank_correlation(seen[name][randoms], seen[name][exemplars].mean(axis=0)).mean())
-            for name in earlier
-        ]  # fmt: skip
-        pattern, random = np.mean(per_layer, axis=0)
+        pattern, random = np.mean([_correlations(own[name][m], seen[name], exemplars, randoms) for name in earlier], 0)
         scores.append(PathScore(m, float(pattern), float(random)))
     return scores
+
+
+def _correlations(pattern: np.ndarray, seen: np.ndarray, exemplars: list[int], randoms: list[int]) -> tuple:
+    """(the pattern's rank correlation with the exemplars' mean, the random images' mean correlation with it)."""
+    target = seen[exemplars].mean(axis=0)
+    return rank_correlation(pattern, target), rank_correlation(seen[randoms], target).mean()
 
 
 @dataclass

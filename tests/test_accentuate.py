@@ -21,7 +21,8 @@ def seed_digit():
 
 
 def test_accentuation_raises_each_map_and_stays_close():
-    found = accentuate.accentuate(helpers.tiny_cnn(), "c2", [0, 1, 2], seed_digit(), strength=10.0, steps=40)
+    options = accentuate.Options(strength=10.0, steps=40)
+    found = accentuate.accentuate(helpers.tiny_cnn(), "c2", [0, 1, 2], seed_digit(), options)
     assert (found.after > found.before).all(), found.lines()
     assert found.images.shape == (3, 12, 12, 1)
     assert (found.distance < 0.25).all() and (found.distance > 0).all()
@@ -29,8 +30,8 @@ def test_accentuation_raises_each_map_and_stays_close():
 
 def test_a_stronger_penalty_changes_the_image_less():
     model, seed = helpers.tiny_cnn(), seed_digit()
-    loose = accentuate.accentuate(model, "c2", [3, 4], seed, strength=1.0, steps=40)
-    tight = accentuate.accentuate(model, "c2", [3, 4], seed, strength=100.0, steps=40)
+    loose = accentuate.accentuate(model, "c2", [3, 4], seed, accentuate.Options(strength=1.0, steps=40))
+    tight = accentuate.accentuate(model, "c2", [3, 4], seed, accentuate.Options(strength=100.0, steps=40))
     assert (tight.distance < loose.distance).all()
     assert (loose.after >= tight.after).all()
 

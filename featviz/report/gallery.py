@@ -215,7 +215,8 @@ def _accentuated(model, r: LayerResult, dataset: Dataset | None, settings: Setti
     if not settings.accentuate or r.stats is None or dataset is None or r.stats.top.shape[1] == 0:
         return None
     seeds = dataset.take(r.stats.top[:, 0], models.input_shape(model))
-    return accentuate.accentuate(model, r.info.name, range(r.info.maps), seeds, settings.input_range)
+    options = accentuate.Options(settings.input_range)
+    return accentuate.accentuate(model, r.info.name, range(r.info.maps), seeds, options)
 
 
 def _diverse(model, r: LayerResult, request: PatternRequest, dataset: Dataset | None, settings: Settings):

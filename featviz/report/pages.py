@@ -141,44 +141,15 @@ def _layer_body(site: Site, r: LayerResult, page: str) -> str:
 
 
 def _map_body(r: LayerResult, m: int, page: str) -> str:
-    score = r.scores[m]
-    dead = " <strong>Dead:</strong> no natural image drives it above zero." if score.dead else ""
-    if score.negative:
-        dead = (" <strong>Negative only:</strong> no natural image drives it above zero, but some drive it below: "
-                "a signed map whose signal is negative. <code>featviz patterns --objective negative</code> shows "
-                "what drives it lowest.")  # fmt: skip
     parts = [
         _steps(r, m, page),
-        f'<p class="muted">Layer {esc(r.info.name)}, map {m}.{dead}</p>',
+        f'<p class="muted">Layer {esc(r.info.name)}, map {m}.{_status(r.scores[m])}</p>',
         f"<h2>Pattern, seeds {esc(', '.join(map(str, r.patterns)))}</h2>",
         _img(page, layout.map_picture(r.info, "seeds", m), f"patterns of map {m}"),
+        _negative(r, m, page),
+        _diverse(r, m, page),
+        _accentuated(r, m, page),
     ]
-    if r.negative is not None:
-        low = r.negative.scores[m]
-        parts += [
-            f'<h2>Negative pattern</h2><p class="muted">What drives the map lowest (seed {r.negative_seed}); '
-            f"ratio to the natural image that drives it lowest: {esc(_ratio_text(low))}.</p>",
-            _img(page, layout.map_picture(r.info, "negative", m), f"negative pattern of map {m}"),
-        ]
-    if r.diverse is not None:
-        d, i = r.diverse, r.diverse.maps.index(m)
-        ratios = ", ".join("n/a" if s.ratio is None else f"{s.ratio:.2f}" for s in d.scores[i])
-        natural = d.natural_dissimilarity
-        natural = "" if natural is None else f" (its top {d.k} natural images: {natural[i]:.3f})"
-        parts += [
-            f'<h2>{d.k} diverse patterns</h2><p class="muted">Optimized together with a penalty on the similarity '
-            f"of their styles (lucid's diversity term). Ratios {esc(ratios)}; mean pairwise dissimilarity "
-            f"{d.dissimilarity[i]:.3f}{esc(natural)}.</p>",
-            _img(page, layout.map_picture(r.info, "diverse", m), f"{d.k} diverse patterns of map {m}"),
-        ]
-    if r.accentuated is not None:
-        a = r.accentuated
-        parts += [
-            f'<h2>Its top natural image, accentuated</h2><p class="muted">Changed as little as possible until the '
-            f"map responds strongly (feature accentuation): its activation went from {a.before[m]:.4g} to "
-            f"{a.after[m]:.4g}, with a root-mean-square pixel change of {a.distance[m]:.3f} (0..1 units).</p>",
-            _img(page, layout.map_picture(r.info, "accentuated", m), f"top natural image of map {m}, accentuated"),
-        ]
     if r.stats is not None:
         parts += [
             f'<h2>Top {r.stats.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '
@@ -186,7 +157,52 @@ def _map_body(r: LayerResult, m: int, page: str) -> str:
             _img(page, layout.map_picture(r.info, "top", m), f"top natural images of map {m}"),
         ]
     parts += [_feeds(r.feeds[m]) if r.feeds is not None else "", "<h2>Statistics</h2>", _statistics(r, m)]
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
+
+
+def _status(score: scoring.MapScore) -> str:
+    if score.negative:
+        return (" <strong>Negative only:</strong> no natural image drives it above zero, but some drive it below: "
+                "a signed map whose signal is negative. <code>featviz patterns --objective negative</code> shows "
+                "what drives it lowest.")  # fmt: skip
+    return " <strong>Dead:</strong> no natural image drives it above zero." if score.dead else ""
+
+
+def _negative(r: LayerResult, m: int, page: str) -> str:
+    if r.negative is None:
+        return ""
+    return (
+        f'<h2>Negative pattern</h2><p class="muted">What drives the map lowest (seed {r.negative_seed}); '
+        f"ratio to the natural image that drives it lowest: {esc(_ratio_text(r.negative.scores[m]))}.</p>"
+        + _img(page, layout.map_picture(r.info, "negative", m), f"negative pattern of map {m}")
+    )
+
+
+def _diverse(r: LayerResult, m: int, page: str) -> str:
+    if r.diverse is None:
+        return ""
+    d, i = r.diverse, r.diverse.maps.index(m)
+    ratios = ", ".join("n/a" if s.ratio is None else f"{s.ratio:.2f}" for s in d.scores[i])
+    natural = d.natural_dissimilarity
+    natural = "" if natural is None else f" (its top {d.k} natural images: {natural[i]:.3f})"
+    return (
+        f'<h2>{d.k} diverse patterns</h2><p class="muted">Optimized together with a penalty on the similarity '
+        f"of their styles (lucid's diversity term). Ratios {esc(ratios)}; mean pairwise dissimilarity "
+        f"{d.dissimilarity[i]:.3f}{esc(natural)}.</p>"
+        + _img(page, layout.map_picture(r.info, "diverse", m), f"{d.k} diverse patterns of map {m}")
+    )
+
+
+def _accentuated(r: LayerResult, m: int, page: str) -> str:
+    if r.accentuated is None:
+        return ""
+    a = r.accentuated
+    return (
+        f'<h2>Its top natural image, accentuated</h2><p class="muted">Changed as little as possible until the '
+        f"map responds strongly (feature accentuation): its activation went from {a.before[m]:.4g} to "
+        f"{a.after[m]:.4g}, with a root-mean-square pixel change of {a.distance[m]:.3f} (0..1 units).</p>"
+        + _img(page, layout.map_picture(r.info, "accentuated", m), f"top natural image of map {m}, accentuated")
+    )
 
 
 def _statistics(r: LayerResult, m: int) -> str:
