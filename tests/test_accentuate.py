@@ -9,7 +9,7 @@ from featviz.synthesis import params
 
 
 @pytest.mark.parametrize("param", [params.pixels, params.fourier])
-@pytest.mark.parametrize("width", [6, 7])
+@pytest.mark.parametrize("width", [6, 7, 96])  # 96: above params.FFT_ABOVE, tf.signal.irfft2d
 def test_a_start_image_is_where_the_parameterization_begins(param, width):
     start = np.random.default_rng(0).uniform(0.05, 0.95, (2, 5, width, 3)).astype(np.float32)
     image = np.asarray(param((5, width, 3), (0, 1), start=start).image())

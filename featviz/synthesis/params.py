@@ -25,6 +25,9 @@ class Param:
     image: Callable  # () -> (N, H, W, C) in 0..1
 
 
+FFT_ABOVE = 64  # canvas side above which the Fourier image uses tf.signal.irfft2d rather than matrix products
+
+
 def to_image(x, colour: ColourBasis | None):
     """Variables' values (N, H, W, C) -> the image in 0..1."""
     tf = _tf.tf()
@@ -68,8 +71,9 @@ def fourier(
     """A spectrum scaled by 1/f (lucid's fft_image), so low frequencies move first.
 
     `start` (N, H, W, C) in 0..1: begin at these images instead (colour is then ignored).
-    The inverse real FFT is done as two small matrix products: on a CPU that
-    is several times faster than tf.signal.irfft2d for canvases this size.
+    Up to FFT_ABOVE pixels a side the inverse real FFT is done as two small
+    matrix products, several times faster on a CPU than tf.signal.irfft2d at
+    MNIST's size and as fast at CIFAR's; above it, irfft2d is (2.3x at 224).
     """
     tf = _tf.tf()
     h, w, c = shape
@@ -80,11 +84,15 @@ def fourier(
         half = np.fft.rfft2(np.moveaxis(logit(start), -1, 1)) / scale
         spectrum = np.stack([half.real, half.imag]).astype(np.float32)
     var = tf.Variable(spectrum, name="spectrum")
-    basis = [tf.constant(b) for b in irfft2_basis(h, w)]
     scale_t = tf.constant(scale.astype(np.float32))
+    if max(h, w) > FFT_ABOVE:
+        inverse = lambda re, im: tf.signal.irfft2d(tf.complex(re, im), fft_length=[h, w])  # noqa: E731
+    else:
+        basis = [tf.constant(b) for b in irfft2_basis(h, w)]
+        inverse = lambda re, im: irfft2(re, im, basis)  # noqa: E731
 
     def image():
-        spatial = irfft2(var[0] * scale_t, var[1] * scale_t, basis)  # (N, C, H, W)
+        spatial = inverse(var[0] * scale_t, var[1] * scale_t)  # (N, C, H, W)
         return to_image(tf.transpose(spatial, [0, 2, 3, 1]), colour)
 
     return Param([var], image)
