@@ -112,7 +112,7 @@ def report(layer, run: Run) -> str:
 
 def figure(runs: list[Run], count: int, title: str):
     tiles = np.concatenate([r.unit[:count] for r in runs])
-    labels = [f"{r.short} {s.caption()}" for r in runs for s in r.scores[:count]]
+    labels = [s.caption() for r in runs for s in r.scores[:count]]
     return grids.tile_figure(tiles, labels, title=title, scale=grids.GREY_UNIT, columns=count)
 
 
@@ -157,7 +157,8 @@ def main() -> None:
         last = [r for r in runs if r is not None]
     print(f"  peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.figure:
-        title = f"{loaded.name} · {names[-1]}: maps 0-{args.figure_maps - 1}; rows: " + ", ".join(r.name for r in last)
+        rows = "; ".join(f"row {i + 1}: {r.name}" for i, r in enumerate(last))
+        title = f"{loaded.name} · {names[-1]}, maps 0-{args.figure_maps - 1} ({args.steps} steps). {rows}"
         Path(args.figure).write_bytes(grids.figure_png(figure(last, args.figure_maps, title)))
         print(f"wrote {args.figure}")
 
