@@ -84,7 +84,7 @@ def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(clu
     build(tiny, tmp_path / "local", settings(tiny_files))
     assert files(tmp_path / "ray") == files(tmp_path / "local")
     units = json.loads((tmp_path / "ray" / ".featviz-units.json").read_text())
-    assert len(units) == 3 * 3  # c1, c2 and the classes, 3 seeds each
+    assert len(units) == 3 and all(k.endswith("+seeds-0,1,2") for k in units)  # c1, c2, classes: seeds batched
     workers = {int(u["worker"].rsplit(":", 1)[1]) for u in units.values()}
     assert workers <= pids and os.getpid() not in workers
 
