@@ -22,7 +22,7 @@ convolution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -174,14 +174,18 @@ def check_layer(loaded, request, dataset: Dataset | None, out, observer=None, pr
     (request.seed first), then score the paths of the first seed's, and, with an observer, the two-choice test."""
     from . import defaults, exemplars, patterns, two_choice
 
-    layer = request.layer
-    job = patterns.prepare(loaded, request, range(layer.units), dataset)
+    layer, model = request.layer, loaded.model
+    request = replace(request, recipe=patterns.recipe_for(model, request.recipe, dataset, request.canvas))
+    stats, natural = None, patterns.Natural(None, None)
+    if dataset is not None:  # one scan serves the ratio and the path check's exemplars
+        options = exemplars.ScanOptions(kind=request.kind, top_k=PATH_EXEMPLARS)
+        stats = exemplars.scan(model, [layer.name], dataset, request.input_range, options)[layer.name]
+        natural = patterns.Natural(stats.best, dataset.record(), stats.worst)
+    job = patterns.PatternJob(loaded, request, list(range(layer.units)), natural)
     seeds = [request.seed] + [s for s in defaults.SEEDS if s != request.seed][: two_choice.REFERENCES - 1]
     sets = [job.for_seed(seed).run(out, progress) for seed in (seeds if observer is not None else seeds[:1])]
     if dataset is None:
         return LayerTrust(sets[0], None)
-    options = exemplars.ScanOptions(kind=request.kind, top_k=PATH_EXEMPLARS)
-    stats = exemplars.scan(loaded.model, [layer.name], dataset, request.input_range, options)[layer.name]
     paths = path_scores(loaded.model, layer, sets[0].images, (dataset, stats), request.input_range)
     if observer is None:
         return LayerTrust(sets[0], paths)

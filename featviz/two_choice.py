@@ -46,6 +46,7 @@ class Observer:
         self.layer = models.resolve_layer(self.model).name
         self.shape = models.input_shape(self.model)
         self.input_range = resolve_input(self.model, None)
+        self.net = models.extractor(self.model, [self.layer])
         self._seen: dict[tuple, np.ndarray] = {}  # the dataset's features, computed once for every layer
 
     def dataset_features(self, dataset: Dataset, shape: tuple) -> np.ndarray:
@@ -59,7 +60,7 @@ class Observer:
         parts = []
         for start in range(0, len(fitted), BATCH):
             x = images.to_range(fitted[start : start + BATCH], self.input_range)
-            taps = models.extractor(self.model, [self.layer])(x, training=False)
+            taps = self.net(x, training=False)
             parts.append(np.asarray(taps).mean(axis=(1, 2)))
         found = np.concatenate(parts)
         return found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)

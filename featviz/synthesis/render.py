@@ -54,7 +54,8 @@ class Recipe:
         return self.lr if self.lr is not None else LEARNING_RATES.get(self.param)
 
     def for_channels(self, channels: int) -> "Recipe":
-        """The parameterization chosen by the image's channels when none was asked for (defaults.PARAM_FOR)."""
+        """The parameterization chosen by the image's channels when none was asked for (defaults.PARAM_FOR_GREY,
+        PARAM_FOR_COLOUR); no colour basis for a grey image."""
         param = self.param or (defaults.PARAM_FOR_COLOUR if channels == 3 else defaults.PARAM_FOR_GREY)
         return replace(self, param=param, colour=self.colour if channels == 3 else None)
 
