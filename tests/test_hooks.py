@@ -76,3 +76,65 @@ def test_pool_first_moves_the_relu_gradient_onto_the_pooled_maps(pool_first):
     graph = tf.function(gradient).get_concrete_function(tf.TensorSpec((2, 12, 12, 1))).graph
     shapes = {tuple(op.outputs[0].shape[1:]) for op in graph.get_operations() if op.type == "ReluGrad"}
     assert shapes == ({(5, 5, 4), (3, 3, 6)} if pool_first else {(10, 10, 4), (3, 3, 6)})
+
+
+def normalized_model(top=None):
+    """Pre-activation: BN -> ReLU (capped at `top`) -> conv, with moving statistics far from 0 and 1; a BN that
+    feeds an Add too."""
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=5)
+    inp = k.Input((12, 12, 1))
+    x = k.layers.Conv2D(6, 3, name="c1", kernel_initializer=init)(inp)
+    bn1 = k.layers.BatchNormalization(name="bn1")(x)
+    r1 = k.layers.ReLU(max_value=top, name="r1")(bn1)
+    y = k.layers.Conv2D(6, 3, padding="same", name="c2", kernel_initializer=init)(r1)
+    bn2 = k.layers.BatchNormalization(name="bn2")(y)
+    r2 = k.layers.ReLU(max_value=top, name="r2")(bn2)
+    model = k.Model(inp, k.layers.Add(name="sum")([r2, bn2]))
+    rng = np.random.default_rng(7)
+    for name in ("bn1", "bn2"):
+        layer = model.get_layer(name)
+        for weight, (lo, hi) in zip(layer.weights, [(0.5, 2.0), (-1.0, 1.0), (-0.5, 0.5), (0.1, 3.0)]):
+            weight.assign(rng.uniform(lo, hi, weight.shape).astype(np.float32))  # gamma, beta, mean, variance
+    return model
+
+
+@pytest.mark.parametrize("top", [None, 1.0], ids=["relu", "capped relu"])
+@pytest.mark.parametrize("dtype, tolerance", [(None, 1e-5), ("bfloat16", 3e-2)])
+def test_a_normalization_and_its_relu_run_fused_with_the_same_values_and_gradient(dtype, tolerance, top):
+    model = normalized_model(top)
+    plain = value_and_gradient(model, "sum", Hooks(compute_dtype=dtype))
+    hooked = value_and_gradient(model, "sum", Hooks(fast_conv=True, compute_dtype=dtype))
+    for got, want in zip(hooked, plain):  # bfloat16 keeps 8 bits: compare with the largest magnitude
+        np.testing.assert_allclose(got, want, rtol=0, atol=tolerance * np.abs(want).max())
+
+
+def test_the_fused_kernel_replaces_the_keras_normalization_ops():
+    tf = _tf.tf()
+    model = normalized_model()
+
+    def ops(hooks):
+        def run(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                _, taps = models.run_graph(model, x, ["c2"], hooks, stop=True)
+                loss = tf.reduce_sum(taps["c2"])
+            return tape.gradient(loss, x)
+
+        graph = tf.function(run).get_concrete_function(tf.TensorSpec((2, 12, 12, 1))).graph
+        return [op.type for op in graph.get_operations()]
+
+    assert "ReluGrad" in ops(Hooks()) and "ReluGrad" not in ops(Hooks(fast_conv=True))
+
+
+def test_the_objectives_own_relu_is_not_fused_so_it_can_be_relaxed():
+    tf = _tf.tf()
+    model = normalized_model()
+    calls = []
+
+    def relu(x):
+        calls.append(x)
+        return tf.nn.relu(x)
+
+    value_and_gradient(model, "r1", Hooks(relu=relu, relu_layers={"r1"}, fast_conv=True))
+    assert len(calls) == 1

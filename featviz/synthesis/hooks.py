@@ -8,7 +8,9 @@ of each layer. It can
 - compute first-layer convolutions with a faster input gradient (fastconv.py);
 - run layers in a lower compute precision, weights kept in float32;
 - run a convolution's monotone activation after the max-pool that reads it
-  (act(max(x)) == max(act(x)), on 4x fewer values for a 2x2 pool).
+  (act(max(x)) == max(act(x)), on 4x fewer values for a 2x2 pool);
+- run a BatchNormalization and the ReLU (or ReLU6) that reads it as one
+  XLA kernel (fusednorm.py).
 
 It changes `layer.activation` and `layer.dtype_policy` only while the layer
 is being traced, and restores them at once.
@@ -22,7 +24,7 @@ from typing import Callable, Collection
 
 from .. import _tf
 from ..models import graph
-from . import fastconv
+from . import fastconv, fusednorm
 
 MONOTONE_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus", "linear")
 
@@ -36,6 +38,7 @@ class Hooks:
     pool_first: bool = False
     logit_layers: Collection[str] = ()  # these layers return logits when their activation is softmax
     deferred: dict = field(default_factory=dict)  # id(output) -> (output, pre-activation, activation)
+    normalized: dict = field(default_factory=dict)  # id(output) -> (output, input, BatchNormalization)
 
     def __call__(self, layer, path: str, args: tuple, kwargs: dict):
         relu = self.relu if self.relu_layers is None or path in self.relu_layers else None
@@ -52,6 +55,10 @@ class Hooks:
         pooled = self._pool_deferred(layer, args)
         if pooled is not None:
             return pooled
+        if self.fast_conv:
+            fused = self._normalized_relu(layer, args, relu)
+            if fused is not None:
+                return fused
         if self.fast_conv and fastconv.applies(layer):
             return self._fast_conv(layer, args[0], relu or keras.activations.relu)
         if relu is None:
@@ -66,6 +73,22 @@ class Hooks:
             return None
         _, pre, activation = entry
         return activation(layer(pre, training=False))
+
+    def _normalized_relu(self, layer, args, relu):
+        """A ReLU or ReLU6 reading a BatchNormalization's output: both as one kernel, from the normalization's input.
+
+        A BatchNormalization returns its usual output and is noted; when
+        nothing but the ReLU reads that output, the graph never computes it.
+        """
+        if fusednorm.applies(layer, args[0]):
+            out = layer(*args, training=False)
+            self.normalized[id(out)] = (out, args[0], layer)
+            return out
+        entry = self.normalized.get(id(args[0]))
+        if relu is not None or entry is None or entry[0] is not args[0]:
+            return None
+        clips, top = fusednorm.ceiling(layer)
+        return fusednorm.normalized_relu(entry[1], entry[2], top) if clips else None
 
     def _fast_conv(self, layer, x, relu):
         keras = _tf.keras()
