@@ -277,8 +277,9 @@ def activations(
     "--param",
     type=click.Choice(defaults.PARAMS),
     default=None,
-    help="Image parameterization: pixels through a sigmoid, or a 1/f-scaled Fourier spectrum "
-    "(default: pixels for grey images; fourier for colour images and class patterns).",
+    help="Image parameterization: pixels through a sigmoid, a 1/f-scaled Fourier spectrum, or maco (the phase "
+    "only, the magnitude fixed to the --dataset's) (default: pixels for grey images; fourier for colour images "
+    "and class patterns).",
 )
 @colour_option
 @precision_option

@@ -8,7 +8,7 @@ STEPS = 256  # gradient-ascent steps per pattern
 OBJECTIVES = ("mean", "center", "negative")  # a map's mean, its centre unit, or its mean driven down
 OBJECTIVE = OBJECTIVES[0]
 TOP_K = 9  # natural images kept per map
-PARAMS = ("pixels", "fourier")  # image parameterizations
+PARAMS = ("pixels", "fourier", "maco")  # image parameterizations
 # Without --param: grey models keep the recipe tuned on MNIST; colour ones use lucid's (README, "Colour models").
 PARAM_FOR_GREY = "pixels"
 PARAM_FOR_COLOUR = "fourier"

@@ -60,18 +60,25 @@ def recipe_record(recipe: Recipe) -> dict:
     record["transforms"] = "default" if recipe.transforms is None else "custom"
     if record["colour"] is None:
         del record["colour"]
+    record["spectrum"] = recipe.spectrum.digest if recipe.spectrum is not None else None
+    if record["spectrum"] is None:
+        del record["spectrum"]
     return record
 
 
 def recipe_for(model, recipe: Recipe, dataset: Dataset | None, canvas: tuple[int, int]) -> Recipe:
-    """The recipe as this model's images need it: the parameterization chosen by the channels, and for an
-    RGB model asked for colour="dataset", the colour basis measured on `dataset` (plain RGB without one)."""
+    """The recipe as this model's images need it: the parameterization chosen by the channels; for an RGB
+    model asked for colour="dataset", the colour basis measured on `dataset` (plain RGB without one); for
+    "maco", the dataset's amplitude spectrum (1/f without one)."""
     channels = models.image_channels(model)
     recipe = recipe.for_channels(channels)
+    needed = recipe.param == "maco" or recipe.colour == "dataset"
+    images = colour.sample(dataset, (*canvas, channels)) if needed and dataset is not None else None
+    if recipe.param == "maco" and images is not None:
+        recipe = replace(recipe, spectrum=colour.Spectrum.of(images))
     if recipe.colour != "dataset":
         return recipe
-    basis = None if dataset is None else colour.ColourBasis.of(colour.sample(dataset, (*canvas, channels)))
-    return replace(recipe, colour=basis)
+    return replace(recipe, colour=None if images is None else colour.ColourBasis.of(images))
 
 
 def parse_maps(spec: str | None, count: int, labels: Sequence[str] | None = None) -> list[int]:

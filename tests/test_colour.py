@@ -1,5 +1,6 @@
 """The colour recipe: a basis measured on the user's images, where RGB patterns start, and how they are filled."""
 
+import dataclasses
 import json
 
 import helpers
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from featviz import _tf, datasets, patterns
-from featviz.synthesis import colour, objectives, randomness, render, transforms
+from featviz.synthesis import colour, objectives, params, randomness, render, transforms
 from featviz.synthesis.colour import ColourBasis
 
 
@@ -65,7 +66,7 @@ def test_recipe_for_colour_measures_the_basis_on_the_dataset():
     assert plain.colour is None and plain.param == "fourier"
 
 
-@pytest.mark.parametrize("param", ["pixels", "fourier"])
+@pytest.mark.parametrize("param", ["pixels", "fourier", "maco"])
 def test_decorrelated_colour_raises_the_objective(param):
     x = np.random.default_rng(3).uniform(0, 1, (8, 12, 12, 3)).astype(np.float32)
     recipe = render.Recipe(steps=40, relax_steps=10, polish_steps=10, param=param, colour=ColourBasis.of(x))
@@ -95,3 +96,30 @@ def test_the_colour_recipe_scales_to_a_224_pixel_model():
     result = render.render(model, objective, render.Batch.of(2, (224, 224)), recipe)
     assert result.images.shape == (2, 224, 224, 3)
     assert (result.history[-4:].mean(axis=0) > result.history[:4].mean(axis=0)).all()
+
+
+def test_maco_keeps_the_datas_amplitude_spectrum_and_optimizes_the_phase():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, (16, 12, 12, 3)).astype(np.float32)
+    recipe = patterns.recipe_for(rgb_model(), render.Recipe(param="maco"), datasets.Dataset("d", x=x), (12, 12))
+    assert isinstance(recipe.spectrum, colour.Spectrum) and recipe.spectrum.amplitude.shape == (3, 12, 7)
+    assert patterns.recipe_record(recipe)["spectrum"] == recipe.spectrum.digest
+    assert "spectrum" not in patterns.recipe_record(render.Recipe())  # other recipes' reuse keys are unchanged
+    short = dataclasses.replace(recipe, steps=40, relax_steps=10, polish_steps=10)
+    result = render.render(rgb_model(), objectives.channel("c2", [0, 1]), render.Batch.of(2, (12, 12)), short)
+    assert (result.history[-5:].mean(axis=0) > result.history[:5].mean(axis=0)).all()
+    # the image's magnitude is the data's, whatever its phase (the first and last columns of a real image's half
+    # spectrum are each their own mirror image, so there the phase and magnitude are tied)
+    param = params.maco((12, 12, 3), [0, 1], spectrum=recipe.spectrum)  # no colour basis: around grey 0.5
+    image = np.asarray(param.image(), np.float64)
+    spatial = np.log(image / (1 - image)) * 0.25  # the logit over the sigmoid's gain at 0.5
+    got = np.abs(np.fft.rfft2(np.moveaxis(spatial, -1, 1)))[..., 1:-1]  # the columns a real image leaves free
+    want = np.broadcast_to(recipe.spectrum.amplitude[..., 1:-1], got.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4)
+
+
+def test_the_spectrum_of_a_single_stripe_pattern_sits_at_its_frequency():
+    stripes = np.tile((np.arange(8) % 2).astype(np.float32)[None, :, None], (8, 1, 3))[None]  # period 2 across
+    amplitude = colour.Spectrum.of(stripes).amplitude
+    assert amplitude.shape == (3, 8, 5) and amplitude[0, 0, 4] == pytest.approx(0.5 * 64)
+    assert np.count_nonzero(amplitude > 1e-6) == 3  # one frequency per channel; the mean is removed

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import datasets, exemplars, models, patterns, scoring
+from featviz import _tf, datasets, exemplars, models, patterns, scoring
 from featviz.errors import FeatvizError
 from featviz.output import OutputDir
-from featviz.synthesis import objectives, render
+from featviz.synthesis import adam, objectives, render
 from featviz.synthesis.hooks import Hooks
 
 FAST = render.Recipe(steps=40, relax_steps=10, polish_steps=10)
@@ -34,7 +34,7 @@ def test_objective_arithmetic_with_a_regularizer_rises():
     assert (end > start).all()
 
 
-@pytest.mark.parametrize("param", ["pixels", "fourier"])
+@pytest.mark.parametrize("param", ["pixels", "fourier", "maco"])
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_every_parameterization_and_precision_rises(param, precision):
     recipe = render.Recipe(steps=30, relax_steps=5, polish_steps=5, param=param, precision=precision)
@@ -241,3 +241,20 @@ def test_a_small_layer_s_seeds_share_one_unit(tmp_path):
 def _loaded(model, folder):
     model.save(folder / "tiny.keras")
     return models.load(folder / "tiny.keras")
+
+
+def test_the_fused_adam_takes_the_steps_keras_adam_takes():
+    tf, keras = _tf.tf(), helpers.keras()
+
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(2, 5, 7)).astype(np.float32)
+    theirs, ours = tf.Variable(start), tf.Variable(start)
+    reference = keras.optimizers.Adam(0.05)
+    reference.build([theirs])
+    fused = adam.Adam(0.05, [ours])
+    for _ in range(20):
+        gradient = tf.constant(rng.normal(size=start.shape).astype(np.float32))
+        reference.apply_gradients([(gradient, theirs)])
+        fused.apply([gradient])
+    assert np.abs(ours.numpy() - start).max() > 0.5  # twenty steps of about 0.05 each moved it
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)

@@ -11,7 +11,8 @@ and what the transforms fill uncovered pixels with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -55,3 +56,22 @@ def sample(dataset, shape: tuple[int, int, int]) -> np.ndarray:
     """Up to SAMPLE_IMAGES images spread evenly over a datasets.Dataset, fitted to shape, in 0..1."""
     indices = np.unique(np.linspace(0, len(dataset) - 1, min(SAMPLE_IMAGES, len(dataset))).round().astype(int))
     return dataset.take(indices, shape)
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """The mean amplitude spectrum of natural images, per RGB channel, (C, H, W//2+1): MACO's fixed magnitude.
+
+    Each image's mean is removed first, so the zero frequency reads 0. The
+    manifest records the digest, not the numbers.
+    """
+
+    amplitude: np.ndarray = field(compare=False, repr=False)
+    digest: str
+
+    @classmethod
+    def of(cls, images: np.ndarray) -> "Spectrum":
+        """The spectrum of images (N, H, W, C) in 0..1."""
+        centred = np.asarray(images, np.float64) - np.mean(images, axis=(1, 2), keepdims=True)
+        amplitude = np.abs(np.fft.rfft2(np.moveaxis(centred, -1, 1))).mean(axis=0).astype(np.float32)
+        return cls(amplitude, hashlib.sha256(np.round(amplitude, 4).tobytes()).hexdigest()[:16])

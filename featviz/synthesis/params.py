@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import _tf, defaults
-from .colour import ColourBasis
+from .colour import ColourBasis, Spectrum
 from .randomness import start_noise
 
 
@@ -83,7 +83,9 @@ def fourier(
         colour = None
         half = np.fft.rfft2(np.moveaxis(logit(start), -1, 1)) / scale
         spectrum = np.stack([half.real, half.imag]).astype(np.float32)
-    var = tf.Variable(spectrum, name="spectrum")
+    # Two variables, not one sliced in two: the gradient of a slice (StridedSliceGrad) cost more than the
+    # inverse FFT itself.
+    real, imag = tf.Variable(spectrum[0], name="real"), tf.Variable(spectrum[1], name="imag")
     scale_t = tf.constant(scale.astype(np.float32))
     if max(h, w) > FFT_ABOVE:
         inverse = lambda re, im: tf.signal.irfft2d(tf.complex(re, im), fft_length=[h, w])  # noqa: E731
@@ -92,10 +94,10 @@ def fourier(
         inverse = lambda re, im: irfft2(re, im, basis)  # noqa: E731
 
     def image():
-        spatial = inverse(var[0] * scale_t, var[1] * scale_t)  # (N, C, H, W)
+        spatial = inverse(real * scale_t, imag * scale_t)  # (N, C, H, W)
         return to_image(tf.transpose(spatial, [0, 2, 3, 1]), colour)
 
-    return Param([var], image)
+    return Param([real, imag], image)
 
 
 def spectrum_scale(h: int, w: int) -> np.ndarray:
@@ -143,4 +145,48 @@ def irfft2(real, imag, basis):
     return tf.reshape(out, tf.concat([lead, [h, tf.shape(cos_w)[1]]], 0))
 
 
-PARAMS = dict(zip(defaults.PARAMS, (pixels, fourier)))
+def maco(
+    shape: tuple[int, int, int],
+    keys: Sequence[int],
+    *,
+    seed: int = 0,
+    colour: ColourBasis | None = None,
+    start: np.ndarray | None = None,
+    spectrum: Spectrum | None = None,
+) -> Param:
+    """MACO (Fel et al. 2023): only the phase is optimized; each channel's magnitude stays the natural images'.
+
+    The image is that spectrum's inverse FFT around the data's mean colour
+    (the colour basis's mean; grey without one), through a sigmoid whose slope
+    there is 1, so pixels keep the data's contrast and stay inside 0..1.
+    Without a measured `spectrum`, the magnitude falls as 1/f. `start` is not
+    supported: a phase alone cannot reproduce a given image's magnitude.
+    """
+    tf = _tf.tf()
+    if start is not None:
+        raise ValueError("the maco parameterization cannot start from an image")
+    h, w, c = shape
+    amplitude = spectrum.amplitude if spectrum is not None else one_over_f(h, w, c)
+    if amplitude.shape != (c, h, w // 2 + 1):
+        raise ValueError(f"a {amplitude.shape} spectrum does not fit a {shape} image")
+    phase = tf.Variable(start_noise(keys, seed, (c, h, w // 2 + 1), np.pi), name="phase")
+    magnitude = tf.constant(np.asarray(amplitude, np.float32))
+    mean = np.asarray(colour.mean if colour is not None else (0.5,) * c, np.float32)
+    logit_mean, gain = tf.constant(np.log(mean / (1 - mean))), tf.constant(1 / (mean * (1 - mean)))
+
+    def image():
+        spatial = tf.signal.irfft2d(tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase)), fft_length=[h, w])
+        return tf.sigmoid(logit_mean + gain * tf.transpose(spatial, [0, 2, 3, 1]))
+
+    return Param([phase], image)
+
+
+def one_over_f(h: int, w: int, c: int, sd: float = 0.2) -> np.ndarray:
+    """A 1/f magnitude (C, H, W//2+1) with no zero frequency, whose random-phase images have pixel sd about `sd`."""
+    amplitude = spectrum_scale(h, w)
+    amplitude[0, 0] = 0.0
+    amplitude *= sd * h * w / np.sqrt(2 * np.sum(amplitude**2))
+    return np.broadcast_to(amplitude.astype(np.float32), (c, h, w // 2 + 1))
+
+
+PARAMS = dict(zip(defaults.PARAMS, (pixels, fourier, maco)))

@@ -21,14 +21,14 @@ import numpy as np
 from .. import _tf, cpu, defaults
 from ..models import graph, image_channels, run_graph
 from ..preprocess import InputRange, as_preprocess
-from . import params, randomness, transforms
-from .colour import ColourBasis
+from . import adam, params, randomness, transforms
+from .colour import ColourBasis, Spectrum
 from .hooks import Hooks
 from .objectives import Objective
 
 # Bump when the same settings start giving different patterns: it is part of every resume key.
-NUMERICS = 3
-LEARNING_RATES = {"pixels": 0.1, "fourier": 0.05}
+NUMERICS = 4
+LEARNING_RATES = {"pixels": 0.1, "fourier": 0.05, "maco": 0.2}  # maco: radians of phase
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Recipe:
     # RGB only: optimize in decorrelated colour (colour.py). "dataset": measured on the natural images
     # (patterns.recipe_for); None: plain RGB.
     colour: ColourBasis | str | None = "dataset"
+    spectrum: Spectrum | None = None  # "maco" only: the fixed magnitude (patterns.recipe_for measures it)
     lr: float | None = None  # None: LEARNING_RATES[param]
     relax_steps: int = 64
     polish_steps: int = 48  # the last steps run without transforms
@@ -154,19 +155,21 @@ class _Ascent:
     """One render's state: the image parameters, the random draws, the optimizer and the compiled step."""
 
     def __init__(self, model, objective: Objective, batch: Batch, recipe: Recipe, seed: int):
-        tf, keras = _tf.tf(), _tf.keras()
+        tf = _tf.tf()
         shape = (*batch.size, image_channels(model))
         recipe = recipe.for_channels(shape[-1])
         self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
         colour = recipe.colour if isinstance(recipe.colour, ColourBasis) else None
         seeds = batch.seeds if batch.seeds is not None else seed
-        self.param = params.PARAMS[recipe.param](shape, batch.keys, seed=seeds, colour=colour, start=batch.starts)
+        options = {"spectrum": recipe.spectrum} if recipe.param == "maco" else {}
+        self.param = params.PARAMS[recipe.param](
+            shape, batch.keys, seed=seeds, colour=colour, start=batch.starts, **options
+        )
         self.draws = tf.constant(randomness.transform_table(batch.keys, seeds, recipe.steps))
         fill = colour.mean if colour is not None else None
         self.transform = recipe.transforms or transforms.default_for(min(batch.size), fill)
         self.relu, self.relu_state = relaxed_relu()
-        self.optimizer = keras.optimizers.Adam(recipe.learning_rate)
-        self.optimizer.build(self.param.variables)
+        self.optimizer = adam.Adam(recipe.learning_rate, self.param.variables)
         options = dict(jit_compile=recipe.jit, reduce_retracing=True, autograph=False)
         self.step = graph.compile_if_traceable(model, self._step, **options)
 
@@ -177,7 +180,7 @@ class _Ascent:
             values = self._objective(self._transformed(index, polish))
             loss = -tf.reduce_sum(values)
         grads = tape.gradient(loss, self.param.variables)
-        self.optimizer.apply_gradients(zip(grads, self.param.variables))
+        self.optimizer.apply(grads)
         return values
 
     def _transformed(self, index, polish):
