@@ -1,4 +1,4 @@
-"""Patterns of a colour model: featviz's colour recipe against its grey-model recipe and xplique's Fourier recipe.
+"""Patterns of a colour model: featviz's colour recipe against its grey-model recipe, MACO and xplique's Fourier.
 
     python benchmarks/bench_colour.py [--model cifar10_resnet_v2.keras] [--layers a,b] [--steps 256]
                                       [--figure colour.png]
@@ -16,7 +16,9 @@ process and scored from the 8-bit patterns against the natural images
 
 The recipes: featviz's default for RGB (Fourier 1/f, decorrelated colour
 measured on the dataset, transforms filled with its mean colour); featviz's
-grey-model recipe as 0.3 applied it to colour (pixels, plain RGB); and
+grey-model recipe as 0.3 applied it to colour (pixels, plain RGB); MACO
+(Fel et al. 2023: the phase alone, the magnitude fixed to the dataset's
+mean amplitude spectrum, `--param maco`); and
 xplique 2.0.2's Fourier recipe with its defaults (see bench_patterns.py for
 installing it), if importable. --figure writes the first maps of the
 innermost layer by each recipe, one row each.
@@ -135,6 +137,12 @@ def main() -> None:
     stats = exemplars.scan(model, names, data, input_range, exemplars.ScanOptions(top_k=0))
     colour = patterns.recipe_for(model, render.Recipe(steps=args.steps), data, canvas)
     grey = render.Recipe(steps=args.steps, param="pixels", colour=None)
+    maco = patterns.recipe_for(model, render.Recipe(steps=args.steps, param="maco"), data, canvas)
+    recipes = (
+        (colour, "featviz colour recipe (default)"),
+        (grey, "featviz grey recipe (0.3)"),
+        (maco, "featviz maco (phase only)"),
+    )
     print(f"{loaded.name}: {args.steps} steps, canvas {canvas[0]}x{canvas[1]}, natural images: {data.source}")
     print(f"  machine: {cpu_line()}; precision auto = {colour.resolved_precision}")
     last: list[Run] = []
@@ -149,7 +157,7 @@ def main() -> None:
                 label,
                 stats[name].best,
             )  # fmt: skip
-            for recipe, label in ((colour, "featviz colour recipe (default)"), (grey, "featviz grey recipe (0.3)"))
+            for recipe, label in recipes
         ]
         runs.append(xplique_run(model, layer, args.steps, input_range, stats[name].best))
         for run in filter(None, runs):
