@@ -112,16 +112,16 @@ def _unit(keras, x, filters: int, stride: int, name: str, residual: bool):
     return L.Add(name=f"{name}_add")([shortcut, y])
 
 
-def _stages(keras, residual: bool, name: str, units: int = 3, inp=None, x=None):
-    """Three stages of `units` basic units at 16, 32 and 64 maps (full, 1/2 and 1/4 size); 6*units+2 weighted layers.
+def _stages(keras, residual: bool, name: str, units: int = 3, inp=None, x=None, widths=(16, 32, 64)):
+    """Three stages of `units` basic units at `widths` maps (full, 1/2 and 1/4 size); 6*units+2 weighted layers.
 
     `inp` and `x` let a caller put preprocessing layers between the input and the stem.
     """
     L = keras.layers
     if inp is None:
         inp = x = keras.Input((28, 28, 1), name="digit")
-    x = L.Conv2D(16, 3, padding="same", use_bias=False, name="stem")(x)
-    for stage, filters in enumerate((16, 32, 64), 1):
+    x = L.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem")(x)
+    for stage, filters in enumerate(widths, 1):
         for unit in range(1, units + 1):
             stride = 2 if stage > 1 and unit == 1 else 1
             x = _unit(keras, x, filters, stride, f"s{stage}u{unit}", residual)
