@@ -161,9 +161,9 @@ class _Ascent:
         self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
         colour = recipe.colour if isinstance(recipe.colour, ColourBasis) else None
         seeds = batch.seeds if batch.seeds is not None else seed
-        options = {"spectrum": recipe.spectrum} if recipe.param == "maco" else {}
+        maco = {"spectrum": recipe.spectrum} if recipe.param == "maco" else {}
         self.param = params.PARAMS[recipe.param](
-            shape, batch.keys, seed=seeds, colour=colour, start=batch.starts, **options
+            shape, batch.keys, seed=seeds, colour=colour, start=batch.starts, **maco
         )
         self.draws = tf.constant(randomness.transform_table(batch.keys, seeds, recipe.steps))
         fill = colour.mean if colour is not None else None
