@@ -134,8 +134,15 @@ def train(args) -> dict:
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     started = time.time()
     # The test images are never trained on; their accuracy is recorded for the model card only.
+    # With --backup, an interrupted run started again resumes after its last finished epoch.
+    callbacks = [keras.callbacks.BackupAndRestore(args.backup)] if args.backup else []
     history = model.fit(
-        ds, epochs=args.epochs, verbose=2, validation_data=(xh.astype("float32"), yh), validation_freq=5
+        ds,
+        epochs=args.epochs,
+        verbose=2,
+        validation_data=(xh.astype("float32"), yh),
+        validation_freq=5,
+        callbacks=callbacks,
     )
     minutes = (time.time() - started) / 60
     predictions = model.predict(xh.astype("float32"), verbose=0, batch_size=500).argmax(1)
@@ -238,6 +245,9 @@ def main() -> None:
         help="bfloat16: mixed precision (the shipped file is float32); auto: bfloat16 where the CPU has it natively",
     )
     p.add_argument("--out", default=str(HERE))
+    p.add_argument(
+        "--backup", help="folder for the state after each epoch: run again to resume (Keras BackupAndRestore)"
+    )
     p.add_argument("--samples", action="store_true", help="also write the sample images and the exemplar npz")
     args = p.parse_args()
     write_outputs(train(args), Path(args.out), args.samples)
