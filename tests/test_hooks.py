@@ -60,20 +60,24 @@ def test_a_non_monotone_activation_is_not_moved_past_the_pool():
     np.testing.assert_allclose(hooked[0], plain[0], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("pool_first", [False, True])
-def test_pool_first_moves_the_relu_gradient_onto_the_pooled_maps(pool_first):
+def gradient_graph(model, layer, hooks):
+    """The traced graph of the input gradient of `layer`'s sum, for 2 images of 12x12x1."""
     tf = _tf.tf()
-    model = helpers.tiny_cnn()  # c1: 10x10x4 -> pool: 5x5x4 -> c2 (the objective)
-    hooks = Hooks(fast_conv=True, pool_first=pool_first)
 
     def gradient(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            _, taps = models.run_graph(model, x, ["c2"], hooks, stop=True)
-            loss = tf.reduce_sum(taps["c2"])
+            _, taps = models.run_graph(model, x, [layer], hooks, stop=True)
+            loss = tf.reduce_sum(taps[layer])
         return tape.gradient(loss, x)
 
-    graph = tf.function(gradient).get_concrete_function(tf.TensorSpec((2, 12, 12, 1))).graph
+    return tf.function(gradient).get_concrete_function(tf.TensorSpec((2, 12, 12, 1))).graph
+
+
+@pytest.mark.parametrize("pool_first", [False, True])
+def test_pool_first_moves_the_relu_gradient_onto_the_pooled_maps(pool_first):
+    model = helpers.tiny_cnn()  # c1: 10x10x4 -> pool: 5x5x4 -> c2 (the objective)
+    graph = gradient_graph(model, "c2", Hooks(fast_conv=True, pool_first=pool_first))
     shapes = {tuple(op.outputs[0].shape[1:]) for op in graph.get_operations() if op.type == "ReluGrad"}
     assert shapes == ({(5, 5, 4), (3, 3, 6)} if pool_first else {(10, 10, 4), (3, 3, 6)})
 
@@ -110,19 +114,10 @@ def test_a_normalization_and_its_relu_run_fused_with_the_same_values_and_gradien
 
 
 def test_the_fused_kernel_replaces_the_keras_normalization_ops():
-    tf = _tf.tf()
     model = normalized_model()
 
     def ops(hooks):
-        def run(x):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                _, taps = models.run_graph(model, x, ["c2"], hooks, stop=True)
-                loss = tf.reduce_sum(taps["c2"])
-            return tape.gradient(loss, x)
-
-        graph = tf.function(run).get_concrete_function(tf.TensorSpec((2, 12, 12, 1))).graph
-        return [op.type for op in graph.get_operations()]
+        return [op.type for op in gradient_graph(model, "c2", hooks).get_operations()]
 
     assert "ReluGrad" in ops(Hooks()) and "ReluGrad" not in ops(Hooks(fast_conv=True))
 
