@@ -19,6 +19,8 @@ BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's defaults
 
 
 class Adam:
+    """Adam's moments and step count for `variables`; `apply` takes one step from their gradients."""
+
     def __init__(self, learning_rate: float, variables: Sequence):
         tf = _tf.tf()
         self.learning_rate = learning_rate
