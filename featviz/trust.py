@@ -76,14 +76,15 @@ def channel_means(model, layers: Sequence[str], inputs: np.ndarray, batch: int =
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman's rho of a (..., C) with b (C,), along the last axis; 0 where a side is constant."""
+    """Spearman's rho of a (..., C) with b (C,) or any shape that broadcasts, along the last axis; 0 where a side
+    is constant."""
     from scipy.stats import rankdata
 
-    ra, rb = rankdata(a, axis=-1), rankdata(b)
-    ra, rb = ra - ra.mean(axis=-1, keepdims=True), rb - rb.mean()
-    norm = np.linalg.norm(ra, axis=-1) * np.linalg.norm(rb)
+    ra, rb = rankdata(a, axis=-1), rankdata(b, axis=-1)
+    ra, rb = ra - ra.mean(axis=-1, keepdims=True), rb - rb.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(ra, axis=-1) * np.linalg.norm(rb, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(norm > 0, (ra @ rb) / norm, 0.0)
+        return np.where(norm > 0, (ra * rb).sum(axis=-1) / norm, 0.0)
 
 
 def path_scores(
@@ -108,25 +109,27 @@ def path_scores(
     reference = order[len(draw) : len(draw) + PATH_REFERENCE]
     wanted = np.unique(np.concatenate([top.ravel(), draw, reference]))
     to_model = as_preprocess(input_range).to_model
-    seen = channel_means(model, earlier, to_model(dataset.take(wanted, models.input_shape(model))))
-    own = channel_means(model, earlier, to_model(np.nan_to_num(patterns)))
+    natural_inputs = to_model(dataset.take(wanted, models.input_shape(model)))
+    both = channel_means(model, earlier, np.concatenate([natural_inputs, to_model(np.nan_to_num(patterns))]))
     row = {int(i): r for r, i in enumerate(wanted)}
-    for name in earlier:  # deviations from the average natural image: what sets an image apart
-        average = seen[name][[row[int(i)] for i in reference]].mean(axis=0)
-        seen[name], own[name] = seen[name] - average, own[name] - average
-    scores = []
-    for m in range(len(patterns)):
-        exemplars = [row[int(i)] for i in top[m]]
-        randoms = [row[int(i)] for i in draw if int(i) not in set(top[m].tolist())][:PATH_RANDOM]
-        pattern, random = np.mean([_correlations(own[name][m], seen[name], exemplars, randoms) for name in earlier], 0)
-        scores.append(PathScore(m, float(pattern), float(random)))
-    return scores
+    exemplars = np.vectorize(row.__getitem__, otypes=[int])(top)  # (maps, PATH_EXEMPLARS) rows of `seen`
+    randoms = np.array([_randoms(draw, set(top[m].tolist()), row) for m in range(len(patterns))], dtype=int)
+    closeness = np.zeros((2, len(patterns)))
+    for name in earlier:
+        seen, own = both[name][: len(wanted)], both[name][len(wanted) :]
+        # deviations from the average natural image: what sets an image apart
+        average = seen[[row[int(i)] for i in reference]].mean(axis=0)
+        seen, own = seen - average, own - average
+        target = seen[exemplars].mean(axis=1)  # (maps, channels): the exemplars' mean, per map
+        closeness[0] += rank_correlation(own, target)
+        closeness[1] += rank_correlation(seen[randoms], target[:, None, :]).mean(axis=1)
+    closeness /= len(earlier)
+    return [PathScore(m, float(closeness[0, m]), float(closeness[1, m])) for m in range(len(patterns))]
 
 
-def _correlations(pattern: np.ndarray, seen: np.ndarray, exemplars: list[int], randoms: list[int]) -> tuple:
-    """(the pattern's rank correlation with the exemplars' mean, the random images' mean correlation with it)."""
-    target = seen[exemplars].mean(axis=0)
-    return rank_correlation(pattern, target), rank_correlation(seen[randoms], target).mean()
+def _randoms(draw: np.ndarray, exemplars: set[int], row: dict[int, int]) -> list[int]:
+    """The first PATH_RANDOM drawn images that are not among the map's exemplars, as rows of the scanned images."""
+    return [row[int(i)] for i in draw if int(i) not in exemplars][:PATH_RANDOM]
 
 
 @dataclass

@@ -16,6 +16,12 @@ def test_rank_correlation_exact_values():
     np.testing.assert_allclose(rows, [1.0, -1.0])
 
 
+def test_rank_correlation_pairs_rows_and_broadcasts():
+    a = np.array([[[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0], [7.0, 7.0, 7.0]]])  # (2 targets, 2 rows, C)
+    targets = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0]])[:, None, :]
+    np.testing.assert_allclose(trust.rank_correlation(a, targets), [[1.0, -1.0], [-0.5, 0.0]])
+
+
 def wide_cnn():
     k = helpers.keras()
     init = k.initializers.GlorotUniform(seed=3)
