@@ -124,6 +124,21 @@ def test_bundled_mnist_models_are_each_others_transfer_judges():
     ]
 
 
+def test_bundled_cifar_pair_reads_raw_pixels_and_judges_each_other():
+    from PIL import Image
+
+    from featviz import bundled
+
+    resnet = models.load("cifar10_resnet_v2.keras")
+    assert [other.name for other in classes.siblings(resnet)] == ["cifar10_plain_deep.keras"]
+    plain = classes.siblings(resnet)[0].model
+    samples = bundled.samples((32, 32, 3))
+    pixels = np.stack([np.asarray(Image.open(p).convert("RGB"), np.float32) for p in samples])  # raw 0..255
+    truth = [classes.names(resnet.path).index(p.name.split("-")[1]) for p in samples]
+    for model, least in ((resnet.model, 10), (plain, 8)):  # the samples were picked among the ResNet's hits
+        assert (np.asarray(model(pixels)).argmax(1) == truth).sum() >= least
+
+
 @pytest.mark.parametrize("kind,expected", [("at:1,2", (1, 2)), ("mean", None)])
 def test_unit_positions(kind, expected):
     assert objectives.parse_kind(kind) == expected
