@@ -12,6 +12,9 @@ keras.applications MobileNetV2 (weights=None: random weights time the same),
   - the canvas-wide share: the same steps with an objective on the image
     itself (parameterization, warp and Adam, no network), as a share of a
     full step; it should stay small at 224x224;
+  - xplique 2.0.2's Fourier recipe with its defaults on the same maps and
+    steps, all maps in one batch, if importable (see bench_patterns.py for
+    installing it);
   - peak memory.
 
 Issue #13's goal is <= 2x the floor. MobileNetV2's depthwise convolutions
@@ -63,6 +66,18 @@ def canvas_only(model, maps: int, recipe) -> float:
     return time.perf_counter() - start
 
 
+def time_xplique(model, layer, maps: int, steps: int) -> float | None:
+    """xplique's feature visualization with its defaults, rendered at the model's own 224x224."""
+    try:
+        from xplique.features_visualizations import Objective, optimize
+    except ImportError:
+        return None
+    objective = Objective.channel(model, layer.name, list(range(maps)))
+    start = time.perf_counter()
+    optimize(objective, nb_steps=steps, custom_shape=(224, 224))
+    return time.perf_counter() - start
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=sorted(APPS), default="mobilenetv2")
@@ -75,6 +90,7 @@ def main() -> None:
     floor = flops / rate
     print(f"{APPS[args.model]} 224x224x3, layer {layer.name}: {args.maps} maps x {args.steps} steps; {cpu_line()}")
     print(f"  compute floor        : {floor:7.2f} s  ({flops / 1e9:,.0f} GFLOP at {rate / 1e9:.0f} GFLOP/s)")
+    timings = {}
     for precision in ("float32", "auto"):
         recipe = render.Recipe(steps=args.steps, precision=precision)
         seconds = timed(model, layer, args.maps, recipe)
@@ -82,6 +98,15 @@ def main() -> None:
         print(
             f"  featviz {precision:<8}     : {seconds:7.2f} s  = {seconds / floor:.2f} x floor; "
             f"canvas-wide work {share:.0%}"
+        )
+        timings[precision] = seconds
+    peer = time_xplique(model, layer, args.maps, args.steps)
+    if peer is None:
+        print("  xplique              : not installed (see bench_patterns.py)")
+    else:
+        print(
+            f"  xplique (float32)    : {peer:7.2f} s  = {peer / floor:.2f} x floor; "
+            f"{peer / timings['float32']:.1f} x featviz float32, {peer / timings['auto']:.1f} x featviz auto"
         )
     print(f"  peak memory          : {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
 
