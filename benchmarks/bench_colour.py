@@ -15,7 +15,8 @@ process and scored from the 8-bit patterns against the natural images
   - saturation: the median share of a pattern's pixels with a channel at 0 or 255.
 
 The recipes: featviz's default for RGB (Fourier 1/f, decorrelated colour
-measured on the dataset, transforms filled with its mean colour); featviz's
+measured on the dataset, transforms filled with its mean colour), at
+--precision auto and again at float32 (what a CPU without bfloat16 runs); featviz's
 grey-model recipe as 0.3 applied it to colour (pixels, plain RGB); MACO
 (Fel et al. 2023: the phase alone, the magnitude fixed to the dataset's
 mean amplitude spectrum, `--param maco`); and
@@ -30,7 +31,7 @@ import argparse
 import resource
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,7 @@ def main() -> None:
     maco = patterns.recipe_for(model, render.Recipe(steps=args.steps, param="maco"), data, canvas)
     recipes = (
         (colour, "featviz colour recipe (default)"),
+        (replace(colour, precision="float32"), "featviz colour recipe, float32"),
         (grey, "featviz grey recipe (0.3)"),
         (maco, "featviz maco (phase only)"),
     )
@@ -162,7 +164,7 @@ def main() -> None:
         runs.append(xplique_run(model, layer, args.steps, input_range, stats[name].best))
         for run in filter(None, runs):
             print(report(layer, run))
-        last = [r for r in runs if r is not None]
+        last = [r for r in runs if r is not None and not r.name.endswith("float32")]
     print(f"  peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if args.figure:
         rows = "; ".join(f"row {i + 1}: {r.name}" for i, r in enumerate(last))
