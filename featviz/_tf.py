@@ -59,8 +59,12 @@ def _import() -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quiet = contextlib.nullcontext() if verbose else _quiet_fd2()
     with quiet:
-        import keras as _keras  # noqa: F401
         import tensorflow as _tf
+
+        from . import chains
+
+        chains.configure(_tf)
+        import keras as _keras  # noqa: F401
 
         _tf.constant(0.0)  # the first op initialises devices, and logs
     if not verbose:

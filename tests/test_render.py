@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import _tf, datasets, exemplars, models, patterns, scoring
+from featviz import _tf, chains, datasets, exemplars, models, patterns, scoring
 from featviz.errors import FeatvizError
 from featviz.output import OutputDir
 from featviz.synthesis import adam, objectives, render
@@ -258,3 +258,43 @@ def test_the_fused_adam_takes_the_steps_keras_adam_takes():
         fused.apply([gradient])
     assert np.abs(ours.numpy() - start).max() > 0.5  # twenty steps of about 0.05 each moved it
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)
+
+
+def test_chain_sizes_split_a_batch_evenly():
+    assert chains.sizes(128, 2) == [64, 64]
+    assert chains.sizes(5, 2) == [3, 2]
+    assert chains.sizes(1, 2) == [1]
+    assert chains.sizes(7, 1) == [7]
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_chains_change_no_pattern(monkeypatch, count):
+    """The batch split into independent chains gives each image the same arithmetic as one batch."""
+    objective = objectives.channel("c2", [0, 1, 2, 3, 4], "mean")
+    batch = render.Batch.of(5, (12, 12))
+    monkeypatch.setitem(chains._state, "chains", 1)
+    whole = render.render(helpers.tiny_cnn(), objective, batch, FAST, seed=0)
+    monkeypatch.setitem(chains._state, "chains", count)
+    split = render.render(helpers.tiny_cnn(), objective, batch, FAST, seed=0)
+    np.testing.assert_allclose(split.images, whole.images, atol=1e-5)
+    np.testing.assert_allclose(split.history, whole.history, rtol=1e-5, atol=1e-6)
+
+
+def test_steps_run_in_calls_that_report_progress_and_keep_every_step():
+    seen = []
+    result = render.render(
+        helpers.tiny_cnn(),
+        objectives.channel("c2", [0, 1, 2]),
+        render.Batch.of(3, (12, 12)),
+        FAST,
+        progress=seen.append,
+    )
+    assert result.history.shape == (FAST.steps, 3)
+    assert sum(seen) == FAST.steps * 3 and len(seen) < FAST.steps  # several steps per call once it is warm
+    assert (result.history[-5:].mean(axis=0) > result.history[:5].mean(axis=0)).all()
+
+
+def test_steps_per_call_aims_at_a_quarter_second():
+    assert render.steps_per_call(seconds=0.5, count=1) == 1  # slow steps: one per call, progress each step
+    assert render.steps_per_call(seconds=0.05, count=5) == 25
+    assert render.steps_per_call(seconds=0.001, count=10) == render.MAX_STEPS_PER_CALL

