@@ -4,8 +4,8 @@
                                       [--figure colour.png]
 
 For each layer (default: the middle of the gallery's layers and
-the default layer of `featviz patterns`) and each recipe, all maps in one run, measured in this one
-process and scored from the 8-bit patterns against the natural images
+the default layer of `featviz patterns`) and each recipe, all maps in one run, measured in this run
+and scored from the 8-bit patterns against the natural images
 (--dataset; default the bundled CIFAR-10 exemplars for a 32x32x3 model):
 
   - time, end to end;
@@ -21,7 +21,8 @@ grey-model recipe as 0.3 applied it to colour (pixels, plain RGB); MACO
 (Fel et al. 2023: the phase alone, the magnitude fixed to the dataset's
 mean amplitude spectrum, `--param maco`); and
 xplique 2.0.2's Fourier recipe with its defaults (see bench_patterns.py for
-installing it), if importable. --figure writes the first maps of the
+installing it), if importable, in a child process with TensorFlow's default
+threads. --figure writes the first maps of the
 innermost layer by each recipe, one row each.
 """
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cpu_line  # noqa: E402
+from _common import cpu_line, in_default_threads  # noqa: E402
 
 from featviz import datasets, exemplars, grids, images, models, patterns, scoring  # noqa: E402
 from featviz.models.inputs import resolve_input  # noqa: E402
@@ -80,22 +82,40 @@ def featviz_run(model, layer, request: patterns.PatternRequest, name: str, best)
     return Run(name, seconds, unit, measured(model, layer, unit, best, request.input_range))
 
 
-def xplique_run(model, layer, steps: int, input_range, best) -> Run | None:
-    """xplique's feature visualization with its defaults (Fourier, its standard transforms), all maps in one batch."""
+def xplique_run(model_spec: str, layer, steps: int, input_range, best) -> Run | None:
+    """xplique's feature visualization with its defaults (Fourier, its standard transforms), all maps in one batch.
+
+    It runs in a child process with TensorFlow's default threads, as its users run it.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "xplique.npy")
+        seconds = in_default_threads(
+            "bench_colour", "xplique_images", model_spec=model_spec, layer=layer.name, steps=steps, out=out
+        )
+        if seconds is None:
+            return None
+        unit = np.load(out)
+    model = models.load(model_spec).model
+    return Run("xplique Fourier", seconds, unit, measured(model, layer, unit, best, input_range))
+
+
+def xplique_images(model_spec: str, layer: str, steps: int, out: str) -> float | None:
+    """xplique's patterns of every map of `layer`, saved to `out` (.npy, 0..1); the seconds they took."""
     try:
         from xplique.features_visualizations import Objective, optimize
     except ImportError:
         return None
-    convention = as_preprocess(input_range)
+    model = models.load(model_spec).model
+    convention = as_preprocess(resolve_input(model, None))
     if not convention.plain:
         return None  # xplique takes one value range for all channels
-    objective = Objective.channel(model, layer.name, list(range(layer.maps)))
+    objective = Objective.channel(model, layer, list(range(models.resolve_layer(model, layer).maps)))
     lo, hi = convention.offset[0], convention.offset[0] + convention.scale[0]
     start = time.perf_counter()
-    out, _ = optimize(objective, nb_steps=steps, custom_shape=models.input_shape(model)[:2], values_range=(lo, hi))
+    found, _ = optimize(objective, nb_steps=steps, custom_shape=models.input_shape(model)[:2], values_range=(lo, hi))
     seconds = time.perf_counter() - start
-    unit = convention.to_unit(np.asarray(out[-1], dtype=np.float32))
-    return Run("xplique Fourier", seconds, unit, measured(model, layer, unit, best, input_range))
+    np.save(out, convention.to_unit(np.asarray(found[-1], dtype=np.float32)))
+    return seconds
 
 
 def middle_and_innermost(model) -> list[str]:
@@ -161,7 +181,7 @@ def main() -> None:
             )  # fmt: skip
             for recipe, label in recipes
         ]
-        runs.append(xplique_run(model, layer, args.steps, input_range, stats[name].best))
+        runs.append(xplique_run(args.model, layer, args.steps, input_range, stats[name].best))
         for run in filter(None, runs):
             print(report(layer, run))
         last = [r for r in runs if r is not None and not r.name.endswith("float32")]

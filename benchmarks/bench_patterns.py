@@ -3,18 +3,21 @@
     python benchmarks/bench_patterns.py [--layer conv3] [--steps 256] [--single-maps 16]
 
 On the bundled MNIST CNN, all maps of one layer, default recipe, it prints
-side by side, all measured in this one process:
+side by side, all measured in this run:
 
   - featviz: the batched run, end to end (tracing included); the first of
     the runs also pays the one-time XLA compilation of the warp and col2im,
     as a command-line run does;
+  - featviz as one chain: the same, with TensorFlow's default threads
+    (FEATVIZ_CHAINS=1; see featviz/chains.py), in a child process;
   - one map at a time: the same recipe with a batch of one, timed on
     --single-maps maps and scaled to the whole layer (--single-maps 0 runs
     every map);
   - the compute floor: the run's FLOPs (forward plus input gradient at the
     canvas size, every step and image) over the FLOP rate this machine
-    reaches for one large convolution;
-  - tf-keras-vis at the same steps, if it is installed (`pip install .[bench]`):
+    reaches for one large convolution on all cores;
+  - in the child process with TensorFlow's default threads, as their users
+    run them: tf-keras-vis at the same steps, if it is installed (`pip install .[bench]`):
     all maps in one call (one image per map, as its documentation batches
     several outputs), and one map per call;
   - xplique 2.0.2 at the same steps, if it is importable. Its pins (TensorFlow
@@ -39,9 +42,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import conv_rate, cpu_line, prefix_flops  # noqa: E402
+from _common import conv_rate, cpu_line, in_default_threads, prefix_flops  # noqa: E402
 
-from featviz import _tf, datasets, exemplars, images, models, patterns, scoring  # noqa: E402
+from featviz import _tf, chains, datasets, exemplars, images, models, patterns, scoring  # noqa: E402
 from featviz.synthesis import render  # noqa: E402
 
 
@@ -108,6 +111,36 @@ def time_xplique(model, layer, maps, steps, best) -> tuple[float, float] | None:
     return seconds, quality(model, layer, maps, pics, best)[0]
 
 
+def natural_best(model, layer) -> np.ndarray:
+    stats = exemplars.scan(model, [layer.name], datasets.load(None), options=exemplars.ScanOptions(top_k=0))
+    return stats[layer.name].best
+
+
+def median_run(model, layer, maps, recipe, repeat: int) -> tuple[tuple[float, np.ndarray], list]:
+    runs = [time_featviz(model, layer, maps, recipe) for _ in range(repeat)]
+    return sorted(runs, key=lambda r: r[0])[len(runs) // 2], runs
+
+
+def peers(layer: str, steps: int, repeat: int, one_per_call: bool) -> dict:
+    """What runs with TensorFlow's default threads (in_default_threads): featviz as one chain, and the peers.
+
+    Each entry is [seconds, fraction of live maps at ratio >= 1], or [seconds of each run] for featviz, or None.
+    """
+    model = models.load().model
+    info = models.resolve_layer(model, layer)
+    maps, best = list(range(info.maps)), natural_best(model, info)
+    one_chain = {
+        p: [r[0] for r in median_run(model, info, maps, render.Recipe(steps=steps, precision=p), repeat)[1]]
+        for p in ("float32", "auto")
+    }
+    return {
+        "one_chain": one_chain,
+        "tkv_batched": time_tf_keras_vis(model, info, maps, steps, best, batched=True),
+        "tkv": time_tf_keras_vis(model, info, maps, steps, best, batched=False) if one_per_call else None,
+        "xplique": time_xplique(model, info, maps, steps, best),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layer", default="conv3")
@@ -117,31 +150,31 @@ def main() -> None:
     p.add_argument("--skip-tf-keras-vis", action="store_true", help="skip its one-map-per-call run: it takes minutes")
     args = p.parse_args()
 
-    loaded = models.load()
-    model = loaded.model
+    model = models.load().model
     layer = models.resolve_layer(model, args.layer)
     maps = list(range(layer.maps))
     recipe = render.Recipe(steps=args.steps)
-    best = exemplars.scan(model, [layer.name], datasets.load(None), options=exemplars.ScanOptions(top_k=0))[
-        layer.name
-    ].best
+    best = natural_best(model, layer)
 
     rate = conv_rate()
     flops = prefix_flops(model, layer.name, (28, 28)) * 2 * len(maps) * args.steps
     floor = flops / rate
-    timings = {}
-    for precision in ("float32", "auto"):
-        runs = [
-            time_featviz(model, layer, maps, render.Recipe(steps=args.steps, precision=precision))
-            for _ in range(args.repeat)
-        ]
-        timings[precision] = (sorted(runs, key=lambda r: r[0])[len(runs) // 2], runs)
+    timings = {
+        p: median_run(model, layer, maps, render.Recipe(steps=args.steps, precision=p), args.repeat)
+        for p in ("float32", "auto")
+    }
     (seconds, unit), runs = timings["auto"]
     frac, median = quality(model, layer, maps, unit, best)
     single = time_single(model, layer, maps, recipe, args.single_maps)
-    tkv_batched = time_tf_keras_vis(model, layer, maps, args.steps, best, batched=True)
-    tkv = None if args.skip_tf_keras_vis else time_tf_keras_vis(model, layer, maps, args.steps, best, batched=False)
-    xpl = time_xplique(model, layer, maps, args.steps, best)
+    others = in_default_threads(
+        "bench_patterns",
+        "peers",
+        layer=layer.name,
+        steps=args.steps,
+        repeat=args.repeat,
+        one_per_call=not args.skip_tf_keras_vis,
+    )
+    tkv_batched, tkv, xpl = others["tkv_batched"], others["tkv"], others["xplique"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"bundled MNIST CNN, {layer.name}: {len(maps)} maps x {args.steps} steps, canvas 28x28")
@@ -152,6 +185,12 @@ def main() -> None:
         print(
             f"  featviz --precision {precision:<8}: {took:7.2f} s  = {took / floor:.2f} x floor "
             f"(median of {len(all_runs)}: {', '.join(f'{r[0]:.2f}' for r in all_runs)}; the first run is cold)"
+        )
+    for precision, all_runs in others["one_chain"].items():
+        took = sorted(all_runs)[len(all_runs) // 2]
+        print(
+            f"  one chain, {precision:<8}        : {took:7.2f} s  = {took / floor:.2f} x floor "
+            f"(TensorFlow's default threads; featviz here splits each batch in {chains.count()} chains)"
         )
     scope = "all maps" if args.single_maps <= 0 else f"{min(args.single_maps, len(maps))} maps timed, scaled"
     print(f"  one map at a time           : {single:7.2f} s  = {single / seconds:.1f} x featviz ({scope})")

@@ -3,7 +3,7 @@
     python benchmarks/bench_patterns_224.py [--maps 64] [--steps 64]
 
 keras.applications MobileNetV2 (weights=None: random weights time the same),
-64 maps of a middle layer, in one process:
+64 maps of a middle layer:
 
   - featviz at --precision float32 and auto, end to end (tracing included);
   - the compute floor: forward FLOPs up to the layer plus the input
@@ -14,8 +14,8 @@ keras.applications MobileNetV2 (weights=None: random weights time the same),
     full step; it should stay small at 224x224;
   - xplique 2.0.2's Fourier recipe with its defaults on the same maps and
     steps, all maps in one batch, if importable (see bench_patterns.py for
-    installing it);
-  - peak memory.
+    installing it), in a child process with TensorFlow's default threads;
+  - peak memory (of this process).
 
 Issue #13's goal is <= 2x the floor. MobileNetV2's depthwise convolutions
 reach far less than a large dense convolution's rate, so its floor is
@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import conv_rate, cpu_line, prefix_flops  # noqa: E402
+from _common import conv_rate, cpu_line, in_default_threads, prefix_flops  # noqa: E402
 
 from featviz import _tf, models, patterns  # noqa: E402
 from featviz.synthesis import objectives, render  # noqa: E402
@@ -66,12 +66,16 @@ def canvas_only(model, maps: int, recipe) -> float:
     return time.perf_counter() - start
 
 
-def time_xplique(model, layer, maps: int, steps: int) -> float | None:
-    """xplique's feature visualization with its defaults, rendered at the model's own 224x224."""
+def time_xplique(name: str, maps: int, steps: int) -> float | None:
+    """xplique's feature visualization with its defaults, rendered at the model's own 224x224.
+
+    Run it through in_default_threads: with TensorFlow's default threads, as its users do.
+    """
     try:
         from xplique.features_visualizations import Objective, optimize
     except ImportError:
         return None
+    model, layer = build(name)
     objective = Objective.channel(model, layer.name, list(range(maps)))
     start = time.perf_counter()
     optimize(objective, nb_steps=steps, custom_shape=(224, 224))
@@ -100,7 +104,7 @@ def main() -> None:
             f"canvas-wide work {share:.0%}"
         )
         timings[precision] = seconds
-    peer = time_xplique(model, layer, args.maps, args.steps)
+    peer = in_default_threads("bench_patterns_224", "time_xplique", name=args.model, maps=args.maps, steps=args.steps)
     if peer is None:
         print("  xplique              : not installed (see bench_patterns.py)")
     else:
