@@ -3,7 +3,7 @@
 `render` returns arrays; it neither shows nor saves. Each step holds the
 parameterization, the random transforms, the forward pass up to the
 objective's layers, the gradient and the Adam update. One `tf.function`
-runs a run of steps in a graph loop, so Python is called only between runs.
+runs several steps in a graph loop, so Python is called only between them.
 During the first `relax_steps` steps every ReLU of the objective's own layers
 lets through gradient that would raise its input, so maps that start at zero
 still learn (lucid's redirected ReLU, kept to the target: relaxing every ReLU
@@ -228,8 +228,11 @@ class _Ascent:
         if dtype:
             x = tf.cast(x, dtype)
         parts = chains.sizes(len(self.batch.keys))
-        runs = [self._taps(part) for part in (tf.split(x, parts) if len(parts) > 1 else [x])]
-        taps = {k: tf.concat([run[k] for run in runs], 0) if len(runs) > 1 else runs[0][k] for k in runs[0]}
+        if len(parts) == 1:
+            taps = self._taps(x)
+        else:
+            runs = [self._taps(part) for part in tf.split(x, parts)]
+            taps = {k: tf.concat([run[k] for run in runs], 0) for k in runs[0]}
         return self.objective({k: tf.cast(v, tf.float32) for k, v in taps.items()}, unit)
 
     def _taps(self, x) -> dict:
