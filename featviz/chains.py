@@ -5,8 +5,10 @@ many small operations, and on 2 cores those scale poorly. TensorFlow also
 runs independent operations at once, so featviz gives each operation one
 core's share of threads and splits a render batch into independent halves.
 On the 2-core development machine the MNIST CNN's conv3 steps about 15%
-faster that way, in float32 and bfloat16 alike. The split changes no value:
-every image goes through the same arithmetic at any batch size.
+faster that way, in float32 and bfloat16 alike. The split changes no
+pattern: each image goes through the same arithmetic whatever the batch
+(checked bit for bit on the bundled MNIST and CIFAR models, at both
+precisions).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def configure(tf) -> None:
     or TF_NUM_INTRAOP_THREADS is set, or when TensorFlow already runs
     (featviz imported after other TensorFlow work).
     """
-    n, wanted = cores(), min(MAX_CHAINS, cores(), int(os.environ.get("FEATVIZ_CHAINS") or MAX_CHAINS))
+    n, asked = cores(), os.environ.get("FEATVIZ_CHAINS", "")
+    wanted = min(MAX_CHAINS, n, int(asked) if asked.isdigit() else MAX_CHAINS)
     if wanted < 2 or "TF_NUM_INTRAOP_THREADS" in os.environ:
         return
     try:

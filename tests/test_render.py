@@ -260,13 +260,6 @@ def test_the_fused_adam_takes_the_steps_keras_adam_takes():
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)
 
 
-def test_chain_sizes_split_a_batch_evenly():
-    assert chains.sizes(128, 2) == [64, 64]
-    assert chains.sizes(5, 2) == [3, 2]
-    assert chains.sizes(1, 2) == [1]
-    assert chains.sizes(7, 1) == [7]
-
-
 @pytest.mark.parametrize("count", [2, 3])
 def test_chains_change_no_pattern(monkeypatch, count):
     """The batch split into independent chains gives each image the same arithmetic as one batch."""

@@ -1,0 +1,38 @@
+"""featviz splits render batches into one chain per core, up to two, unless told not to."""
+
+import os
+import subprocess
+import sys
+
+from featviz import chains
+
+REPORT = (
+    "from featviz import _tf, chains; tf = _tf.tf(); "
+    "print(chains.count(), tf.config.threading.get_intra_op_parallelism_threads())"
+)
+
+
+def configured(**env) -> tuple[int, int]:
+    """(chains, TensorFlow's intra-op threads) in a fresh process with `env` added."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("FEATVIZ_CHAINS", "TF_NUM_INTRAOP_THREADS")}
+    out = subprocess.run([sys.executable, "-c", REPORT], env={**clean, **env}, capture_output=True, text=True)
+    count, threads = out.stdout.split()[-2:]
+    return int(count), int(threads)
+
+
+def test_one_chain_per_core_with_that_cores_share_of_threads():
+    wanted = min(chains.MAX_CHAINS, chains.cores())
+    count, threads = configured()
+    assert count == wanted
+    assert threads == (chains.cores() // wanted if wanted > 1 else 0)  # 0: TensorFlow's default
+
+
+def test_featviz_chains_1_keeps_tensorflows_default_threads():
+    assert configured(FEATVIZ_CHAINS="1") == (1, 0)
+
+
+def test_chain_sizes_split_a_batch_evenly():
+    assert chains.sizes(128, 2) == [64, 64]
+    assert chains.sizes(5, 2) == [3, 2]
+    assert chains.sizes(1, 2) == [1]
+    assert chains.sizes(7, 1) == [7]
