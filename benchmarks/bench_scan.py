@@ -10,7 +10,7 @@ prints, side by side, all measured in this one process:
     returning only per-map numbers; decoding and centre-cropping included;
   - the baseline: the way featviz 0.2 scanned, all images decoded into one
     array first, then the extractor called eagerly batch by batch and the
-    maps reduced in NumPy;
+    maps reduced in NumPy, with TensorFlow's default threads;
   - the compute floor: the forward FLOPs up to the last scanned layer, for
     every image, over the FLOP rate this machine reaches for one large
     float32 convolution;
@@ -20,6 +20,7 @@ prints, side by side, all measured in this one process:
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -78,13 +79,15 @@ def run_baseline(folder: Path, count: int) -> float:
 
 
 def child(kind: str, folder: Path, count: int) -> tuple[float, float]:
-    """(seconds, peak MB) of one scan in a fresh process."""
+    """(seconds, peak MB) of one scan in a fresh process; the baseline with TensorFlow's default threads, as 0.2 ran."""
+    env = {**os.environ, "FEATVIZ_CHAINS": "1"} if kind == "baseline" else None
     code = (
         f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import bench_scan as b, resource; "
         f"s = b.run_{kind}(__import__('pathlib').Path({str(folder)!r}), {count}); "
         "print(s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    out = done.stdout.split()
     return float(out[-2]), float(out[-1])
 
 

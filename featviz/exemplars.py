@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import _tf, defaults, images, models
+from . import _tf, chains, defaults, images, models
 from .datasets import Dataset
 from .preprocess import InputRange
 from .synthesis.objectives import parse_kind
@@ -152,7 +152,10 @@ def by_class(values: np.ndarray, labels: np.ndarray | None) -> np.ndarray | None
 
 
 def _summarizer(model, layers: list[str], kind: str):
-    """A compiled function: inputs -> [(values (N, maps), fired (N, maps))] per layer."""
+    """inputs -> [(values (N, maps), fired (N, maps))] per layer, as numpy.
+
+    One compiled call runs the batch's chains (chains.py) at once, each on its own part of the batch.
+    """
     tf = _tf.tf()
 
     def summarize(x):
@@ -162,4 +165,17 @@ def _summarizer(model, layers: list[str], kind: str):
     def _fired(out):
         return out > 0 if len(out.shape) == 2 else tf.reduce_max(out, axis=[1, 2]) > 0
 
-    return models.graph.compile_if_traceable(model, summarize, reduce_retracing=True, autograph=False)
+    def each_part(*parts):
+        return [summarize(part) for part in parts]
+
+    compiled = models.graph.compile_if_traceable(model, each_part, reduce_retracing=True, autograph=False)
+
+    def run(x):
+        parts = np.split(x, np.cumsum(chains.sizes(len(x)))[:-1])
+        found = compiled(*parts)
+        return [
+            tuple(np.concatenate([np.asarray(part[i][j]) for part in found]) for j in (0, 1))
+            for i in range(len(layers))
+        ]
+
+    return run
