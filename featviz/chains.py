@@ -11,6 +11,7 @@ pattern: each image goes through the same arithmetic whatever the batch
 precisions).
 
 The cost: what runs eagerly, one operation at a time, runs on one core.
+Large passes therefore run compiled, in chains (models/forward.py).
 """
 
 from __future__ import annotations

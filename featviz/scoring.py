@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import _tf, models
 from .exemplars import reduce_maps
+from .models import forward
 
 
 @dataclass
@@ -72,9 +72,8 @@ def objective_values(model, layer: str, maps: Sequence[int], inputs: np.ndarray,
 
 def responses(model, layer: str, maps: Sequence[int], inputs: np.ndarray, kind: str) -> np.ndarray:
     """(inputs, maps): the objective of every map in `maps` on every input, in one forward pass."""
-    tf = _tf.tf()
-    _, taps = models.run_graph(model, tf.constant(inputs), {layer}, models.graph.logits_of({layer}), stop=True)
-    return reduce_maps(np.asarray(taps[layer]), kind)[:, list(maps)]
+    found = forward.outputs(model, np.asarray(inputs, np.float32), {layer}, logits=True)[layer]
+    return reduce_maps(found, kind)[:, list(maps)]
 
 
 def specific(matrix: np.ndarray) -> np.ndarray:

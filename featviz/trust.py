@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from . import _tf, models
+from . import models
 from .datasets import Dataset
 from .exemplars import LayerStats
-from .models import LayerInfo
+from .models import LayerInfo, forward
 from .preprocess import InputRange, as_preprocess
 
 if TYPE_CHECKING:
@@ -66,12 +66,11 @@ def earlier_convolutions(model, layer: LayerInfo) -> list[str]:
 
 def channel_means(model, layers: Sequence[str], inputs: np.ndarray, batch: int = 128) -> dict[str, np.ndarray]:
     """Each layer's per-channel mean activation (N, channels) for model inputs (N, H, W, C), `batch` at a time."""
-    tf = _tf.tf()
     parts: dict[str, list] = {name: [] for name in layers}
     for start in range(0, len(inputs), batch):
-        _, taps = models.run_graph(model, tf.constant(inputs[start : start + batch]), set(layers), stop=True)
+        means = forward.outputs(model, np.asarray(inputs[start : start + batch], np.float32), layers, spatial_mean=True)
         for name in layers:
-            parts[name].append(np.asarray(tf.reduce_mean(taps[name], axis=[1, 2])))
+            parts[name].append(means[name])
     return {name: np.concatenate(found) for name, found in parts.items()}
 
 

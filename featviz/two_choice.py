@@ -23,6 +23,7 @@ import numpy as np
 
 from . import datasets, images, models, scoring
 from .datasets import Dataset
+from .models import forward
 from .models.inputs import resolve_input
 from .preprocess import InputRange
 
@@ -46,7 +47,6 @@ class Observer:
         self.layer = models.resolve_layer(self.model).name
         self.shape = models.input_shape(self.model)
         self.input_range = resolve_input(self.model, None)
-        self.net = models.extractor(self.model, [self.layer])
         self._seen: dict[tuple, np.ndarray] = {}  # the dataset's features, computed once for every layer
 
     def dataset_features(self, dataset: Dataset, shape: tuple) -> np.ndarray:
@@ -60,8 +60,7 @@ class Observer:
         parts = []
         for start in range(0, len(fitted), BATCH):
             x = images.to_range(fitted[start : start + BATCH], self.input_range)
-            taps = self.net(x, training=False)
-            parts.append(np.asarray(taps).mean(axis=(1, 2)))
+            parts.append(forward.outputs(self.model, x, [self.layer])[self.layer].mean(axis=(1, 2)))
         found = np.concatenate(parts)
         return found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
 

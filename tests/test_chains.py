@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
+import helpers
+import numpy as np
+
 from featviz import chains
+from featviz.models import forward
 
 REPORT = (
     "from featviz import _tf, chains; tf = _tf.tf(); "
@@ -36,3 +40,18 @@ def test_chain_sizes_split_a_batch_evenly():
     assert chains.sizes(5, 2) == [3, 2]
     assert chains.sizes(1, 2) == [1]
     assert chains.sizes(7, 1) == [7]
+
+
+def test_a_large_pass_runs_compiled_in_chains_and_gives_the_eager_values(monkeypatch):
+    model = helpers.tiny_cnn()
+    x = np.random.default_rng(0).uniform(0, 1, (7, 12, 12, 1)).astype(np.float32)
+    eager = forward.outputs(model, x, ["c2", "out"], logits=True)
+    means = forward.outputs(model, x, ["c1"], spatial_mean=True)
+    monkeypatch.setattr(forward, "COMPILED_ABOVE", 0)
+    monkeypatch.setitem(chains._state, "chains", 2)
+    compiled = forward.outputs(model, x, ["c2", "out"], logits=True)
+    for name in ("c2", "out"):
+        np.testing.assert_allclose(compiled[name], eager[name], rtol=1e-5, atol=1e-6)
+    assert compiled["out"].shape == (7, 3) and not np.allclose(compiled["out"].sum(axis=1), 1.0)  # logits
+    np.testing.assert_allclose(forward.outputs(model, x, ["c1"], spatial_mean=True)["c1"], means["c1"], rtol=1e-5)
+    assert means["c1"].shape == (7, 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import images, layout, models
+from ..models import forward
 from . import thumbs
 from .site import LayerResult, Site
 
@@ -91,7 +92,7 @@ def _exemplars(site: Site, r: LayerResult) -> None:
     wanted = sorted(set(top.ravel().tolist()))
     unit = site.dataset.take(wanted, models.input_shape(site.loaded.model))
     inputs = images.to_range(unit, site.settings.input_range)
-    acts = np.asarray(models.extractor(site.loaded.model, [r.info.name])(inputs, training=False))
+    acts = forward.outputs(site.loaded.model, inputs, [r.info.name])[r.info.name]
     row_of = {idx: i for i, idx in enumerate(wanted)}
     factor = thumbs.factor_for(unit.shape[1], 72)
     for m in range(r.info.maps):
