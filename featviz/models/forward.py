@@ -44,10 +44,12 @@ def outputs(
 
 
 def _pass(model, want: frozenset, logits: bool, spatial_mean: bool):
+    held = weakref.ref(model)  # the compiled pass, cached per model, must not keep its model alive
+
     def run(x):
         tf = _tf.tf()
         call = graph.logits_of(want) if logits else None
-        _, taps = graph.run_graph(model, tf.convert_to_tensor(x), want, call, stop=True)
+        _, taps = graph.run_graph(held(), tf.convert_to_tensor(x), want, call, stop=True)
         if spatial_mean:
             return {k: tf.reduce_mean(v, axis=[1, 2]) for k, v in taps.items()}
         return taps
