@@ -154,7 +154,7 @@ def render(
         if progress is not None:
             progress(len(batch.keys) * count)
         block = steps_per_call(time.perf_counter() - started, count)
-    return RenderResult(ascent.param.image().numpy(), np.concatenate(history))
+    return RenderResult(ascent.images(), np.concatenate(history))
 
 
 def steps_per_call(seconds: float, count: int) -> int:
@@ -164,6 +164,11 @@ def steps_per_call(seconds: float, count: int) -> int:
     float32 MNIST step); running steps in one graph loop saves it.
     """
     return max(1, min(MAX_STEPS_PER_CALL, int(CALL_SECONDS * count / max(seconds, 1e-9))))
+
+
+def _slices(sizes: list[int]) -> list[slice]:
+    ends = np.cumsum(sizes)
+    return [slice(int(end - size), int(end)) for size, end in zip(sizes, ends)]
 
 
 class _Ascent:
@@ -177,14 +182,21 @@ class _Ascent:
         colour = recipe.colour if isinstance(recipe.colour, ColourBasis) else None
         seeds = batch.seeds if batch.seeds is not None else seed
         maco = {"spectrum": recipe.spectrum} if recipe.param == "maco" else {}
-        self.param = params.PARAMS[recipe.param](
-            shape, batch.keys, seed=seeds, colour=colour, start=batch.starts, **maco
-        )
-        self.draws = tf.constant(randomness.transform_table(batch.keys, seeds, recipe.steps))
+        table = randomness.transform_table(batch.keys, seeds, recipe.steps)
+        # One parameterization and one table of draws per chain (chains.py): the chains share nothing.
+        self.params, self.draws = [], []
+        for part in _slices(chains.sizes(len(batch.keys))):
+            own = seeds[part] if isinstance(seeds, (tuple, list)) else seeds
+            start = batch.starts[part] if batch.starts is not None else None
+            self.params.append(
+                params.PARAMS[recipe.param](shape, batch.keys[part], seed=own, colour=colour, start=start, **maco)
+            )
+            self.draws.append(tf.constant(table[:, part]))
+        self.variables = [v for param in self.params for v in param.variables]
         fill = colour.mean if colour is not None else None
         self.transform = recipe.transforms or transforms.default_for(min(batch.size), fill)
         self.relu, self.relu_state = relaxed_relu()
-        self.optimizer = adam.Adam(recipe.learning_rate, self.param.variables)
+        self.optimizer = adam.Adam(recipe.learning_rate, self.variables)
         options = dict(jit_compile=recipe.jit, reduce_retracing=True, autograph=False)
         self.steps = graph.compile_if_traceable(model, self._steps, **options)
 
@@ -205,38 +217,43 @@ class _Ascent:
         _, values = tf.while_loop(lambda i, _: i < first + count, body, (first, values), parallel_iterations=1)
         return values.stack()
 
+    def images(self) -> np.ndarray:
+        """The images now, (N, H, W, C) in 0..1."""
+        return np.concatenate([param.image().numpy() for param in self.params])
+
     def _step(self, index, relax, polish):
         tf = _tf.tf()
         self.relu_state["relax"] = relax
         with tf.GradientTape() as tape:
-            values = self._objective(self._transformed(index, polish))
+            units = [self._transformed(param, draws, index, polish) for param, draws in zip(self.params, self.draws)]
+            values = self._objective(units)
             loss = -tf.reduce_sum(values)
-        grads = tape.gradient(loss, self.param.variables)
+        grads = tape.gradient(loss, self.variables)
         self.optimizer.apply(grads)
         return values
 
-    def _transformed(self, index, polish):
+    def _transformed(self, param, draws, index, polish):
+        """One chain's images at this step, transformed (not in the last polish_steps)."""
         tf = _tf.tf()
-        image = self.param.image()
-        rng = randomness.StepRandom(tf.gather(self.draws, index))
+        image = param.image()
+        rng = randomness.StepRandom(tf.gather(draws, index))
         return tf.cond(polish, lambda: image, lambda: self.transform(image, rng))
 
-    def _objective(self, unit):
+    def _objective(self, units: list):
+        """The objective of every chain's images, each chain's network pass independent of the others."""
+        tf = _tf.tf()
+        runs = [self._taps(unit) for unit in units]
+        taps = {k: tf.concat([run[k] for run in runs], 0) for k in runs[0]} if len(runs) > 1 else runs[0]
+        unit = tf.concat(units, 0) if len(units) > 1 else units[0]
+        return self.objective({k: tf.cast(v, tf.float32) for k, v in taps.items()}, unit)
+
+    def _taps(self, unit) -> dict:
+        """The objective's layers on one chain's images."""
         tf = _tf.tf()
         x = as_preprocess(self.batch.input_range).to_model(unit)
         dtype = self.recipe.compute_dtype
         if dtype:
             x = tf.cast(x, dtype)
-        parts = chains.sizes(len(self.batch.keys))
-        if len(parts) == 1:
-            taps = self._taps(x)
-        else:
-            runs = [self._taps(part) for part in tf.split(x, parts)]
-            taps = {k: tf.concat([run[k] for run in runs], 0) for k in runs[0]}
-        return self.objective({k: tf.cast(v, tf.float32) for k, v in taps.items()}, unit)
-
-    def _taps(self, x) -> dict:
-        """The objective's layers on one chain's images (chains.py): independent of the other chains."""
         return run_graph(self.model, x, self.objective.layers, self._hooks(), stop=True)[1]
 
     def _hooks(self) -> Hooks:
