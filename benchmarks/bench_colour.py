@@ -82,7 +82,7 @@ def featviz_run(model, layer, request: patterns.PatternRequest, name: str, best)
     return Run(name, seconds, unit, measured(model, layer, unit, best, request.input_range))
 
 
-def xplique_run(model_spec: str, layer, steps: int, input_range, best) -> Run | None:
+def xplique_run(model, model_spec: str, layer, steps: int, input_range, best) -> Run | None:
     """xplique's feature visualization with its defaults (Fourier, its standard transforms), all maps in one batch.
 
     It runs in a child process with TensorFlow's default threads, as its users run it.
@@ -95,7 +95,6 @@ def xplique_run(model_spec: str, layer, steps: int, input_range, best) -> Run | 
         if seconds is None:
             return None
         unit = np.load(out)
-    model = models.load(model_spec).model
     return Run("xplique Fourier", seconds, unit, measured(model, layer, unit, best, input_range))
 
 
@@ -181,7 +180,7 @@ def main() -> None:
             )  # fmt: skip
             for recipe, label in recipes
         ]
-        runs.append(xplique_run(args.model, layer, args.steps, input_range, stats[name].best))
+        runs.append(xplique_run(model, args.model, layer, args.steps, input_range, stats[name].best))
         for run in filter(None, runs):
             print(report(layer, run))
         last = [r for r in runs if r is not None and not r.name.endswith("float32")]

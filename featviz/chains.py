@@ -16,6 +16,7 @@ Large passes therefore run compiled, in chains (models/forward.py).
 
 from __future__ import annotations
 
+import itertools
 import os
 
 MAX_CHAINS = 2  # more chains would trace the model once more each
@@ -58,3 +59,14 @@ def sizes(n: int, chains: int | None = None) -> list[int]:
     """How a batch of n splits into `chains` (default: count()): [64, 64] for 128 in 2, [3, 2] for 5."""
     k = max(1, min(n, chains or _state["chains"]))
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+
+def slices(n: int) -> list[slice]:
+    """The rows of each chain in a batch of n: [slice(0, 64), slice(64, 128)] for 128 in 2."""
+    ends = list(itertools.accumulate(sizes(n)))
+    return [slice(end - size, end) for size, end in zip(sizes(n), ends)]
+
+
+def split(batch):
+    """A batch (an array, or anything sliced by rows) in its chains' parts."""
+    return [batch[part] for part in slices(len(batch))]

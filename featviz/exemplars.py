@@ -171,8 +171,7 @@ def _summarizer(model, layers: list[str], kind: str):
     compiled = models.graph.compile_if_traceable(model, each_part, reduce_retracing=True, autograph=False)
 
     def run(x):
-        parts = np.split(x, np.cumsum(chains.sizes(len(x)))[:-1])
-        found = compiled(*parts)
+        found = compiled(*chains.split(x))
         return [
             tuple(np.concatenate([np.asarray(part[i][j]) for part in found]) for j in (0, 1))
             for i in range(len(layers))

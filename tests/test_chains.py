@@ -55,3 +55,11 @@ def test_a_large_pass_runs_compiled_in_chains_and_gives_the_eager_values(monkeyp
     assert compiled["out"].shape == (7, 3) and not np.allclose(compiled["out"].sum(axis=1), 1.0)  # logits
     np.testing.assert_allclose(forward.outputs(model, x, ["c1"], spatial_mean=True)["c1"], means["c1"], rtol=1e-5)
     assert means["c1"].shape == (7, 4)
+
+
+def test_chain_slices_cover_the_batch_in_order(monkeypatch):
+    monkeypatch.setitem(chains._state, "chains", 2)
+    assert chains.slices(5) == [slice(0, 3), slice(3, 5)]
+    parts = chains.split(np.arange(5))
+    assert [p.tolist() for p in parts] == [[0, 1, 2], [3, 4]]
+    assert chains.split((7,)) == [(7,)]

@@ -39,7 +39,7 @@ def outputs(
         known[key] = graph.compile_if_traceable(
             model, lambda *parts: [one(part) for part in parts], reduce_retracing=True, autograph=False
         )
-    found = known[key](*np.split(inputs, np.cumsum(chains.sizes(len(inputs)))[:-1]))
+    found = known[key](*chains.split(inputs))
     return {k: np.concatenate([np.asarray(part[k]) for part in found]) for k in want}
 
 

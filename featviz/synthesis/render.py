@@ -166,11 +166,6 @@ def steps_per_call(seconds: float, count: int) -> int:
     return max(1, min(MAX_STEPS_PER_CALL, int(CALL_SECONDS * count / max(seconds, 1e-9))))
 
 
-def _slices(sizes: list[int]) -> list[slice]:
-    ends = np.cumsum(sizes)
-    return [slice(int(end - size), int(end)) for size, end in zip(sizes, ends)]
-
-
 class _Ascent:
     """One render's state: the image parameters, the random draws, the optimizer and the compiled step."""
 
@@ -185,7 +180,7 @@ class _Ascent:
         table = randomness.transform_table(batch.keys, seeds, recipe.steps)
         # One parameterization and one table of draws per chain (chains.py): the chains share nothing.
         self.params, self.draws = [], []
-        for part in _slices(chains.sizes(len(batch.keys))):
+        for part in chains.slices(len(batch.keys)):
             own = seeds[part] if isinstance(seeds, (tuple, list)) else seeds
             start = batch.starts[part] if batch.starts is not None else None
             self.params.append(
