@@ -271,7 +271,8 @@ def activations(
     type=click.IntRange(min=2),
     default=None,
     metavar="K",
-    help="K different patterns per map, with lucid's diversity term (into seed-S-diverse-K/).",
+    help="K different patterns per map, with lucid's diversity term aimed at the natural images' spread "
+    "(into seed-S-diverse-K/).",
 )
 @click.option(
     "--param",

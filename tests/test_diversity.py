@@ -5,7 +5,7 @@ import json
 import helpers
 import numpy as np
 
-from featviz import diversity, models, patterns
+from featviz import datasets, diversity, exemplars, models, patterns
 from featviz.synthesis import render
 
 
@@ -29,6 +29,42 @@ def test_the_diversity_term_spreads_the_patterns(monkeypatch):
     monkeypatch.setattr(diversity, "WEIGHT", 0.0)
     plain = diversity.diverse(model, request(model), [0, 1], 3).dissimilarity
     assert (spread > plain).all(), (spread, plain)
+
+
+def test_each_map_is_scaled_by_its_own_best_natural_value():
+    best = np.array([2.0, 0.0, 4.0, -1.0], np.float32)  # maps 1 and 3: no natural image drives them above zero
+    np.testing.assert_allclose(diversity.map_scales(best, [0, 1, 2, 3]), [0.5, 1 / 3, 0.25, 1 / 3])
+    np.testing.assert_array_equal(diversity.map_scales(None, [5, 6]), [1.0, 1.0])
+
+
+def test_the_penalty_with_a_target_counts_only_the_similarity_above_it():
+    model = helpers.tiny_cnn()
+    x = np.random.default_rng(0).uniform(0, 1, (2, 12, 12, 1)).astype(np.float32)
+    _, taps = models.run_graph(model, x[[0, 0, 0, 1]], {"c1"}, stop=True)  # map A: two equal images; map B: not
+    similar = diversity.similarity_penalty("c1", 2)(taps, None).numpy()
+    np.testing.assert_allclose(similar[[0, 2]], similar[[1, 3]], rtol=1e-6)  # a pair shares its similarity
+    assert similar[0] > 0.999 and similar[2] < similar[0]
+    allowed = np.array([0.5, 0.5, 1.0, 1.0], np.float32)
+    hinge = diversity.similarity_penalty("c1", 2, allowed)(taps, None).numpy()
+    np.testing.assert_allclose(hinge, [similar[0] - 0.5, similar[1] - 0.5, 0.0, 0.0], atol=1e-6)
+
+
+def natural_for(model, layer: str, k: int):
+    noise = np.random.default_rng(1).uniform(0, 1, (16, 12, 12, 1)).astype(np.float32)
+    images = datasets.Dataset("noise", x=noise)
+    stats = exemplars.scan(model, [layer], images, (0.0, 1.0), exemplars.ScanOptions(top_k=k))
+    return images, stats[layer]
+
+
+def test_with_natural_images_the_term_pushes_towards_their_spread(monkeypatch):
+    model = helpers.tiny_cnn()
+    natural = natural_for(model, "c2", 3)
+    monkeypatch.setattr(diversity, "MARGIN", 50.0)  # a target out of reach: the hinge acts at every step
+    spread = diversity.diverse(model, request(model), [0, 1], 3, natural)
+    monkeypatch.setattr(diversity, "TARGET_WEIGHT", 0.0)
+    plain = diversity.diverse(model, request(model), [0, 1], 3, natural)
+    assert (spread.dissimilarity > plain.dissimilarity).all(), (spread.dissimilarity, plain.dissimilarity)
+    assert (spread.natural_dissimilarity > 0).all()
 
 
 def test_patterns_diversity_writes_k_patterns_per_map(cli, tiny_files, tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import __version__, activations, layout, models, scoring
+from .. import __version__, activations, diversity, layout, models, scoring
 from ..models import inputs
 from ..preprocess import as_preprocess
 from . import html, thumbs
@@ -184,10 +184,13 @@ def _diverse(r: LayerResult, m: int, page: str) -> str:
     d, i = r.diverse, r.diverse.maps.index(m)
     ratios = ", ".join("n/a" if s.ratio is None else f"{s.ratio:.2f}" for s in d.scores[i])
     natural = d.natural_dissimilarity
+    aim = "lucid's diversity term"
+    if natural is not None:
+        aim += f", aimed at {diversity.MARGIN:g} times the spread of the map's top {d.k} natural images"
     natural = "" if natural is None else f" (its top {d.k} natural images: {natural[i]:.3f})"
     return (
         f'<h2>{d.k} diverse patterns</h2><p class="muted">Optimized together with a penalty on the similarity '
-        f"of their styles (lucid's diversity term). Ratios {esc(ratios)}; mean pairwise dissimilarity "
+        f"of their styles ({aim}). Ratios {esc(ratios)}; mean pairwise dissimilarity "
         f"{d.dissimilarity[i]:.3f}{esc(natural)}.</p>"
         + _img(page, layout.map_picture(r.info, "diverse", m), f"{d.k} diverse patterns of map {m}")
     )
