@@ -80,7 +80,9 @@ def tile_figure(
     tiles = np.asarray(tiles, dtype=np.float32)
     cols = columns or grid_shape(len(tiles))[1]
     canvas, corners = mosaic(tiles, cols)
-    axes_w = max(cols * TILE_INCHES, 7.0)
+    font = label_points(cols)
+    widest = max((text_inches(label, font) for label in labels), default=0.0)
+    axes_w = max(cols * TILE_INCHES, 7.0, cols * widest)
     axes_h = axes_w * canvas.shape[0] / canvas.shape[1]
     lines = wrap_title(title, axes_w + 0.4)
     top, bottom, right = 0.15 + 0.2 * len(lines), 0.1, (1.1 if scale.colorbar else 0.2)
@@ -92,7 +94,7 @@ def tile_figure(
         canvas = np.where(np.isnan(canvas), 1.0, canvas)
     image = ax.imshow(canvas, cmap=colormap, vmin=scale.vmin, vmax=scale.vmax, interpolation="nearest", aspect="equal")
     ax.set_axis_off()
-    _label_tiles(ax, corners, labels, set(marked), tiles.shape[1:3], cols)
+    _label_tiles(ax, corners, labels, set(marked), tiles.shape[1:3], font)
     if lines:
         fig.suptitle("\n".join(lines), fontsize=TITLE_POINTS, y=1 - 0.1 / height, va="top")
     if scale.colorbar:
@@ -108,11 +110,20 @@ def wrap_title(title: str, inches: float) -> list[str]:
     return textwrap.wrap(title, max(20, int(inches * 72 / (0.6 * TITLE_POINTS))))
 
 
-def _label_tiles(ax, corners, labels, marked: set, tile_shape, cols: int) -> None:
+def text_inches(text: str, points: float) -> float:
+    """About how wide `text` is set at `points`, with glyphs 0.6 em wide on average."""
+    return len(text) * 0.6 * points / 72
+
+
+def label_points(cols: int) -> float:
+    """The tile labels' font size: smaller as the columns grow."""
+    return max(5.5, min(8.0, 100.0 / cols))
+
+
+def _label_tiles(ax, corners, labels, marked: set, tile_shape, font: float) -> None:
     from matplotlib.patches import Rectangle
 
     h, w = tile_shape
-    font = max(5.5, min(8.0, 100.0 / cols))
     for i, ((x, y), label) in enumerate(zip(corners, labels)):
         colour = "crimson" if i in marked else "black"
         ax.text(x - 0.5, y - 0.6, label, fontsize=font, color=colour, va="bottom", ha="left", clip_on=False)

@@ -67,6 +67,24 @@ def test_titles_fit_the_figure_whatever_the_model_name(name):
     assert box.y0 > top_of_tiles - 8  # above the first row of tiles and their labels
 
 
+@pytest.mark.parametrize(
+    "n,labels",
+    [
+        (10, ["airplane: 2/2", "automobile: 2/2", "bird: 2/2"] + [f"class {i}: 2/2" for i in range(7)]),
+        (64, [f"{i} negative" for i in range(64)]),
+    ],
+)
+def test_tile_labels_do_not_overlap_their_neighbours(n, labels):
+    """The figure widens when labels are longer than a tile is wide (CIFAR class names did overlap)."""
+    fig = grids.tile_figure(np.zeros((n, 8, 8, 3)), labels, columns=min(n, 12))
+    fig.canvas.draw()
+    texts = fig.axes[0].texts
+    for left, right in zip(texts, texts[1:]):
+        a, b = left.get_window_extent(), right.get_window_extent()
+        if abs(a.y0 - b.y0) < 1:  # same row
+            assert a.x1 <= b.x0, (left.get_text(), right.get_text())
+
+
 def test_thumbnails_upscale_with_nearest_neighbour():
     pixels = np.array([[0, 255], [255, 0]], np.uint8)
     big = thumbs.upscale(pixels, 3)
