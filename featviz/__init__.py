@@ -22,4 +22,4 @@ The layout follows the data, left to right:
     cli.py       the command line, a thin layer over all of the above
 """
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"

@@ -74,6 +74,25 @@ def test_relaxed_relu_wakes_a_map_that_starts_at_zero():
     assert woke.history[-1, 0] > 0.0
 
 
+@pytest.mark.parametrize("relax", [True, False])
+def test_relaxed_relu_passes_extra_gradient_only_in_maps_still_at_zero(relax):
+    """An awake map learns through its positive units alone; a map with none gets the relaxed gradient."""
+    tf = _tf.tf()
+    x = np.full((1, 2, 2, 2), -1.0, np.float32)
+    x[0, 0, 0, 0] = 2.0  # channel 0 is awake at one unit; channel 1 is asleep
+    relu, state = render.relaxed_relu()
+    state["relax"] = tf.constant(relax)
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = -tf.reduce_sum(relu(x))
+    grad = tape.gradient(loss, x).numpy()
+    awake = np.zeros((2, 2))
+    awake[0, 0] = -1.0
+    np.testing.assert_array_equal(grad[0, ..., 0], awake)
+    np.testing.assert_array_equal(grad[0, ..., 1], np.full((2, 2), -1.0 if relax else 0.0))
+
+
 def test_dead_maps_are_detected_from_natural_images():
     model = helpers.with_dead_map(helpers.tiny_cnn(), "c2", 4)
     inputs = helpers.random_digits()[..., None].astype(np.float32) / 255

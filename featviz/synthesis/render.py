@@ -5,9 +5,10 @@ parameterization, the random transforms, the forward pass up to the
 objective's layers, the gradient and the Adam update. One `tf.function`
 runs several steps in a graph loop, so Python is called only between them.
 During the first `relax_steps` steps every ReLU of the objective's own layers
-lets through gradient that would raise its input, so maps that start at zero
-still learn (lucid's redirected ReLU, kept to the target: relaxing every ReLU
-of a deep network drives the image to black and leaves the maps stuck). The
+lets through gradient that would raise its input, in maps that are still at
+zero, so they learn too (lucid's redirected ReLU, kept to the target and to
+sleeping maps: relaxing every ReLU of a deep network drives the image to
+black and leaves the maps stuck). The
 last `polish_steps` run without transforms, tuning the pattern to the exact
 image that is saved.
 """
@@ -29,7 +30,7 @@ from .hooks import Hooks
 from .objectives import Objective
 
 # Bump when the same settings start giving different patterns: it is part of every resume key.
-NUMERICS = 4
+NUMERICS = 5
 LEARNING_RATES = {"pixels": 0.1, "fourier": 0.05, "maco": 0.2}  # maco: radians of phase
 CALL_SECONDS = 0.25  # the work of one call into the compiled step loop
 MAX_STEPS_PER_CALL = 32
@@ -104,7 +105,7 @@ class RenderResult:
 
 
 def relaxed_relu():
-    """ReLU whose gradient, while `relax` is true, also passes where it would raise x."""
+    """ReLU whose gradient, while `relax` is true, also passes where it would raise x, in maps that are asleep."""
     tf = _tf.tf()
     state = {"relax": tf.constant(False)}
 
@@ -114,12 +115,26 @@ def relaxed_relu():
 
         def grad(dy):
             # dy is d(loss)/d(out); loss = -objective, so dy < 0 means "raise x".
-            passes = tf.logical_or(x > 0, tf.logical_and(relax, dy < 0))
+            passes = tf.logical_or(x > 0, tf.logical_and(relax, tf.logical_and(dy < 0, asleep(x, dy))))
             return tf.where(passes, dy, tf.zeros_like(dy))
 
         return tf.nn.relu(x), grad
 
     return relu, state
+
+
+def asleep(x, dy):
+    """Per image and channel: is every unit the objective pulls up (dy < 0) at or below zero?
+
+    Those maps need the relaxed gradient to wake. A map with a unit already
+    above zero learns through it; relaxing its other units as well pushes
+    whole regions to one level, as happened to the first convolution's maps
+    (white fields with an edge instead of stripes). Dense units are their own map.
+    """
+    tf = _tf.tf()
+    below = tf.logical_or(x <= 0, dy >= 0)
+    axes = list(range(1, len(x.shape) - 1))
+    return tf.reduce_all(below, axis=axes, keepdims=True) if axes else below
 
 
 def render(
