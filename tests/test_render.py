@@ -257,6 +257,32 @@ def test_a_small_layer_s_seeds_share_one_unit(tmp_path):
     assert owner[units[0].key] == [0, 1, 2] and pending == [1, 1, 1]
 
 
+def test_a_batch_holds_more_images_on_smaller_canvases():
+    assert [patterns.batch_size(c) for c in [(224, 224), (64, 64), (32, 32), (28, 28), (12, 12)]] == [
+        128,
+        128,
+        256,
+        334,
+        1820,
+    ]
+
+
+@pytest.mark.parametrize("side, seed_groups", [(32, [(0, 1, 2)]), (64, [(0,), (1,), (2,)])])
+def test_an_80_map_layer_s_seeds_share_a_unit_only_on_a_small_canvas(tmp_path, side, seed_groups):
+    from featviz.execution import driver
+    from featviz.output import OutputDir
+    from featviz.pattern_store import Store
+
+    k = helpers.keras()
+    model = k.Sequential([k.Input((side, side, 3)), k.layers.Conv2D(80, 3, name="wide")])
+    request = patterns.PatternRequest(models.resolve_layer(model, "wide"), (side, side), recipe=FAST)
+    job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(80)), patterns.Natural(None, None))
+    with OutputDir(tmp_path / "out") as out:
+        units, _, _ = driver._plan([Store(job.for_seed(s), out) for s in (0, 1, 2)], None)
+    assert [u.all_seeds for u in units] == seed_groups
+    assert all(u.maps == tuple(range(80)) for u in units)
+
+
 def _loaded(model, folder):
     model.save(folder / "tiny.keras")
     return models.load(folder / "tiny.keras")

@@ -48,7 +48,7 @@ def _plan(stores: list[Store], progress) -> tuple[list[Unit], dict[str, list[int
     """The units, which stores each one feeds (one per seed), and how many units each store waits for.
 
     Consecutive stores that differ only in their seed and miss the same maps share units: a layer of 16 maps
-    and 3 seeds is one batch of 48 images rather than three of 16.
+    and 3 seeds is one batch of 48 images rather than three of 16, and at 32x32 one of 80 maps, 240.
     """
     units, owner, pending = [], {}, [0] * len(stores)
     for group in _seed_groups(stores):
@@ -56,7 +56,7 @@ def _plan(stores: list[Store], progress) -> tuple[list[Unit], dict[str, list[int
         first = group[0][1].job
         if progress is not None and len(first.maps) > len(todo):
             progress((len(first.maps) - len(todo)) * first.request.recipe.steps * len(group))
-        per_unit = max(1, patterns.CHUNK // max(len(todo), 1))
+        per_unit = max(1, patterns.batch_size(first.request.canvas) // max(len(todo), 1))
         for start in range(0, len(group), per_unit):
             part = group[start : start + per_unit]
             seeds = tuple(store.job.request.seed for _, store in part) if len(part) > 1 else ()
