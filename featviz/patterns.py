@@ -9,6 +9,7 @@ work, and an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -43,8 +44,11 @@ class PatternRequest:
     seed: int = 0
 
     def settings(self, model_sha256: str) -> dict:
-        """Everything that decides the pixels, as requested: the manifest's reuse key."""
-        return {
+        """Everything that decides the pixels, as requested: the manifest's reuse key.
+
+        In the form JSON reads back (lists, not tuples), so that it equals the saved manifest's.
+        """
+        settings = {
             "numerics": render.NUMERICS,
             "model_sha256": model_sha256,
             "layer": self.layer.name,
@@ -54,6 +58,7 @@ class PatternRequest:
             "seed": self.seed,
             "recipe": recipe_record(self.recipe),
         }
+        return json.loads(json.dumps(settings))
 
 
 def recipe_record(recipe: Recipe) -> dict:

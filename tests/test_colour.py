@@ -66,6 +66,24 @@ def test_recipe_for_colour_measures_the_basis_on_the_dataset():
     assert plain.colour is None and plain.param == "fourier"
 
 
+def test_a_colour_model_s_patterns_are_reused_by_the_next_run(tmp_path):
+    from featviz import models
+    from featviz.output import OutputDir
+
+    np.savez(tmp_path / "rgb.npz", x=np.random.default_rng(3).integers(0, 256, (8, 12, 12, 3), dtype=np.uint8))
+    rgb_model().save(tmp_path / "rgb.keras")
+    short = render.Recipe(steps=8, relax_steps=2, polish_steps=2)
+    runs = []
+    for _ in range(2):  # as two invocations of featviz patterns would
+        loaded = models.load(tmp_path / "rgb.keras")
+        request = patterns.PatternRequest(models.resolve_layer(loaded.model, "c2"), (12, 12), recipe=short)
+        job = patterns.prepare(loaded, request, [0, 1], tmp_path / "rgb.npz")
+        assert job.request.recipe.colour is not None
+        with OutputDir(tmp_path / "out") as out:
+            runs.append(job.run(out))
+    assert [(r.rendered, r.reused, r.restarted) for r in runs] == [(2, 0, []), (0, 2, [])]
+
+
 @pytest.mark.parametrize("param", ["pixels", "fourier", "maco"])
 def test_decorrelated_colour_raises_the_objective(param):
     x = np.random.default_rng(3).uniform(0, 1, (8, 12, 12, 3)).astype(np.float32)
