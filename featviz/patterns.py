@@ -115,7 +115,7 @@ def batch_size(canvas: tuple[int, int]) -> int:
 
 
 def chunks(maps: Sequence[int]) -> list[list[int]]:
-    """The batches that maps are optimized in: CHUNK maps each."""
+    """The units a layer's maps are rendered in: CHUNK maps each (a batch may join several seeds' units)."""
     return [list(maps[start : start + CHUNK]) for start in range(0, len(maps), CHUNK)]
 
 
