@@ -26,7 +26,7 @@ from .preprocess import InputRange, as_preprocess
 from .synthesis import colour, objectives, render
 from .synthesis.render import Recipe
 
-CHUNK = 128  # maps of one seed optimized together; a batch holds at least this many images
+CHUNK = 128  # maps of one seed optimized together, and the most images in a batch on a large canvas
 # On small canvases a step costs less per image in a bigger batch, so there a batch holds up to this many
 # pixels: the seeds of a CIFAR ResNet's 80-map layer go together (240 images), 9% faster than one by one.
 BATCH_PIXELS = 256 * 32 * 32
