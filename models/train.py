@@ -257,7 +257,9 @@ def main() -> None:
     args = p.parse_args()
     args.schedule = args.schedule or ("constant" if args.arch == "cnn" else "cosine")
     stem = args.stem or {"cnn": "mnist_cnn", "resnet": "mnist_resnet_v2", "plain": "mnist_plain_deep"}[args.arch]
-    write_outputs(train(args), Path(args.out), stem, args.samples or args.arch == "cnn")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # before the training, not after it
+    write_outputs(train(args), out, stem, args.samples or args.arch == "cnn")
 
 
 if __name__ == "__main__":

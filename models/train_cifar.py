@@ -267,7 +267,9 @@ def main() -> None:
     )
     p.add_argument("--samples", action="store_true", help="also write the sample images and the exemplar npz")
     args = p.parse_args()
-    write_outputs(train(args), Path(args.out), args.samples)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # before the hour of training, not after it
+    write_outputs(train(args), out, args.samples)
 
 
 if __name__ == "__main__":
