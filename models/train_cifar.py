@@ -241,6 +241,15 @@ def write_samples(out: Path, xh: np.ndarray, yh: np.ndarray, predictions: np.nda
     np.savez_compressed(out / "cifar10_exemplars.npz", x=xh[chosen], y=yh[chosen])
 
 
+def evaluate(path: str, data: str | None) -> float:
+    """The held-out accuracy of a saved model, as it is shipped (float32), on the 10,000 test images."""
+    import keras
+
+    _, (xh, yh), _ = load_cifar(data)
+    model = keras.models.load_model(path)
+    return float((model.predict(xh.astype("float32"), batch_size=500, verbose=0).argmax(1) == yh).mean())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", choices=["resnet", "plain"], default="resnet")
@@ -266,7 +275,11 @@ def main() -> None:
         "--backup", help="folder for the state after each epoch: run again to resume (Keras BackupAndRestore)"
     )
     p.add_argument("--samples", action="store_true", help="also write the sample images and the exemplar npz")
+    p.add_argument("--evaluate", metavar="MODEL", help="print a saved model's test accuracy and exit; no training")
     args = p.parse_args()
+    if args.evaluate:
+        print(f"{args.evaluate}: test accuracy {evaluate(args.evaluate, args.data):.4f}")
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)  # before the hour of training, not after it
     write_outputs(train(args), out, args.samples)
