@@ -93,6 +93,7 @@ def xplique_run(model, model_spec: str, layer, steps: int, input_range, best) ->
             "bench_colour", "xplique_images", model_spec=model_spec, layer=layer.name, steps=steps, out=out
         )
         if seconds is None:
+            print("  xplique Fourier: left out (xplique is not importable, or the channels have different ranges)")
             return None
         unit = np.load(out)
     return Run("xplique Fourier", seconds, unit, measured(model, layer, unit, best, input_range))

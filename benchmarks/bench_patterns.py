@@ -24,7 +24,7 @@ side by side, all measured in this run:
     <= 2.20, with CUDA) conflict with featviz's, so install it without them:
     `pip install --no-deps xplique==2.0.2 deprecated einops opencv-python-headless
     scikit-learn threadpoolctl joblib tensorflow-probability==0.25.0
-    tf-keras==2.21.0 dm-tree cloudpickle gast decorator wrapt`
+    tf-keras==2.21.0 dm-tree cloudpickle gast decorator wrapt narwhals`
     (tf-keras at your TensorFlow's version);
   - quality: the fraction of live maps whose saved 8-bit pattern reaches
     ratio >= 1, and the peak memory of the process.

@@ -5,7 +5,8 @@
 #
 # The two compare figures are written into gallery/compare/ (a new folder when the
 # models change: git rm the old one). bench_colour's xplique rows need xplique
-# installed as benchmarks/bench_patterns.py says; without it they are left out.
+# installed as benchmarks/bench_patterns.py says; without it they are left out
+# (check with: python -c "import xplique.features_visualizations").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 logs=${1:-/tmp/featviz-cifar-figures}

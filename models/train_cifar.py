@@ -77,7 +77,7 @@ def _decode(path: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def build(keras, arch: str, mean: np.ndarray, var: np.ndarray, width: int = 16):
+def build(keras, arch: str, mean: np.ndarray, var: np.ndarray, width: int = 18):
     """The ResNet V2 or its plain twin (mnist's _stages at 32x32x3, `width` maps in the first stage),
     with preprocessing inside."""
     L = keras.layers
@@ -259,11 +259,11 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument(
-        "--weight-decay", type=float, default=5e-4, help="decoupled (Keras): 5e-3 is about the classic coupled 5e-4"
+        "--weight-decay", type=float, default=5e-3, help="decoupled (Keras): 5e-3 is about the classic coupled 5e-4"
     )
-    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--threads", type=int, help="TensorFlow's intra- and inter-op threads (default: TensorFlow's)")
-    p.add_argument("--width", type=int, default=16, help="maps in the first stage; the others have 2x and 4x")
+    p.add_argument("--width", type=int, default=18, help="maps in the first stage; the others have 2x and 4x")
     p.add_argument(
         "--precision",
         choices=["auto", "float32", "bfloat16"],

@@ -136,7 +136,8 @@ def test_bundled_cifar_pair_reads_raw_pixels_and_judges_each_other():
     samples = bundled.samples((32, 32, 3))
     pixels = np.stack([np.asarray(Image.open(p).convert("RGB"), np.float32) for p in samples])  # raw 0..255
     truth = [classes.names(resnet.path).index(p.name.split("-")[1]) for p in samples]
-    for model, least in ((resnet.model, 10), (twin.model, 8)):  # the samples were picked among the ResNet's hits
+    # The samples were picked among the ResNet's hits; the twin, at 87% on the test set, may miss a few.
+    for model, least in ((resnet.model, len(samples)), (twin.model, len(samples) - 4)):
         assert (np.asarray(model(pixels)).argmax(1) == truth).sum() >= least
 
 
