@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Redo every CIFAR-10 figure and measurement in the main README from the bundled pair.
 #
-#     bash models/cifar_figures.sh [LOGS]     # about 45 minutes on 2 cores; logs in LOGS
+#     bash models/cifar_figures.sh [LOGS]     # about an hour on 2 cores; logs in LOGS
 #
 # The two compare figures are written into gallery/compare/ (a new folder when the
 # models change: git rm the old one). bench_colour's xplique rows need xplique
