@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import defaults, grids, images, models
+from . import defaults, grids, images, models, stable
 from .models import LayerInfo
 from .preprocess import InputRange
 
@@ -22,7 +22,7 @@ class Activations:
     def top(self, k: int) -> list[tuple[int, float]]:
         """The k maps with the highest mean activation: [(map, mean), ...]."""
         means = self.maps.mean(axis=(0, 1))
-        order = np.argsort(-means, kind="stable")[:k]
+        order = stable.descending(means)[:k]
         return [(int(i), float(means[i])) for i in order]
 
     def predictions(self, k: int = 3) -> list[tuple[int, float]]:
@@ -33,7 +33,7 @@ def top_outputs(output: np.ndarray | None, k: int) -> list[tuple[int, float]]:
     """The k largest entries of an output vector: [(class, value), ...]; [] if it is not a vector."""
     if output is None or output.ndim != 1:
         return []
-    order = np.argsort(-output, kind="stable")[:k]
+    order = stable.descending(output)[:k]
     return [(int(i), float(output[i])) for i in order]
 
 

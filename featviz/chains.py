@@ -61,12 +61,13 @@ def sizes(n: int, chains: int | None = None) -> list[int]:
     return [n // k + (1 if i < n % k else 0) for i in range(k)]
 
 
-def slices(n: int) -> list[slice]:
+def slices(n: int, chains: int | None = None) -> list[slice]:
     """The rows of each chain in a batch of n: [slice(0, 64), slice(64, 128)] for 128 in 2."""
-    ends = list(itertools.accumulate(sizes(n)))
-    return [slice(end - size, end) for size, end in zip(sizes(n), ends)]
+    parts = sizes(n, chains)
+    ends = list(itertools.accumulate(parts))
+    return [slice(end - size, end) for size, end in zip(parts, ends)]
 
 
-def split(batch):
-    """A batch (an array, or anything sliced by rows) in its chains' parts."""
-    return [batch[part] for part in slices(len(batch))]
+def split(batch, chains: int | None = None):
+    """A batch (an array, or anything sliced by rows) in its chains' parts (default: count())."""
+    return [batch[part] for part in slices(len(batch), chains)]

@@ -4,7 +4,14 @@ The scan streams the dataset a batch at a time through one compiled
 function that returns only per-map numbers, so memory stays bounded by the
 batch whatever the dataset's size. Statistics of dataset slices merge
 exactly (`LayerStats.merge`): best by max, top-k by merging sorted lists,
-ties broken by the lower image index.
+ranked by stable.rank_key, ties broken by the lower image index.
+
+Every image is computed in the same place of a batch of the same shape,
+however the dataset is sliced: batches are `block` images aligned to the
+dataset's first image, the last one padded, each split into the same
+chains. A matrix product's rounding depends on its row count on some CPUs
+(AVX2), so without this a slice scanned on another worker could round a
+class logit differently from the whole scan.
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import _tf, chains, defaults, images, models
+from . import _tf, chains, defaults, images, models, stable
 from .datasets import Dataset
 from .preprocess import InputRange
 from .synthesis.objectives import parse_kind
 
 SCAN_BATCH = 64
+SCAN_CHAINS = 2  # every batch splits into this many parts, whatever the machine's chains (chains.py)
 
 
 @dataclass
@@ -71,7 +79,7 @@ class LayerStats:
         """The statistics of both slices together: exact, whatever order slices come in."""
         values = np.concatenate([self.top_values, other.top_values], axis=1)
         indices = np.concatenate([self.top, other.top], axis=1)
-        order = np.lexsort((indices, -values), axis=-1)[:, :k]
+        order = np.lexsort((indices, -stable.rank_key(values)), axis=-1)[:, :k]
         return LayerStats(
             np.maximum(self.best, other.best), self.total + other.total, self.fired + other.fired,
             self.count + other.count, np.take_along_axis(indices, order, 1), np.take_along_axis(values, order, 1),
@@ -103,6 +111,19 @@ class ScanOptions:
     kind: str = defaults.OBJECTIVE  # the objective each map is measured with
     top_k: int = defaults.TOP_K  # images kept per map
     offset: int = 0  # the first image's index: a slice's statistics then merge with the others'
+    block: int = 0  # images per batch, the same for every slice of a dataset; 0: block_for(the dataset)
+
+
+def block_for(count: int) -> int:
+    """Images per scan batch for a dataset of `count` images: slices must start at a multiple of it."""
+    return max(1, min(SCAN_BATCH, count))
+
+
+def slices(count: int, parts: int) -> list[tuple[int, int]]:
+    """(start, stop) of at most `parts` slices of a dataset, each starting at a multiple of its block."""
+    block = block_for(count)
+    size = -(-count // (max(parts, 1) * block)) * block
+    return [(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def scan(
@@ -115,13 +136,14 @@ def scan(
 ) -> dict[str, LayerStats]:
     """One streamed pass over the dataset for all layers: per-map best, mean, firing rate and top-k."""
     kind, top_k, offset = options.kind, options.top_k, options.offset
+    block = options.block or block_for(len(dataset))
     summarize = _summarizer(model, list(layers), kind)
     shape = models.input_shape(model)
     flat = {info.name for info in models.list_layers(model) if not info.spatial}
     classes = dataset.class_count
     stats = {name: None for name in layers}
-    for start, unit in dataset.batches(shape, SCAN_BATCH):
-        outs = summarize(images.to_range(unit, input_range))
+    for start, unit in dataset.batches(shape, block):
+        outs = summarize(_padded(images.to_range(unit, input_range), block), len(unit))
         labels = _labels(dataset, start, len(unit))
         for name, (values, fired) in zip(layers, outs):
             values, fired = np.asarray(values, np.float32), np.asarray(fired)
@@ -131,6 +153,12 @@ def scan(
         if progress is not None:
             progress(len(unit))
     return stats
+
+
+def _padded(batch: np.ndarray, block: int) -> np.ndarray:
+    """The batch with zero images appended up to `block` rows, so every batch has one shape."""
+    missing = block - len(batch)
+    return batch if missing <= 0 else np.concatenate([batch, np.zeros((missing, *batch.shape[1:]), batch.dtype)])
 
 
 def _labels(dataset: Dataset, start: int, count: int) -> np.ndarray | None:
@@ -152,9 +180,9 @@ def by_class(values: np.ndarray, labels: np.ndarray | None) -> np.ndarray | None
 
 
 def _summarizer(model, layers: list[str], kind: str):
-    """inputs -> [(values (N, maps), fired (N, maps))] per layer, as numpy.
+    """(inputs, n) -> [(values (n, maps), fired (n, maps))] per layer for the first n inputs, as numpy.
 
-    One compiled call runs the batch's chains (chains.py) at once, each on its own part of the batch.
+    One compiled call runs the batch's SCAN_CHAINS parts at once (chains.py), each on its own part.
     """
     tf = _tf.tf()
 
@@ -170,10 +198,10 @@ def _summarizer(model, layers: list[str], kind: str):
 
     compiled = models.graph.compile_if_traceable(model, each_part, reduce_retracing=True, autograph=False)
 
-    def run(x):
-        found = compiled(*chains.split(x))
+    def run(x, n):
+        found = compiled(*chains.split(x, SCAN_CHAINS))
         return [
-            tuple(np.concatenate([np.asarray(part[i][j]) for part in found]) for j in (0, 1))
+            tuple(np.concatenate([np.asarray(part[i][j]) for part in found])[:n] for j in (0, 1))
             for i in range(len(layers))
         ]
 

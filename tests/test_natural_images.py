@@ -1,11 +1,13 @@
 """Natural images: folder trees and arrays, fitted by centre crop, scanned in bounded batches, merged exactly."""
 
+from dataclasses import replace
+
 import helpers
 import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import datasets, exemplars, models
+from featviz import datasets, exemplars, models, stable
 
 
 def test_fit_crops_the_centre_to_the_aspect_then_resizes():
@@ -40,7 +42,8 @@ def test_bundled_exemplars_only_for_models_that_take_their_data():
 def brute_force(model, layer, x, k):
     maps = np.asarray(models.extractor(model, [layer])(x))
     values = maps.mean(axis=(1, 2))
-    order = np.lexsort((np.broadcast_to(np.arange(len(x))[:, None], values.shape).T, -values.T), axis=-1)[:, :k]
+    ranked = -stable.rank_key(values.T)
+    order = np.lexsort((np.broadcast_to(np.arange(len(x))[:, None], values.shape).T, ranked), axis=-1)[:, :k]
     return values, (maps.max(axis=(1, 2)) > 0), order
 
 
@@ -103,3 +106,44 @@ def test_patterns_of_a_colour_model_are_scored_against_a_folder_and_not_scored_w
     assert bare.exit_code == 0 and "not scored" in bare.stderr and "not scored" in bare.stdout
     scored = cli("patterns", tmp_path / "rgb.keras", "--steps", "4", "--dataset", tmp_path / "images")
     assert scored.exit_code == 0 and "live maps at ratio >= 1" in scored.stdout
+
+
+def wide_head(seed: int = 3):
+    """conv (8 maps) -> flatten (1,568 values) -> dense logits: a matrix product whose rounding can depend on rows."""
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=seed)
+    return k.Sequential(
+        [k.Input((16, 16, 1)), k.layers.Conv2D(8, 3, activation="relu", name="c", kernel_initializer=init),
+         k.layers.Flatten(), k.layers.Dense(10, name="logits", kernel_initializer=init)]
+    )  # fmt: skip
+
+
+def test_a_slice_scanned_apart_gives_the_very_bits_of_the_whole_scan():
+    model = wide_head()
+    x = np.random.default_rng(0).random((150, 16, 16, 1)).astype(np.float32)
+    data = datasets.Dataset("d", x=x, labels=np.arange(150) % 10)
+    options = exemplars.ScanOptions(top_k=150)  # every value, ranked
+    whole = exemplars.scan(model, ["c", "logits"], data, options=options)
+    block = exemplars.block_for(len(data))
+    parts = [
+        exemplars.scan(
+            model, ["c", "logits"], data.slice(start, stop), options=replace(options, offset=start, block=block)
+        )
+        for start, stop in exemplars.slices(len(data), 2)
+    ]
+    assert len(parts) == 2
+    for name in ("c", "logits"):
+        merged = parts[1][name].merge(parts[0][name], 150)  # in either order
+        assert merged.best.tobytes() == whole[name].best.tobytes()
+        assert merged.top_values.tobytes() == whole[name].top_values.tobytes()
+        np.testing.assert_array_equal(merged.top, whole[name].top)
+
+
+def test_rank_keys_keep_five_digits_so_a_last_bit_never_reorders_near_ties():
+    one = np.float32(1.0)
+    assert stable.rank_key(np.float32([1 + 2**-20]))[0] == one  # below the step: a tie with 1
+    assert stable.rank_key(np.float32([1 + 2**-16]))[0] == np.float32(1 + 2**-16)  # one step: kept
+    assert stable.rank_key(np.float32([-1 - 2**-20, np.inf, -np.inf])).tolist() == [-1.0, np.inf, -np.inf]
+    near = np.float32([0.5, 2.0000002, 2.0, 1.0])  # maps 1 and 2 differ in the last bit: a tie, lower index first
+    assert stable.descending(near).tolist() == [1, 2, 3, 0]
+    assert stable.descending(np.nextafter(near, np.float32(0))).tolist() == [1, 2, 3, 0]

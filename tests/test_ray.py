@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from featviz import models
+from featviz import exemplars, models
 from featviz.execution.driver import run_jobs
 from featviz.output import OutputDir
 from featviz.report import gallery
@@ -89,16 +90,24 @@ def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(clu
     assert workers <= pids and os.getpid() not in workers
 
 
-def test_the_scan_split_across_workers_merges_exactly(cluster, tiny, tiny_files):
+def test_the_scan_split_across_workers_merges_to_the_very_bits(cluster, tiny, tmp_path):
+    import helpers
+
+    digits = helpers.random_digits(150, seed=4)
+    np.savez(tmp_path / "digits.npz", x=digits, y=np.arange(150) % 3)  # 3 classes: the class layer is scanned too
+    s = gallery.Settings(dataset=tmp_path / "digits.npz", **TINY)
+    assert len(exemplars.slices(150, 2)) == 2  # each worker scans a slice
     runner = executor(tiny, cluster)
     try:
-        split = gallery.scan_natural(tiny, settings(tiny_files), None, runner)
+        split = gallery.scan_natural(tiny, s, None, runner)
     finally:
         runner.close()
-    whole = gallery.scan_natural(tiny, settings(tiny_files))
+    whole = gallery.scan_natural(tiny, s)
+    assert set(whole.stats) == {"c1", "c2", "out"}
     for name, stats in whole.stats.items():
-        assert (split.stats[name].top == stats.top).all() and (split.stats[name].best == stats.best).all()
-        assert split.stats[name].count == stats.count == 16
+        assert split.stats[name].best.tobytes() == stats.best.tobytes()
+        assert split.stats[name].top_values.tobytes() == stats.top_values.tobytes()
+        assert (split.stats[name].top == stats.top).all() and split.stats[name].count == 150
 
 
 def test_a_worker_killed_mid_run_is_survived(cluster, tiny, tiny_files, tmp_path):

@@ -46,10 +46,8 @@ class Worker:
         found = unit.render(self.loaded.model)
         return found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision)
 
-    def scan(self, layers, dataset, input_range, top_k: int, offset: int):
-        return exemplars.scan(
-            self.loaded.model, layers, dataset, input_range, exemplars.ScanOptions(top_k=top_k, offset=offset)
-        )
+    def scan(self, layers, dataset, input_range, options: exemplars.ScanOptions):
+        return exemplars.scan(self.loaded.model, layers, dataset, input_range, options)
 
     def pid(self) -> int:
         return os.getpid()
@@ -106,11 +104,16 @@ class RayExecutor:
         return Done(unit, found, worker, ran), True
 
     def scan(self, layers: Sequence[str], dataset, input_range, top_k: int, progress=None) -> dict:
-        """The dataset split into one slice per worker, scanned in parallel, merged exactly."""
-        size = -(-len(dataset) // len(self.actors))
+        """The dataset split into one slice per worker, scanned in parallel, merged exactly.
+
+        Slices start at multiples of the scan's block, so each image is computed as the whole scan computes it.
+        """
+        block = exemplars.block_for(len(dataset))
+        parts = exemplars.slices(len(dataset), len(self.actors))
+        options = [exemplars.ScanOptions(top_k=top_k, offset=start, block=block) for start, _ in parts]
         refs = [
-            actor.scan.remote(list(layers), dataset.slice(start, start + size), input_range, top_k, start)
-            for actor, start in zip(self.actors, range(0, len(dataset), size))
+            actor.scan.remote(list(layers), dataset.slice(start, stop), input_range, o)
+            for actor, (start, stop), o in zip(self.actors, parts, options)
         ]
         merged = None
         for part in self.ray.get(refs):
