@@ -92,3 +92,45 @@ def test_thumbnails_upscale_with_nearest_neighbour():
     np.testing.assert_array_equal(big[:3, :3], 0)
     np.testing.assert_array_equal(big[:3, 3:], 255)
     assert thumbs.factor_for(28) == 3 and thumbs.factor_for(3, 48) == 16
+
+
+def test_a_top_image_drawn_from_activations_a_last_bit_apart_keeps_its_bytes(tmp_path):
+    from featviz.output import OutputDir
+    from featviz.report import pictures
+
+    rng = np.random.default_rng(0)
+    image = rng.random((12, 12, 1))
+    acts = rng.random((9, 4, 4)).astype(np.float32)
+    acts[:, 0, 0] = 100 / 256  # on a boundary of the 256-entry colour map: the last bit below moves it a step
+
+    def draw(a):
+        return thumbs.mosaic([thumbs.upscale(thumbs.overlay(image, a[i], 1.0), 3) for i in range(9)], 3)
+
+    perturbed = np.nextafter(acts, np.float32(-np.inf))
+    assert not np.array_equal(draw(perturbed), draw(acts))  # the drawing itself moves
+    with OutputDir(tmp_path) as out:
+        pictures.write_drawn(out, "top.png", draw(acts))
+    saved = (tmp_path / "top.png").read_bytes()
+    with OutputDir(tmp_path) as out:
+        pictures.write_drawn(out, "top.png", draw(perturbed))
+    assert (tmp_path / "top.png").read_bytes() == saved
+    with OutputDir(tmp_path) as out:  # another picture is written
+        pictures.write_drawn(out, "top.png", draw(acts * 0.5))
+    assert (tmp_path / "top.png").read_bytes() != saved
+
+
+def test_a_drawn_picture_someone_edited_is_not_kept(tmp_path):
+    from featviz.output import OutputDir
+    from featviz.report import pictures
+
+    pixels = np.zeros((4, 4, 3), np.uint8)
+    with OutputDir(tmp_path) as out:
+        pictures.write_drawn(out, "grid.png", pixels)
+    edited = pixels.copy()
+    edited[0, 0] = 1
+    from featviz import images
+
+    (tmp_path / "grid.png").write_bytes(images.png_bytes(edited))
+    with OutputDir(tmp_path, force=True) as out:
+        pictures.write_drawn(out, "grid.png", pixels)
+    assert (tmp_path / "grid.png").read_bytes() == images.png_bytes(pixels)

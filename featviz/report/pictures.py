@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import images, layout, models
 from ..models import forward
+from ..output import OutputDir
 from . import thumbs
 from .site import LayerResult, Site
 
@@ -39,6 +40,16 @@ def write_all(site: Site) -> None:
 
 def _write(site: Site, path: str, pixels: np.ndarray) -> None:
     site.out.write(path, images.png_bytes(pixels))
+
+
+def write_drawn(out: OutputDir, path: str, pixels: np.ndarray) -> None:
+    """A picture drawn from float activations, which round differently on another CPU.
+
+    A saved one that differs by at most one colour step in any pixel stays as it is, so a gallery
+    made on one CPU is reused to the byte on another.
+    """
+    if not out.kept(path, lambda saved: thumbs.one_step_apart(saved, pixels)):
+        out.write(path, images.png_bytes(pixels))
 
 
 def _thumb(site: Site, r: LayerResult, m: int, kernels: np.ndarray | None) -> None:
@@ -99,7 +110,7 @@ def _exemplars(site: Site, r: LayerResult) -> None:
         picked = [row_of[i] for i in top[m]]
         vmax = max(float(acts[picked, ..., m].max()), 1e-8)
         tiles = [thumbs.upscale(thumbs.overlay(unit[row], acts[row, ..., m], vmax), factor) for row in picked]
-        _write(site, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
+        write_drawn(site.out, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
 
 
 def _class_pictures(site: Site, r: LayerResult) -> None:
@@ -121,9 +132,8 @@ def _class_pictures(site: Site, r: LayerResult) -> None:
 def _sample_grids(site: Site, r: LayerResult) -> None:
     vmax = sample_vmax(site, r)
     for sample in site.samples:
-        _write(
-            site, layout.sample_activations(r.info, sample.path), thumbs.activation_grid(sample.maps[r.info.name], vmax)
-        )
+        grid = thumbs.activation_grid(sample.maps[r.info.name], vmax)
+        write_drawn(site.out, layout.sample_activations(r.info, sample.path), grid)
 
 
 def sample_vmax(site: Site, r: LayerResult) -> float:

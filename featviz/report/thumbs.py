@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 GAP = 2
+ONE_STEP = 6  # levels: more than one entry of a 256-colour map moves any channel (inferno: 4.2), plus rounding
 MAP_PX = 112  # the size a map's pattern is shown at on map and explain pages
 WHITE = 255
 
@@ -96,3 +97,16 @@ def pad_to(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     y, x = (h - tile.shape[0]) // 2, (w - tile.shape[1]) // 2
     out[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
     return out
+
+
+def one_step_apart(png: bytes, pixels: np.ndarray) -> bool:
+    """Whether a saved PNG shows `pixels` up to one colour step in any pixel: what a last float bit can change."""
+    import io
+
+    from PIL import Image
+
+    try:
+        saved = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), np.int16)
+    except (OSError, ValueError):
+        return False
+    return saved.shape == pixels.shape and int(np.abs(saved - pixels).max(initial=0)) <= ONE_STEP
