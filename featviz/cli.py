@@ -7,6 +7,7 @@ TensorFlow is imported inside the commands, never at module level, so that
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
@@ -25,12 +26,44 @@ class UserError(click.ClickException):
         click.echo(f"featviz: error: {self.format_message()}", err=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: a clean stop that the next run resumes from."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 class Group(click.Group):
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except FeatvizError as e:
-            raise UserError(str(e)) from None
+        with _sigterm_as_interrupt():
+            try:
+                return super().invoke(ctx)
+            except FeatvizError as e:
+                raise UserError(str(e)) from None
+            except KeyboardInterrupt as e:
+                click.echo("featviz: stopped; the same command resumes where this run stopped", err=True)
+                ctx.exit(143 if isinstance(e, Terminated) else 130)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _output(out, force: bool):
+    """The output folder, which says on stderr when another featviz run holds it and this one waits."""
+    from .output import OutputDir
+
+    return OutputDir(out, force=force, waiting=lambda line: click.echo(f"featviz: {line}", err=True))
 
 
 def model_option(command):
@@ -229,7 +262,6 @@ def activations(
     """Show every map of a layer for one IMAGE, as a grid PNG."""
     from . import activations as acts_api
     from . import grids, layout
-    from .output import OutputDir
 
     model_path, image_path = _split_model_image(paths)
     loaded = _load(model_path, trust_model_code, architecture)
@@ -237,7 +269,7 @@ def activations(
     acts = acts_api.extract(loaded.model, image_path, layer, value_range)
     fig = acts_api.figure(acts, scale=scale, model_name=loaded.name)
     name = layout.activations(Path(image_path), acts.layer)
-    with OutputDir(out, force=force) as folder:
+    with _output(out, force) as folder:
         path = folder.write(name, grids.figure_png(fig))
     if top_k:
         for rank, (index, mean) in enumerate(acts.top(top_k), 1):
@@ -393,21 +425,18 @@ def _rendered(job, runner, out: str, force: bool):
     """(the job's PatternSet, seconds it took), with a progress bar."""
     import time
 
-    from .output import OutputDir
-
     started = time.perf_counter()
     label = f"{job.request.layer.name}: {len(job.maps)} maps"
-    with OutputDir(out, force=force) as folder, _progress(len(job.maps) * job.request.recipe.steps, label) as bar:
+    with _output(out, force) as folder, _progress(len(job.maps) * job.request.recipe.steps, label) as bar:
         done = job.run(folder, progress=bar.update, executor=runner)
     return done, time.perf_counter() - started
 
 
 def _direction(loaded, request, path: str, images, output: tuple) -> None:
     from . import directions
-    from .output import OutputDir
 
     vector = directions.load_vector(path, request.layer.units)
-    with OutputDir(output[0], force=output[1]) as folder:
+    with _output(*output) as folder:
         found = directions.render_direction(loaded, request, vector, folder, images)
     ratio = "not scored" if found.ratio is None else f"ratio {found.ratio:.2f}"
     click.echo(f"{request.layer.name} along {Path(path).name}: value {found.value:.4g}; {ratio}")
@@ -420,7 +449,6 @@ def _diverse(loaded, request, maps, images, output: tuple) -> None:
 
     from . import diversity, exemplars, layout
     from . import patterns as patterns_api
-    from .output import OutputDir
 
     out, force, k = output
     diversity.style_layer(loaded.model, request.layer)  # refuses a layer with no convolution below, before any work
@@ -435,7 +463,7 @@ def _diverse(loaded, request, maps, images, output: tuple) -> None:
         found = diversity.diverse(loaded.model, request, maps, k, natural, bar.update)
     folder_name = layout.pattern_dir(request.layer, request.seed, f"diverse-{k}")
     title = f"{loaded.name} · {request.layer.name}: {k} patterns per map (seed {request.seed})"
-    with OutputDir(out, force=force) as folder:
+    with _output(out, force) as folder:
         grid = found.save(folder, folder_name, title)
     for line in found.lines():
         click.echo(line)
@@ -544,7 +572,6 @@ def compare(
     Writes a PNG and a page. Bundled models can be named by file name:
     mnist_cnn.keras, mnist_plain_deep.keras, mnist_resnet_v2.keras.
     """
-    from .output import OutputDir
     from .preprocess import from_options
     from .report import compare as compare_api
     from .synthesis.render import Recipe
@@ -559,7 +586,7 @@ def compare(
         return
     with _progress(steps * top_k * len(loaded), "compare") as bar:
         views = [compare_api.view(one, image_path, comparison, bar.update) for one in loaded]
-    with OutputDir(out, force=force) as folder:
+    with _output(out, force) as folder:
         written = compare_api.write(views, loaded, image_path, folder)
     for v in views:
         click.echo(
@@ -571,13 +598,12 @@ def compare(
 
 def _compare_classes(loaded, comparison, out, force) -> None:
     from . import classes
-    from .output import OutputDir
     from .report import class_compare
 
     units = sum(classes.class_layer(one.model).units for one in loaded if classes.class_layer(one.model))
     with _progress(comparison.recipe.steps * units, "class patterns") as bar:
         rows = class_compare.class_rows(loaded, comparison, bar.update)
-    with OutputDir(out, force=force) as folder:
+    with _output(out, force) as folder:
         written = class_compare.write(rows, loaded, folder, classes.names(loaded[0].path))
     for row in rows:
         click.echo(
@@ -695,7 +721,6 @@ def gallery(
     architecture,
 ) -> None:
     """Write a browsable static report of the whole model: index.html and a page per layer, map and image."""
-    from .output import OutputDir
     from .report import gallery as gallery_api
     from .synthesis.render import Recipe
 
@@ -726,12 +751,13 @@ def gallery(
     with _executor(executor, loaded, ray_address, workers, gpus_per_worker) as runner:
         with _progress(len(images) if images is not None else 0, "natural images") as bar:
             natural = gallery_api.scan_natural(loaded, settings, bar.update, runner)
-        with OutputDir(out, force=force) as folder, _progress(total, "patterns") as bar:
+        with _output(out, force) as folder, _progress(total, "patterns") as bar:
             report = gallery_api.build(loaded, folder, settings, bar.update, natural, runner)
     _note_restarted(report.restarted)
     click.echo(
-        f"{len(report.layers)} layers, {sum(r.info.maps for r in report.layers)} maps; "
-        f"{report.rendered} patterns rendered, {report.reused} reused"
+        f"{len(report.layers)} layers, {sum(r.info.maps for r in report.layers)} maps"
+        + (f", {report.classes} classes; " if report.classes else "; ")
+        + f"{report.rendered} patterns rendered, {report.reused} reused"
     )
     click.echo(str(report.index))
 
@@ -764,7 +790,6 @@ def trust(
     """
     from . import datasets, models, patterns, two_choice
     from . import trust as trust_api
-    from .output import OutputDir
     from .synthesis.render import Recipe
 
     loaded = _load(model, trust_model_code, architecture)
@@ -775,7 +800,7 @@ def trust(
     images = datasets.for_model(models.input_shape(loaded.model), dataset)
     judge = _observer(loaded, observer)
     total = info.units * steps * (two_choice.REFERENCES if judge is not None else 1)
-    with OutputDir(out, force=force) as folder, _progress(total, f"{info.name}: patterns") as bar:
+    with _output(out, force) as folder, _progress(total, f"{info.name}: patterns") as bar:
         found = trust_api.check_layer(loaded, request, images, folder, judge, bar.update)
     head = ["map", "ratio", "specific", "saturation", "path: pattern / random", "two-choice: synthetic / natural"]
     click.echo(_text_table(head, found.rows()))
@@ -810,7 +835,6 @@ def accentuate(
     from . import accentuate as accentuate_api
     from . import activations, layout, models
     from . import patterns as patterns_api
-    from .output import OutputDir
 
     model_path, image_path = _split_model_image(paths)
     loaded = _load(model_path, trust_model_code, architecture)
@@ -822,7 +846,7 @@ def accentuate(
         options = accentuate_api.Options(value_range, strength, steps)
         found = accentuate_api.accentuate(loaded.model, info.name, maps, seed, options, bar.update)
     title = f"{loaded.name} · {info.name}: {Path(image_path).name} accentuated (strength {strength:g}, {steps} steps)"
-    with OutputDir(out, force=force) as folder:
+    with _output(out, force) as folder:
         grid = found.save(folder, layout.accentuation_dir(Path(image_path), info), title)
     for line in found.lines():
         click.echo(line)

@@ -191,7 +191,7 @@ def test_gallery_command(cli, tiny_files, tmp_path, tiny_model):
         tiny_files / "stroke.png",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "1 layers, 6 maps; 9 patterns rendered, 0 reused"  # and 3 classes
+    assert result.stdout.splitlines()[0] == "1 layers, 6 maps, 3 classes; 9 patterns rendered, 0 reused"
     assert (tmp_path / "gallery" / "index.html").exists()
     bad = cli("gallery", tiny_files / "tiny.keras", "--seeds", "a")
     assert bad.exit_code == 2 and "--seeds" in bad.stderr
@@ -348,3 +348,17 @@ def test_diversity_and_the_two_choice_test_join_the_pages(tmp_path, tiny_files, 
     assert "2 diverse patterns" in page and "two-choice accuracy (observer.keras observing)" in page
     index = (tmp_path / "out" / "index.html").read_text()
     assert "Two-choice accuracy (observer.keras observing)" in index and "Diversity: all 2 patterns" in index
+
+
+def test_layers_takes_the_class_layer_as_the_default_gallery_shows_it(cli, tmp_path, tiny_files):
+    from test_realworld import write_image
+
+    write_image(tmp_path / "stroke.png")
+    common = [tiny_files / "tiny.keras", "--dataset", tiny_files / "digits.npz", "--images", tmp_path / "stroke.png"]
+    result = cli("gallery", *common, "--layers", "out", "--seeds", "0")
+    assert result.exit_code == 0, result.output
+    assert "0 layers, 0 maps, 3 classes; 3 patterns rendered" in result.stdout
+    assert (tmp_path / "gallery" / layout.CLASSES).is_file() and (tmp_path / "gallery" / layout.INDEX).is_file()
+    refused = cli("gallery", *common, "--layers", "flat")
+    assert refused.exit_code == 2
+    assert "the gallery takes layers with maps (c1, pool, c2) and the class layer 'out'" in refused.stderr

@@ -48,6 +48,7 @@ class Report:
     rendered: int = 0  # maps rendered, summed over seeds
     reused: int = 0
     restarted: list[str] = field(default_factory=list)  # why saved patterns were not reused
+    classes: int = 0  # the class layer's units, when its patterns were rendered too
 
 
 def sample_images(specs: Sequence[str | Path], input_shape: tuple = (28, 28, 1)) -> list[Path]:
@@ -69,12 +70,22 @@ def sample_images(specs: Sequence[str | Path], input_shape: tuple = (28, 28, 1))
 
 
 def select_layers(model, names: Sequence[str] | None) -> list[LayerInfo]:
+    """The layers with maps the gallery shows: `names` (the class layer among them is always shown anyway)."""
     if names is None:
         chosen = models.feature_layers(model)
         if not chosen:
             raise FeatvizError(f"model {model.name!r} has no layer with spatial maps")
         return chosen
-    return [models.resolve_layer(model, name) for name in names]
+    target = classes.class_layer(model)
+    chosen = [models.resolve_layer(model, name, flat=target is not None) for name in names]
+    for info in chosen:
+        if not info.spatial and info != target:
+            with_maps = ", ".join(i.name for i in models.list_layers(model) if i.spatial)
+            raise FeatvizError(
+                f"layer {info.name!r} has no spatial maps; the gallery takes layers with maps ({with_maps})"
+                + (f" and the class layer {target.name!r}" if target is not None else "")
+            )
+    return [info for info in chosen if info.spatial]
 
 
 @dataclass
@@ -133,17 +144,20 @@ def build(
     run = _PatternRun(loaded, settings, natural)
     done = run.all(layers + ([target] if target is not None else []), out, executor, progress)
     results = [done[layer.name] for layer in layers]
-    results[-1].feeds = head.class_weights(model, results[-1].info)
+    if results:
+        results[-1].feeds = head.class_weights(model, results[-1].info)
     for r in results:
         r.paths = _paths(model, r, natural.dataset, settings)
         r.accentuated = _accentuated(model, r, natural.dataset, settings)
         r.diverse = _diverse(model, r, run.job(r.info).for_seed(settings.seeds[0]).request, natural.dataset, settings)
         r.two_choice = _two_choice(model, r, natural.dataset, settings)
-    site = Site(loaded, out, settings, results, _samples(model, samples, results, settings), natural.dataset)
+    shown = _samples(model, samples, results, settings) if results else []  # samples explain the maps of layers
+    site = Site(loaded, out, settings, results, shown, natural.dataset)
     site.classes = _class_result(loaded, done[target.name]) if target is not None else None
     pictures.write_all(site)
     pages.write_all(site)
-    return Report(out.root / layout.INDEX, results, run.rendered, run.reused, sorted(set(run.restarted)))
+    units = target.units if target is not None else 0
+    return Report(out.root / layout.INDEX, results, run.rendered, run.reused, sorted(set(run.restarted)), units)
 
 
 class _PatternRun:
