@@ -32,6 +32,18 @@ def native_bfloat16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+# oneDNN ISA limits with no bfloat16 convolutions at all, not even emulated: it refuses to build them.
+NO_BF16_KERNELS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI"}
+
+
+def bfloat16_runs() -> bool:
+    """False when ONEDNN_MAX_CPU_ISA holds oneDNN to an ISA that cannot run bfloat16 convolutions.
+
+    A real CPU without bfloat16 still runs them, slowly, through TensorFlow's own kernels.
+    """
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() not in NO_BF16_KERNELS
+
+
 def name() -> str:
     """The CPU's model name, e.g. 'AMD EPYC 7B13'."""
     for line in _cpuinfo().splitlines():

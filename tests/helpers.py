@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from featviz import _tf
+from featviz import _tf, cpu
 
 
 def keras():
@@ -48,3 +49,7 @@ def random_digits(n: int = 16, size: int = 12, seed: int = 0) -> np.ndarray:
         x[i, r : r + 4, c] = 255
         x[i, r, c : c + 4] = 200
     return x
+
+
+# Tests that compute in bfloat16: oneDNN held to AVX2 (ONEDNN_MAX_CPU_ISA, standing in for an AVX2 CPU) refuses it.
+needs_bfloat16 = pytest.mark.skipif(not cpu.bfloat16_runs(), reason="oneDNN is held to an ISA without bfloat16")

@@ -77,6 +77,7 @@ def test_changed_settings_start_afresh_and_say_why(tmp_path, tiny_files, tiny_mo
     assert changed.restarted == ["recipe.steps: 6 -> 7"]
 
 
+@helpers.needs_bfloat16
 def test_a_gallery_made_at_one_precision_is_reused_where_auto_means_another(
     tmp_path, tiny_files, tiny_model, monkeypatch
 ):

@@ -104,7 +104,9 @@ def normalized_model(top=None):
 
 
 @pytest.mark.parametrize("top", [None, 1.0], ids=["relu", "capped relu"])
-@pytest.mark.parametrize("dtype, tolerance", [(None, 1e-5), ("bfloat16", 3e-2)])
+@pytest.mark.parametrize(
+    "dtype, tolerance", [(None, 1e-5), pytest.param("bfloat16", 3e-2, marks=helpers.needs_bfloat16)]
+)
 def test_a_normalization_and_its_relu_run_fused_with_the_same_values_and_gradient(dtype, tolerance, top):
     model = normalized_model(top)
     plain = value_and_gradient(model, "sum", Hooks(compute_dtype=dtype))

@@ -35,7 +35,7 @@ def test_objective_arithmetic_with_a_regularizer_rises():
 
 
 @pytest.mark.parametrize("param", ["pixels", "fourier", "maco"])
-@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+@pytest.mark.parametrize("precision", ["float32", pytest.param("bfloat16", marks=helpers.needs_bfloat16)])
 def test_every_parameterization_and_precision_rises(param, precision):
     recipe = render.Recipe(steps=30, relax_steps=5, polish_steps=5, param=param, precision=precision)
     start, end = rise(helpers.tiny_cnn(), objectives.channel("c2", [3, 4]), n=2, recipe=recipe)
@@ -336,3 +336,10 @@ def test_steps_per_call_aims_at_a_quarter_second():
     assert render.steps_per_call(seconds=0.5, count=1) == 1  # slow steps: one per call, progress each step
     assert render.steps_per_call(seconds=0.05, count=5) == 25
     assert render.steps_per_call(seconds=0.001, count=10) == render.MAX_STEPS_PER_CALL
+
+
+def test_bfloat16_where_onednn_cannot_run_it_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert render.Recipe(precision="auto").compute_dtype is None  # auto picks float32 there
+    with pytest.raises(FeatvizError, match="bfloat16 cannot run with oneDNN held to AVX2"):
+        _ = render.Recipe(precision="bfloat16").compute_dtype

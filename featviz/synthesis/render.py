@@ -15,6 +15,7 @@ image that is saved.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -22,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .. import _tf, chains, cpu, defaults
+from ..errors import FeatvizError
 from ..models import graph, image_channels, run_graph
 from ..preprocess import InputRange, as_preprocess
 from . import adam, params, randomness, transforms
@@ -76,6 +78,9 @@ class Recipe:
     def compute_dtype(self) -> str | None:
         """None for float32, else the dtype layers compute in."""
         precision = self.resolved_precision
+        if precision == "bfloat16" and not cpu.bfloat16_runs():
+            isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+            raise FeatvizError(f"bfloat16 cannot run with oneDNN held to {isa} (ONEDNN_MAX_CPU_ISA); use float32")
         return None if precision == "float32" else precision
 
 
