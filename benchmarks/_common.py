@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from featviz import _tf, models
+from featviz import models
+from featviz.runtime import _tf
 
 HERE = Path(__file__).resolve().parent
 
@@ -22,7 +23,7 @@ def conv_rate(repeats: int = 5) -> float:
     TensorFlow's default threads spread the single convolution instead.
     """
     tf = _tf.tf()
-    from featviz import chains
+    from featviz.runtime import chains
 
     x = tf.random.uniform((32, 64, 64, 128))
     k = tf.random.uniform((3, 3, 128, 128))
@@ -82,7 +83,7 @@ def prefix_flops(model, layer_name: str, canvas: tuple[int, int]) -> float:
 
 def cpu_line() -> str:
     """The CPU, whether it computes bfloat16 natively, and what --precision auto picks here."""
-    from featviz import cpu
+    from featviz.runtime import cpu
 
     auto = "bfloat16" if cpu.native_bfloat16() else "float32"
     return f"{cpu.name()}, {os.cpu_count()} cores; native bfloat16: {cpu.native_bfloat16()}; auto picks {auto}"

@@ -40,12 +40,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cpu_line, in_default_threads  # noqa: E402
+from _common import cpu_line, in_default_threads
 
-from featviz import datasets, exemplars, grids, images, models, patterns, scoring  # noqa: E402
-from featviz.models.inputs import resolve_input  # noqa: E402
-from featviz.preprocess import as_preprocess  # noqa: E402
-from featviz.synthesis import render  # noqa: E402
+from featviz import models, patterns
+from featviz.evaluation import scoring
+from featviz.execution import batches
+from featviz.models.inputs import resolve_input
+from featviz.natural import datasets, exemplars
+from featviz.pixels import grids, images
+from featviz.pixels.preprocess import as_preprocess
+from featviz.synthesis import render
 
 
 @dataclass
@@ -77,7 +81,7 @@ def measured(model, layer, unit_images: np.ndarray, best: np.ndarray, input_rang
 
 def featviz_run(model, layer, request: patterns.PatternRequest, name: str, best) -> Run:
     start = time.perf_counter()
-    unit = patterns.synthesize(model, request, list(range(layer.maps)))
+    unit = batches.synthesize(model, request, list(range(layer.maps)))
     seconds = time.perf_counter() - start
     return Run(name, seconds, unit, measured(model, layer, unit, best, request.input_range))
 

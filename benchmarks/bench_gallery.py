@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cpu_line  # noqa: E402
+from _common import cpu_line
 
 # Runs featviz's CLI and writes the process's own peak memory (MB) to the file named first.
 CHILD = """

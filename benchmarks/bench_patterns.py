@@ -42,10 +42,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import conv_rate, cpu_line, in_default_threads, prefix_flops  # noqa: E402
+from _common import conv_rate, cpu_line, in_default_threads, prefix_flops
 
-from featviz import _tf, chains, datasets, exemplars, images, models, patterns, scoring  # noqa: E402
-from featviz.synthesis import render  # noqa: E402
+from featviz import models, patterns
+from featviz.evaluation import scoring
+from featviz.execution import batches
+from featviz.natural import datasets, exemplars
+from featviz.pixels import images
+from featviz.runtime import _tf, chains
+from featviz.synthesis import render
 
 
 def quality(model, layer, maps, unit_images, best) -> tuple[float, float]:
@@ -58,7 +63,7 @@ def quality(model, layer, maps, unit_images, best) -> tuple[float, float]:
 
 def time_featviz(model, layer, maps, recipe) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
-    out = patterns.synthesize(model, patterns.PatternRequest(layer, (28, 28), recipe=recipe), maps)
+    out = batches.synthesize(model, patterns.PatternRequest(layer, (28, 28), recipe=recipe), maps)
     return time.perf_counter() - start, out
 
 
@@ -66,7 +71,7 @@ def time_single(model, layer, maps, recipe, count: int) -> float:
     chosen = maps if count <= 0 else maps[:: max(1, len(maps) // count)][:count]
     start = time.perf_counter()
     for m in chosen:
-        patterns.synthesize(model, patterns.PatternRequest(layer, (28, 28), recipe=recipe), [m])
+        batches.synthesize(model, patterns.PatternRequest(layer, (28, 28), recipe=recipe), [m])
     return (time.perf_counter() - start) * len(maps) / len(chosen)
 
 

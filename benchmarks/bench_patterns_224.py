@@ -32,10 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import conv_rate, cpu_line, in_default_threads, prefix_flops  # noqa: E402
+from _common import conv_rate, cpu_line, in_default_threads, prefix_flops
 
-from featviz import _tf, models, patterns  # noqa: E402
-from featviz.synthesis import objectives, render  # noqa: E402
+from featviz import models, patterns
+from featviz.execution import batches
+from featviz.runtime import _tf
+from featviz.synthesis import objectives, render
 
 APPS = {"mobilenetv2": "MobileNetV2", "resnet50v2": "ResNet50V2"}
 
@@ -50,7 +52,7 @@ def build(name: str):
 
 def timed(model, layer, maps: int, recipe) -> float:
     start = time.perf_counter()
-    patterns.synthesize(model, patterns.PatternRequest(layer, (224, 224), recipe=recipe), list(range(maps)))
+    batches.synthesize(model, patterns.PatternRequest(layer, (224, 224), recipe=recipe), list(range(maps)))
     return time.perf_counter() - start
 
 

@@ -26,24 +26,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cpu_line, prefix_flops  # noqa: E402
+from _common import cpu_line, prefix_flops
 
 
 def timed(args: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "featviz.cli", *args], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "featviz", *args], check=True, capture_output=True)
     return time.perf_counter() - start
 
 
 def plan(seeds: int, steps: int) -> tuple[int, int, float]:
     """(units, channels, FLOPs) of a ResNet50V2 gallery at 224x224."""
-    from featviz import _tf, models, patterns
+    from featviz import models
+    from featviz.execution import batches
+    from featviz.runtime import _tf
 
     keras = _tf.keras()
     model = keras.applications.ResNet50V2(weights=None, input_shape=(224, 224, 3))
     layers = models.feature_layers(model)
     channels = sum(layer.units for layer in layers)
-    units = seeds * sum(len(patterns.chunks(range(layer.units))) for layer in layers)
+    units = seeds * sum(len(batches.chunks(range(layer.units))) for layer in layers)
     flops = sum(2 * prefix_flops(model, layer.name, (224, 224)) * layer.units for layer in layers) * seeds * steps
     return units, channels, flops
 

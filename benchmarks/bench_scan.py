@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import conv_rate, cpu_line, prefix_flops  # noqa: E402
+from _common import conv_rate, cpu_line, prefix_flops
 
 
 def write_images(folder: Path, count: int) -> None:
@@ -44,7 +44,8 @@ def write_images(folder: Path, count: int) -> None:
 
 
 def model_and_layers(count: int):
-    from featviz import _tf, models
+    from featviz import models
+    from featviz.runtime import _tf
 
     keras = _tf.keras()
     keras.utils.set_random_seed(0)
@@ -54,7 +55,7 @@ def model_and_layers(count: int):
 
 
 def run_featviz(folder: Path, count: int) -> float:
-    from featviz import datasets, exemplars
+    from featviz.natural import datasets, exemplars
 
     model, layers = model_and_layers(count)
     data = datasets.load(folder)
@@ -64,7 +65,9 @@ def run_featviz(folder: Path, count: int) -> float:
 
 
 def run_baseline(folder: Path, count: int) -> float:
-    from featviz import datasets, images, models
+    from featviz import models
+    from featviz.natural import datasets
+    from featviz.pixels import images
 
     model, layers = model_and_layers(count)
     data = datasets.load(folder)

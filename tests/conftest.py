@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import helpers  # noqa: E402
+import helpers
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featviz import _tf, cpu
+from featviz.runtime import _tf, cpu
 
 
 def keras():

@@ -175,7 +175,7 @@ def write_teachable_machine(path: Path, model, *, tf215: bool = False) -> None:
             ],
         },
     }
-    dense = lambda name, units, act: _k2("Dense", name, units=units, activation=act, use_bias=True)  # noqa: E731
+    dense = lambda name, units, act: _k2("Dense", name, units=units, activation=act, use_bias=True)
     head = {
         "class_name": "Sequential",
         "config": {

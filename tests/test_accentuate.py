@@ -4,7 +4,7 @@ import helpers
 import numpy as np
 import pytest
 
-from featviz import accentuate
+from featviz.methods import accentuate
 from featviz.synthesis import params
 
 

@@ -7,11 +7,11 @@ import sys
 import helpers
 import numpy as np
 
-from featviz import chains
 from featviz.models import forward
+from featviz.runtime import chains
 
 REPORT = (
-    "from featviz import _tf, chains; tf = _tf.tf(); "
+    "from featviz.runtime import _tf, chains; tf = _tf.tf(); "
     "print(chains.count(), tf.config.threading.get_intra_op_parallelism_threads())"
 )
 

@@ -6,8 +6,12 @@ import helpers
 import numpy as np
 import pytest
 
-from featviz import classes, datasets, exemplars, models, patterns
-from featviz.output import OutputDir
+from featviz import models, patterns
+from featviz.evaluation import transfer
+from featviz.execution.driver import run_job
+from featviz.files.output import OutputDir
+from featviz.models import card, head
+from featviz.natural import datasets, exemplars
 from featviz.synthesis import objectives, render
 
 FAST = render.Recipe(steps=30, relax_steps=5, polish_steps=5)
@@ -49,8 +53,8 @@ def test_class_logits_are_ranked_among_images_of_their_own_class():
 
 def test_the_class_layer_and_names():
     model = helpers.tiny_cnn()
-    assert classes.class_layer(model).name == "out"
-    assert classes.class_layer(
+    assert head.class_layer(model).name == "out"
+    assert head.class_layer(
         helpers.keras().Sequential([helpers.keras().Input((4,)), helpers.keras().layers.Dense(2)])
     ).name
     assert patterns.parse_maps("b,0", 3, ["a", "b", "c"]) == [1, 0]
@@ -58,9 +62,9 @@ def test_the_class_layer_and_names():
 
 def test_labels_come_from_a_file_or_the_model_card(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps({"classes": ["cat", "dog"]}))
-    assert classes.names(tmp_path / "m.keras") == ["cat", "dog"]
+    assert card.names(tmp_path / "m.keras") == ["cat", "dog"]
     (tmp_path / "labels.txt").write_text("zero\none\n\n")
-    assert classes.names(tmp_path / "m.keras", tmp_path / "labels.txt") == ["zero", "one"]
+    assert card.names(tmp_path / "m.keras", tmp_path / "labels.txt") == ["zero", "one"]
 
 
 def test_saved_class_patterns_carry_the_models_verdict(tmp_path, tiny_files):
@@ -70,14 +74,14 @@ def test_saved_class_patterns_carry_the_models_verdict(tmp_path, tiny_files):
         loaded, patterns.PatternRequest(layer, (12, 12), recipe=FAST), [0, 1, 2], tiny_files / "digits.npz"
     )
     with OutputDir(tmp_path) as out:
-        done = job.run(out)
+        done = run_job(job, out)
     saved = json.loads(done.manifest.read_text())
     for entry, pattern in zip(saved["maps"], done.images):
-        verdict = classes.verdicts(loaded.model, pattern[None], (0.0, 1.0))[0]
+        verdict = transfer.verdicts(loaded.model, pattern[None], (0.0, 1.0))[0]
         assert entry["verdict"] == [verdict.predicted, round(verdict.probability, 4)]
     conv = patterns.PatternRequest(models.resolve_layer(loaded.model, "c2"), (12, 12), recipe=FAST)
     with OutputDir(tmp_path) as out:
-        maps = patterns.prepare(loaded, conv, [0], tiny_files / "digits.npz").run(out)
+        maps = run_job(patterns.prepare(loaded, conv, [0], tiny_files / "digits.npz"), out)
     assert "verdict" not in json.loads(maps.manifest.read_text())["maps"][0]
 
 
@@ -118,7 +122,7 @@ def test_compare_classes_writes_the_transfer_table(cli, tmp_path, tiny_files):
 def test_bundled_mnist_models_are_each_others_transfer_judges():
     loaded = models.load()
     assert loaded.bundled
-    assert sorted(other.name for other in classes.siblings(loaded)) == [
+    assert sorted(other.name for other in transfer.siblings(loaded)) == [
         "mnist_plain_deep.keras",
         "mnist_resnet_v2.keras",
     ]
@@ -127,15 +131,15 @@ def test_bundled_mnist_models_are_each_others_transfer_judges():
 def test_bundled_cifar_pair_reads_raw_pixels_and_judges_each_other():
     from PIL import Image
 
-    from featviz import bundled
+    from featviz.files import bundled
 
     resnet = models.load("cifar10_resnet_v2.keras")
-    (twin,) = classes.siblings(resnet)
+    (twin,) = transfer.siblings(resnet)
     assert twin.name == "cifar10_plain_deep.keras"
-    assert [other.name for other in classes.siblings(twin)] == ["cifar10_resnet_v2.keras"]
+    assert [other.name for other in transfer.siblings(twin)] == ["cifar10_resnet_v2.keras"]
     samples = bundled.samples((32, 32, 3))
     pixels = np.stack([np.asarray(Image.open(p).convert("RGB"), np.float32) for p in samples])  # raw 0..255
-    truth = [classes.names(resnet.path).index(p.name.split("-")[1]) for p in samples]
+    truth = [card.names(resnet.path).index(p.name.split("-")[1]) for p in samples]
     # The samples were picked among the ResNet's hits; the twin, at 87% on the test set, may miss a few.
     for model, least in ((resnet.model, len(samples)), (twin.model, len(samples) - 4)):
         assert (np.asarray(model(pixels)).argmax(1) == truth).sum() >= least

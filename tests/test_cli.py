@@ -49,7 +49,8 @@ def test_activations_on_the_bundled_model(cli, samples, tmp_path):
     assert result.exit_code == 0, result.output
     out = result.output.splitlines()
     assert len(out) == 4 and out[0].startswith("  1. map")
-    from featviz import activations, models
+    from featviz import models
+    from featviz.methods import activations
 
     acts = activations.extract(models.load().model, samples / "digit6.png")
     assert acts.maps.shape == (3, 3, 128)

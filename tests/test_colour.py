@@ -7,7 +7,10 @@ import helpers
 import numpy as np
 import pytest
 
-from featviz import _tf, datasets, patterns
+from featviz import patterns
+from featviz.execution.driver import run_job
+from featviz.natural import datasets
+from featviz.runtime import _tf
 from featviz.synthesis import colour, objectives, params, randomness, render, transforms
 from featviz.synthesis.colour import ColourBasis
 
@@ -68,7 +71,7 @@ def test_recipe_for_colour_measures_the_basis_on_the_dataset():
 
 def test_a_colour_model_s_patterns_are_reused_by_the_next_run(tmp_path):
     from featviz import models
-    from featviz.output import OutputDir
+    from featviz.files.output import OutputDir
 
     np.savez(tmp_path / "rgb.npz", x=np.random.default_rng(3).integers(0, 256, (8, 12, 12, 3), dtype=np.uint8))
     rgb_model().save(tmp_path / "rgb.keras")
@@ -80,7 +83,7 @@ def test_a_colour_model_s_patterns_are_reused_by_the_next_run(tmp_path):
         job = patterns.prepare(loaded, request, [0, 1], tmp_path / "rgb.npz")
         assert job.request.recipe.colour is not None
         with OutputDir(tmp_path / "out") as out:
-            runs.append(job.run(out))
+            runs.append(run_job(job, out))
     assert [(r.rendered, r.reused, r.restarted) for r in runs] == [(2, 0, []), (0, 2, [])]
 
 
@@ -95,7 +98,9 @@ def test_decorrelated_colour_raises_the_objective(param):
 
 def test_the_sample_spreads_over_the_dataset():
     x = np.arange(1000, dtype=np.float32).reshape(1000, 1, 1, 1) / 1000
-    picked = colour.sample(datasets.Dataset("d", x=np.repeat(x, 3, axis=-1)), (1, 1, 3))
+    data = datasets.Dataset("d", x=np.repeat(x, 3, axis=-1))
+    picked = data.spread(colour.SAMPLE_IMAGES, (1, 1, 3))
+    assert data.spread(colour.SAMPLE_IMAGES, (1, 1, 3)) is picked  # decoded once
     assert len(picked) == colour.SAMPLE_IMAGES and picked[0, 0, 0, 0] == 0 and picked[-1, 0, 0, 0] == x[-1, 0, 0, 0]
 
 
@@ -107,7 +112,7 @@ def test_the_colour_recipe_scales_to_a_224_pixel_model():
     recipe = patterns.recipe_for(model, short, datasets.Dataset("d", x=x), (224, 224))
     assert recipe.param == "fourier" and isinstance(recipe.colour, ColourBasis)
     # random weights leave some ReLU6 maps at zero everywhere: take two that the data wakes
-    from featviz import scoring
+    from featviz.evaluation import scoring
 
     awake = np.argsort(-scoring.responses(model, "block_3_expand_relu", range(144), x, "mean").mean(0))[:2]
     objective = objectives.channel("block_3_expand_relu", [int(m) for m in awake])

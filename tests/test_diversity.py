@@ -5,7 +5,9 @@ import json
 import helpers
 import numpy as np
 
-from featviz import datasets, diversity, exemplars, models, patterns
+from featviz import models, patterns
+from featviz.methods import diversity
+from featviz.natural import datasets, exemplars
 from featviz.synthesis import render
 
 
@@ -53,7 +55,7 @@ def natural_for(model, layer: str, k: int):
     noise = np.random.default_rng(1).uniform(0, 1, (16, 12, 12, 1)).astype(np.float32)
     images = datasets.Dataset("noise", x=noise)
     stats = exemplars.scan(model, [layer], images, (0.0, 1.0), exemplars.ScanOptions(top_k=k))
-    return images, stats[layer]
+    return exemplars.Exemplars(images, stats[layer])
 
 
 def test_with_natural_images_the_term_pushes_towards_their_spread(monkeypatch):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from featviz import _tf
+from featviz.runtime import _tf
 from featviz.synthesis import fastconv
 
 

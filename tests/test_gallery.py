@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from featviz import cpu, layout, manifest, models
-from featviz.output import OutputDir
+from featviz import models
+from featviz.files.output import OutputDir
+from featviz.patterns import layout, manifest
 from featviz.report import gallery
+from featviz.runtime import cpu
 from featviz.synthesis import render
 
 TINY = dict(seeds=(0, 1), recipe=render.Recipe(steps=6, relax_steps=2, polish_steps=2))
@@ -294,7 +296,7 @@ def test_generated_gallery_in_a_real_browser(browser, tmp_path, tiny_files, tiny
     for page in key_pages(tmp_path / "out"):
         check_in_browser(browser, page)
         with pytest.raises(NoAlertPresentException):  # the layer named <img src=x onerror=alert(1)> stays text
-            browser.switch_to.alert
+            browser.switch_to.alert  # noqa: B018 (reading the property raises when there is no alert)
 
 
 @pytest.mark.skipif(not (REPO / "gallery" / "index.html").exists(), reason="no committed gallery")
@@ -335,7 +337,7 @@ def test_accentuated_top_images_join_the_map_pages(tmp_path, tiny_files, tiny_mo
 
 
 def test_diversity_and_the_two_choice_test_join_the_pages(tmp_path, tiny_files, tiny_model):
-    from featviz import two_choice
+    from featviz.evaluation import two_choice
 
     helpers.tiny_cnn(seed=7).save(tmp_path / "observer.keras")
     observer = two_choice.Observer(models.load(tmp_path / "observer.keras"))

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from featviz import activations, grids, models
+from featviz import models
+from featviz.methods import activations
+from featviz.pixels import grids
 from featviz.report import thumbs
 
 
@@ -95,7 +97,7 @@ def test_thumbnails_upscale_with_nearest_neighbour():
 
 
 def test_a_top_image_drawn_from_activations_a_last_bit_apart_keeps_its_bytes(tmp_path):
-    from featviz.output import OutputDir
+    from featviz.files.output import OutputDir
     from featviz.report import pictures
 
     rng = np.random.default_rng(0)
@@ -120,7 +122,7 @@ def test_a_top_image_drawn_from_activations_a_last_bit_apart_keeps_its_bytes(tmp
 
 
 def test_a_drawn_picture_someone_edited_is_not_kept(tmp_path):
-    from featviz.output import OutputDir
+    from featviz.files.output import OutputDir
     from featviz.report import pictures
 
     pixels = np.zeros((4, 4, 3), np.uint8)
@@ -128,7 +130,7 @@ def test_a_drawn_picture_someone_edited_is_not_kept(tmp_path):
         pictures.write_drawn(out, "grid.png", pixels)
     edited = pixels.copy()
     edited[0, 0] = 1
-    from featviz import images
+    from featviz.pixels import images
 
     (tmp_path / "grid.png").write_bytes(images.png_bytes(edited))
     with OutputDir(tmp_path, force=True) as out:

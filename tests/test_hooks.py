@@ -4,7 +4,8 @@ import helpers
 import numpy as np
 import pytest
 
-from featviz import _tf, models
+from featviz import models
+from featviz.runtime import _tf
 from featviz.synthesis.hooks import Hooks
 
 

@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from featviz import images, models
+from featviz import models
 from featviz.errors import FeatvizError
+from featviz.pixels import images
 
 EXPECTED = {
     "empty.h5": "the file is empty",
@@ -171,7 +172,8 @@ def test_output_never_overwrites_a_foreign_file_without_force(cli, samples, tmp_
 
 
 def test_nothing_is_written_outside_the_output_folder(tmp_path):
-    from featviz import layout, output
+    from featviz.files import output
+    from featviz.patterns import layout
 
     out = output.OutputDir(tmp_path / "out")
     for bad in ["../escape.png", "/etc/passwd", "a/../../b.png"]:
@@ -187,7 +189,7 @@ def test_nothing_is_written_outside_the_output_folder(tmp_path):
 def test_written_files_are_readable_like_any_other(tmp_path):
     import os
 
-    from featviz import output
+    from featviz.files import output
 
     path = output.write_bytes(tmp_path / "a.png", b"x")
     mask = os.umask(0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import images, preprocess
 from featviz.errors import FeatvizError
+from featviz.pixels import images, preprocess
 
 
 def save(tmp_path, img, name="img.png", **kw):

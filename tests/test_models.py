@@ -101,7 +101,7 @@ def test_class_weights_of_a_flatten_dense_head_sum_each_maps_weights():
     x = np.zeros((1, 3, 3, 6), np.float32)
     bumped = x.copy()
     bumped[..., 4] += 1.0
-    logits = lambda maps: maps.reshape(1, -1) @ kernel  # noqa: E731
+    logits = lambda maps: maps.reshape(1, -1) @ kernel
     np.testing.assert_allclose((logits(bumped) - logits(x))[0], weights[4], rtol=1e-5)
 
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import datasets, exemplars, models, stable
+from featviz import models
+from featviz.natural import datasets, exemplars
+from featviz.runtime import stable
 
 
 def test_fit_crops_the_centre_to_the_aspect_then_resizes():

@@ -4,10 +4,11 @@ import helpers
 import numpy as np
 import pytest
 
-from featviz import defaults, preprocess
+from featviz import defaults
 from featviz.errors import FeatvizError
 from featviz.models.inputs import expected_input, resolve_input
-from featviz.preprocess import PRESETS, Preprocess
+from featviz.pixels import preprocess
+from featviz.pixels.preprocess import PRESETS, Preprocess
 
 RED = np.array([[[1.0, 0.0, 0.0]]], np.float32)  # one RGB pixel in 0..1
 
@@ -98,7 +99,7 @@ def test_the_cli_uses_the_models_own_range_by_default(cli, tmp_path):
 
 
 def test_an_avx2_limit_on_onednn_makes_auto_pick_float32(monkeypatch):
-    from featviz import cpu
+    from featviz.runtime import cpu
     from featviz.synthesis import render
 
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featviz import exemplars, models
+from featviz import models
 from featviz.execution.driver import run_jobs
-from featviz.output import OutputDir
+from featviz.files.output import OutputDir
+from featviz.natural import exemplars
 from featviz.report import gallery
 from featviz.synthesis import render
 
@@ -25,7 +26,7 @@ os.environ.update(AUTH)
 ray = pytest.importorskip("ray")
 RAY = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
 TINY = dict(seeds=(0, 1, 2), recipe=render.Recipe(steps=6, relax_steps=2, polish_steps=2))
-LEDGERS = {".featviz-units.json", ".featviz-written.json"}
+LEDGERS = {".featviz-tasks.json", ".featviz-written.json"}
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +85,9 @@ def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(clu
         runner.close()
     build(tiny, tmp_path / "local", settings(tiny_files))
     assert files(tmp_path / "ray") == files(tmp_path / "local")
-    units = json.loads((tmp_path / "ray" / ".featviz-units.json").read_text())
-    assert len(units) == 3 and all(k.endswith("+seeds-0,1,2") for k in units)  # c1, c2, classes: seeds batched
-    workers = {int(u["worker"].rsplit(":", 1)[1]) for u in units.values()}
+    tasks = json.loads((tmp_path / "ray" / ".featviz-tasks.json").read_text())
+    assert len(tasks) == 3 and all(k.endswith("+seeds-0,1,2") for k in tasks)  # c1, c2, classes: seeds batched
+    workers = {int(u["worker"].rsplit(":", 1)[1]) for u in tasks.values()}
     assert workers <= pids and os.getpid() not in workers
 
 
@@ -130,28 +131,28 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tiny, tiny_files, tmp_path
     assert errors == []
 
 
-def test_a_driver_stopped_and_started_again_reuses_every_finished_unit(cluster, tiny, tiny_files, tmp_path):
+def test_a_driver_stopped_and_started_again_reuses_every_finished_task(cluster, tiny, tiny_files, tmp_path):
     runner = executor(tiny, cluster)
     finished = []
 
-    def stop_after_two_units(steps):  # Ctrl-C as the third unit comes back: two are saved
+    def stop_after_two_tasks(steps):  # Ctrl-C as the third task comes back: two are saved
         finished.append(steps)
         if len(finished) == 3:
             raise KeyboardInterrupt
 
     try:
         with pytest.raises(KeyboardInterrupt):
-            build(tiny, tmp_path / "out", settings(tiny_files), runner, stop_after_two_units)
+            build(tiny, tmp_path / "out", settings(tiny_files), runner, stop_after_two_tasks)
         again = build(tiny, tmp_path / "out", settings(tiny_files), runner)
     finally:
         runner.close()
-    assert again.reused >= 3 + 4 and again.rendered + again.reused == 3 * (4 + 6 + 3)  # units hold 3, 4 or 6 maps
+    assert again.reused >= 3 + 4 and again.rendered + again.reused == 3 * (4 + 6 + 3)  # tasks hold 3, 4 or 6 maps
     assert not list((tmp_path / "out").rglob("*.tmp"))
     build(tiny, tmp_path / "whole", settings(tiny_files))
     assert files(tmp_path / "out") == files(tmp_path / "whole")
 
 
-def test_a_unit_that_fails_twice_is_recorded_and_the_rest_finishes(cluster, tiny, tiny_files, tmp_path):
+def test_a_task_that_fails_twice_is_recorded_and_the_rest_finishes(cluster, tiny, tiny_files, tmp_path):
     from featviz import patterns
 
     runner = executor(tiny, cluster)
@@ -168,7 +169,7 @@ def test_a_unit_that_fails_twice_is_recorded_and_the_rest_finishes(cluster, tiny
     finally:
         runner.close()
     assert [s.error for s in done_good.scores] == [None, None]
-    assert done_bad.scores[0].error.startswith("the unit failed: failed 2 times on Ray workers")
+    assert done_bad.scores[0].error.startswith("the task failed: failed 2 times on Ray workers")
 
 
 def test_without_ray_the_executor_option_says_what_to_install(cli, monkeypatch, tiny_files):

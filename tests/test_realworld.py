@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import activations, models
+from featviz import models
 from featviz.errors import FeatvizError
+from featviz.methods import activations
 from featviz.synthesis import objectives, render
 
 FAST = render.Recipe(steps=16, relax_steps=4, polish_steps=4)

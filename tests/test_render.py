@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featviz import _tf, chains, datasets, exemplars, models, patterns, scoring
+from featviz import models, patterns
 from featviz.errors import FeatvizError
-from featviz.output import OutputDir
+from featviz.evaluation import scoring
+from featviz.execution import batches
+from featviz.execution.driver import run_job
+from featviz.files.output import OutputDir
+from featviz.natural import datasets, exemplars
+from featviz.runtime import _tf, chains
 from featviz.synthesis import adam, objectives, render
 from featviz.synthesis.hooks import Hooks
 
@@ -113,7 +118,7 @@ def make_job(tmp_path, model, maps, dataset, seed=1):
 
 def run(job, folder):
     with OutputDir(folder) as out:
-        return job.run(out)
+        return run_job(job, out)
 
 
 def test_manifest_schema_and_dead_marks(tmp_path, tiny_files):
@@ -153,7 +158,7 @@ def test_same_seed_gives_identical_pngs(tmp_path, tiny_files):
 def test_patterns_stay_inside_the_input_range(tmp_path, tiny_files):
     model = helpers.tiny_cnn()
     layer = models.resolve_layer(model, "c2")
-    found = patterns.synthesize(
+    found = batches.synthesize(
         model, patterns.PatternRequest(layer, (12, 12), input_range=(0, 255), recipe=FAST), [0, 1]
     )
     assert found.min() >= 0.0 and found.max() <= 1.0  # unit images, mapped into 0..255 only at the model
@@ -163,7 +168,7 @@ def test_larger_canvas_for_a_convolutional_prefix():
     model = helpers.tiny_cnn()
     layer = models.resolve_layer(model, "c2")
     assert patterns.canvas_for(model, layer, 20) == (20, 20)
-    found = patterns.synthesize(model, patterns.PatternRequest(layer, (20, 20), recipe=FAST), [0])
+    found = batches.synthesize(model, patterns.PatternRequest(layer, (20, 20), recipe=FAST), [0])
     assert found.shape == (1, 20, 20, 1)
 
 
@@ -236,20 +241,20 @@ def test_patterns_are_scored_again_not_rendered_when_the_natural_images_change(t
 def test_seeds_rendered_together_match_each_seed_alone():
     model = helpers.tiny_cnn()
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=FAST)
-    together = patterns.synthesize(model, request, [0, 3], seeds=[0, 1])
-    alone = [patterns.synthesize(model, dataclasses.replace(request, seed=s), [0, 3]) for s in (0, 1)]
+    together = batches.synthesize(model, request, [0, 3], seeds=[0, 1])
+    alone = [batches.synthesize(model, dataclasses.replace(request, seed=s), [0, 3]) for s in (0, 1)]
     np.testing.assert_allclose(together, np.concatenate(alone), atol=1e-5)
     assert not np.allclose(alone[0], alone[1])
 
 
 def test_a_small_layer_s_seeds_share_one_unit(tmp_path):
     from featviz.execution import driver
-    from featviz.output import OutputDir
-    from featviz.pattern_store import Store
+    from featviz.files.output import OutputDir
+    from featviz.patterns.store import Store
 
     model = helpers.tiny_cnn()
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=FAST)
-    job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(6)), patterns.Natural(None, None))
+    job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(6)), patterns.NaturalBest(None, None))
     with OutputDir(tmp_path / "out") as out:
         stores = [Store(job.for_seed(s), out) for s in (0, 1, 2)]
         units, owner, pending = driver._plan(stores, None)
@@ -258,7 +263,7 @@ def test_a_small_layer_s_seeds_share_one_unit(tmp_path):
 
 
 def test_a_batch_holds_more_images_on_smaller_canvases():
-    assert [patterns.batch_size(c) for c in [(224, 224), (64, 64), (32, 32), (28, 28), (12, 12)]] == [
+    assert [batches.batch_size(c) for c in [(224, 224), (64, 64), (32, 32), (28, 28), (12, 12)]] == [
         128,
         128,
         256,
@@ -270,13 +275,13 @@ def test_a_batch_holds_more_images_on_smaller_canvases():
 @pytest.mark.parametrize("side, seed_groups", [(32, [(0, 1, 2)]), (64, [(0,), (1,), (2,)])])
 def test_an_80_map_layer_s_seeds_share_a_unit_only_on_a_small_canvas(tmp_path, side, seed_groups):
     from featviz.execution import driver
-    from featviz.output import OutputDir
-    from featviz.pattern_store import Store
+    from featviz.files.output import OutputDir
+    from featviz.patterns.store import Store
 
     k = helpers.keras()
     model = k.Sequential([k.Input((side, side, 3)), k.layers.Conv2D(80, 3, name="wide")])
     request = patterns.PatternRequest(models.resolve_layer(model, "wide"), (side, side), recipe=FAST)
-    job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(80)), patterns.Natural(None, None))
+    job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(80)), patterns.NaturalBest(None, None))
     with OutputDir(tmp_path / "out") as out:
         units, _, _ = driver._plan([Store(job.for_seed(s), out) for s in (0, 1, 2)], None)
     assert [u.all_seeds for u in units] == seed_groups

@@ -5,7 +5,7 @@ import json
 import helpers
 import numpy as np
 
-from featviz import scoring
+from featviz.evaluation import scoring
 
 
 def test_specific_needs_the_own_pattern_to_win_strictly():
@@ -58,7 +58,7 @@ def test_a_signed_map_never_above_zero_is_negative_not_dead():
 
 
 def test_the_negative_objective_drives_a_linear_map_down():
-    from featviz import exemplars
+    from featviz.natural import exemplars
     from featviz.synthesis import objectives, render
 
     k = helpers.keras()
@@ -73,7 +73,7 @@ def test_the_negative_objective_drives_a_linear_map_down():
 
 
 def test_lowest_values_merge_exactly():
-    from featviz.exemplars import LayerStats
+    from featviz.natural.exemplars import LayerStats
 
     a = LayerStats.empty(2, 1).add(0, np.array([[1.0, -2.0], [3.0, 0.5]]), np.ones((2, 2), bool), 1)
     b = LayerStats.empty(2, 1).add(2, np.array([[-1.0, 4.0]]), np.ones((1, 2), bool), 1)

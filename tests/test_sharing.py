@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from featviz import output
-from featviz.output import OutputDir
+from featviz.files import output
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
 HOLD = """
 import sys, time
 from pathlib import Path
-from featviz.output import OutputDir
+from featviz.files.output import OutputDir
 with OutputDir(sys.argv[1]):
     Path(sys.argv[2]).write_text("held")
     time.sleep(float(sys.argv[3]))
@@ -27,7 +26,7 @@ with OutputDir(sys.argv[1]):
 
 
 def featviz(*args, cwd: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "featviz.cli", *map(str, args)]
+    command = [sys.executable, "-m", "featviz", *map(str, args)]
     return subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

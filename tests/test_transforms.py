@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from featviz import _tf
+from featviz.runtime import _tf
 from featviz.synthesis import params, randomness, transforms
 
 
@@ -17,7 +17,7 @@ def image(h=5, w=5):
 
 def matrices(angle=0.0, scale=1.0, tx=0.0, ty=0.0, h=5, w=5):
     t = tf()
-    c = lambda v: t.constant([v], t.float32)  # noqa: E731
+    c = lambda v: t.constant([v], t.float32)
     return transforms.affine_matrices(h, w, c(angle), c(scale), c(tx), c(ty))
 
 
@@ -96,8 +96,8 @@ def test_same_seed_and_step_give_the_same_draw():
 def test_compose_applies_in_order():
     t = tf()
     shift_right = transforms.affine(translate=0)  # identity
-    double = lambda x, rng: x * 2  # noqa: E731
-    plus_one = lambda x, rng: x + 1  # noqa: E731
+    double = lambda x, rng: x * 2
+    plus_one = lambda x, rng: x + 1
     out = transforms.compose([shift_right, double, plus_one])(t.constant(image()), randomness.seeded(0, 0, 1))
     np.testing.assert_array_equal(np.asarray(out), image() * 2 + 1)
 

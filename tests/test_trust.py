@@ -3,23 +3,26 @@
 import helpers
 import numpy as np
 
-from featviz import datasets, exemplars, models, trust
+from featviz import models
+from featviz.evaluation import paths
+from featviz.natural import datasets, exemplars
+from featviz.natural.exemplars import Exemplars
 
 
 def test_rank_correlation_exact_values():
-    np.testing.assert_allclose(trust.rank_correlation(np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])), 1.0)
-    np.testing.assert_allclose(trust.rank_correlation(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0])), -1.0)
-    np.testing.assert_allclose(trust.rank_correlation(np.array([1.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])),
+    np.testing.assert_allclose(paths.rank_correlation(np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])), 1.0)
+    np.testing.assert_allclose(paths.rank_correlation(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0])), -1.0)
+    np.testing.assert_allclose(paths.rank_correlation(np.array([1.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])),
                                0.75**0.5)  # fmt: skip
-    assert trust.rank_correlation(np.array([5.0, 5.0, 5.0]), np.array([1.0, 2.0, 3.0])) == 0.0
-    rows = trust.rank_correlation(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]), np.array([1.0, 2.0, 3.0]))
+    assert paths.rank_correlation(np.array([5.0, 5.0, 5.0]), np.array([1.0, 2.0, 3.0])) == 0.0
+    rows = paths.rank_correlation(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]), np.array([1.0, 2.0, 3.0]))
     np.testing.assert_allclose(rows, [1.0, -1.0])
 
 
 def test_rank_correlation_pairs_rows_and_broadcasts():
     a = np.array([[[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], [[1.0, 3.0, 2.0], [7.0, 7.0, 7.0]]])  # (2 targets, 2 rows, C)
     targets = np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0]])[:, None, :]
-    np.testing.assert_allclose(trust.rank_correlation(a, targets), [[1.0, -1.0], [-0.5, 0.0]])
+    np.testing.assert_allclose(paths.rank_correlation(a, targets), [[1.0, -1.0], [-0.5, 0.0]])
 
 
 def wide_cnn():
@@ -35,20 +38,20 @@ def wide_cnn():
 
 def test_earlier_convolutions():
     model = wide_cnn()
-    assert trust.earlier_convolutions(model, models.resolve_layer(model, "c2")) == ["c1"]
-    assert trust.earlier_convolutions(model, models.resolve_layer(model, "c1")) == []
+    assert paths.earlier_convolutions(model, models.resolve_layer(model, "c2")) == ["c1"]
+    assert paths.earlier_convolutions(model, models.resolve_layer(model, "c1")) == []
 
 
 def test_a_map_s_best_natural_image_takes_its_exemplars_path():
     model = wide_cnn()
     layer = models.resolve_layer(model, "c2")
     data = datasets.Dataset("d", x=helpers.random_digits(120)[..., None].astype(np.float32) / 255)
-    stats = exemplars.scan(model, ["c2"], data, options=exemplars.ScanOptions(top_k=trust.PATH_EXEMPLARS))["c2"]
+    stats = exemplars.scan(model, ["c2"], data, options=exemplars.ScanOptions(top_k=paths.PATH_EXEMPLARS))["c2"]
     best = data.take(stats.top[:, 0], (12, 12, 1))
-    scores = trust.path_scores(model, layer, best, (data, stats))
+    scores = paths.path_scores(model, layer, best, Exemplars(data, stats))
     assert [s.map for s in scores] == list(range(6))
     assert sum(s.closer for s in scores) >= 5, scores
-    assert trust.path_scores(model, models.resolve_layer(model, "c1"), best, (data, stats)) is None
+    assert paths.path_scores(model, models.resolve_layer(model, "c1"), best, Exemplars(data, stats)) is None
 
 
 def test_trust_prints_a_row_per_map_and_the_layer_line(cli, tmp_path):
@@ -63,7 +66,7 @@ def test_trust_prints_a_row_per_map_and_the_layer_line(cli, tmp_path):
 
 
 def test_the_observer_picks_the_query_nearer_the_references_and_ties_count_half():
-    from featviz import two_choice
+    from featviz.evaluation import two_choice
 
     references = np.array([[1.0, 0.0], [1.0, 0.0]])
     strong = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])

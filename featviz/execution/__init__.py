@@ -1,16 +1,24 @@
-"""Where pattern units and dataset scans run: in this process, or on a Ray cluster.
+"""Where pattern tasks and dataset scans run: in this process, or on a Ray cluster.
 
-A unit is one chunk of maps of one layer for one seed (units.py). An
-executor turns units into images, streaming each back as it finishes; the
-driver (patterns.run_jobs) saves, reads back and scores them and keeps the
-manifests, so the output is the same files whichever executor ran.
+A task is one chunk of maps of one layer for one seed or several
+(tasks.py). An executor turns tasks into images, streaming each back as
+it finishes; the driver (driver.py: run_jobs) saves, reads back and scores
+them and keeps the manifests, so the output is the same files whichever
+executor ran.
 
-    local.py  in this process, one unit after another (the default)
-    ray.py    Ray actors that each load the model once, from bytes the driver sends
+    batches.py  how maps are cut into batches and tasks, and rendered
+    tasks.py    a task, what comes back, and the Executor protocol
+    driver.py   plan tasks from the manifests, run them, save and score
+    local.py    in this process, one task after another (the default)
+    ray.py      Ray actors that each load the model once, from bytes the driver sends
 """
 
+from .tasks import Executor
 
-def make(kind: str, loaded, *, address: str | None = None, workers: int | None = None, gpus_per_worker: float = 0.0):
+
+def make(
+    kind: str, loaded, *, address: str | None = None, workers: int | None = None, gpus_per_worker: float = 0.0
+) -> Executor:
     """The executor the command line asks for: "local" (this process) or "ray"."""
     if kind == "ray":
         from .ray import RayExecutor

@@ -1,11 +1,13 @@
-"""The in-process executor: units one after another, with step-by-step progress."""
+"""The in-process executor: tasks one after another, with step-by-step progress."""
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from .. import exemplars, manifest, models
-from .units import Done, Unit
+from .. import models
+from ..natural import exemplars
+from ..patterns import manifest
+from .tasks import Done, Task
 
 
 class LocalExecutor:
@@ -14,10 +16,10 @@ class LocalExecutor:
     def __init__(self, loaded: models.LoadedModel):
         self.loaded = loaded
 
-    def render(self, units: Sequence[Unit], progress=None) -> Iterator[Done]:
-        for unit in units:
-            found = unit.render(self.loaded.model, progress)
-            yield Done(unit, found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision))
+    def render(self, tasks: Sequence[Task], progress=None) -> Iterator[Done]:
+        for task in tasks:
+            found = task.render(self.loaded.model, progress)
+            yield Done(task, found, self.name, manifest.this_machine(task.request.recipe.resolved_precision))
 
     def scan(self, layers: Sequence[str], dataset, input_range, top_k: int, progress=None) -> dict:
         return exemplars.scan(

@@ -4,8 +4,8 @@ Connect the way Ray users expect: `RAY_ADDRESS` or `--ray-address`; with
 neither, a local Ray starts for the run. Workers need neither the user's
 files nor the output folder: the model travels as bytes, a dataset slice
 as pixels or encoded files, and results come back to the driver, which
-alone writes. A unit whose worker dies is retried on a restarted actor
-(Ray's retries); a unit that fails twice comes back as failed, and the rest
+alone writes. A task whose worker dies is retried on a restarted actor
+(Ray's retries); a task that fails twice comes back as failed, and the rest
 of the run goes on.
 """
 
@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
-from .. import exemplars, manifest, models
+from .. import models
 from ..errors import FeatvizError, first_line
-from .units import Done, Unit
+from ..natural import exemplars
+from ..patterns import manifest
+from .tasks import Done, Task
 
 INSTALL = 'pip install "featviz[ray]"'
-ATTEMPTS = 2  # a unit that fails this often is recorded as failed
+ATTEMPTS = 2  # a task that fails this often is recorded as failed
 
 
 def import_ray():
@@ -42,9 +44,9 @@ class Worker:
         self.loaded = models.load(path, trust_code=trust_code)
         self.name = f"ray:{os.uname().nodename}:{os.getpid()}"
 
-    def render(self, unit: Unit):
-        found = unit.render(self.loaded.model)
-        return found, self.name, manifest.this_machine(unit.request.recipe.resolved_precision)
+    def render(self, task: Task):
+        found = task.render(self.loaded.model)
+        return found, self.name, manifest.this_machine(task.request.recipe.resolved_precision)
 
     def scan(self, layers, dataset, input_range, options: exemplars.ScanOptions):
         return exemplars.scan(self.loaded.model, layers, dataset, input_range, options)
@@ -68,40 +70,40 @@ class RayExecutor:
         self.model = self.ray.put(loaded.path.read_bytes())  # held for the run: a restarted actor reads it again
         self.actors = [actor.remote(self.model, loaded.path.suffix, loaded.trusted) for _ in range(count)]
 
-    def render(self, units: Sequence[Unit], progress=None) -> Iterator[Done]:
-        """Units on the actors, one in flight per actor; a unit whose task fails goes to the back of the queue."""
-        queue = [(unit, 1) for unit in units]
+    def render(self, tasks: Sequence[Task], progress=None) -> Iterator[Done]:
+        """Units on the actors, one in flight per actor; a task whose task fails goes to the back of the queue."""
+        queue = [(task, 1) for task in tasks]
         running: dict = {}
         idle = list(range(len(self.actors)))
         while queue or running:
             while queue and idle:
-                unit, attempt = queue.pop(0)
+                task, attempt = queue.pop(0)
                 i = idle.pop(0)
-                running[self.actors[i].render.remote(unit)] = (unit, attempt, i)
+                running[self.actors[i].render.remote(task)] = (task, attempt, i)
             if not running:  # every actor is gone
-                yield from (Done(unit, None, "ray", error="no Ray worker is left") for unit, _ in queue)
+                yield from (Done(task, None, "ray", error="no Ray worker is left") for task, _ in queue)
                 return
             ready, _ = self.ray.wait(list(running), num_returns=1)
-            unit, attempt, i = running.pop(ready[0])
-            done, alive = self._collect(ready[0], unit, attempt, queue)
+            task, attempt, i = running.pop(ready[0])
+            done, alive = self._collect(ready[0], task, attempt, queue)
             if alive:
                 idle.append(i)
             if done is not None:
                 if progress is not None:
-                    progress(unit.images * unit.request.recipe.steps)
+                    progress(task.images * task.request.recipe.steps)
                 yield done
 
-    def _collect(self, ref, unit: Unit, attempt: int, queue: list) -> tuple[Done | None, bool]:
-        """(what came back, or None when the unit is queued again; whether the actor still lives)."""
+    def _collect(self, ref, task: Task, attempt: int, queue: list) -> tuple[Done | None, bool]:
+        """(what came back, or None when the task is queued again; whether the actor still lives)."""
         try:
             found, worker, ran = self.ray.get(ref)
         except self.ray.exceptions.RayError as e:
             alive = not isinstance(e, self.ray.exceptions.RayActorError)
             if attempt < ATTEMPTS:
-                queue.append((unit, attempt + 1))
+                queue.append((task, attempt + 1))
                 return None, alive
-            return Done(unit, None, "ray", error=f"failed {ATTEMPTS} times on Ray workers: {first_line(e)}"), alive
-        return Done(unit, found, worker, ran), True
+            return Done(task, None, "ray", error=f"failed {ATTEMPTS} times on Ray workers: {first_line(e)}"), alive
+        return Done(task, found, worker, ran), True
 
     def scan(self, layers: Sequence[str], dataset, input_range, top_k: int, progress=None) -> dict:
         """The dataset split into one slice per worker, scanned in parallel, merged exactly.

@@ -27,7 +27,7 @@ import copy
 import inspect
 from typing import Any
 
-from .. import _tf
+from ..runtime import _tf
 
 # Arguments every Keras 3 layer takes, on top of its own __init__ parameters.
 BASE_ARGS = {"name", "trainable", "dtype", "autocast", "input_dim", "input_shape", "batch_size", "weights"}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from .. import _tf
 from ..errors import FeatvizError, first_line
+from ..runtime import _tf
 from .graph import run_graph
 from .layers import input_shape
 

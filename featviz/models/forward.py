@@ -9,11 +9,11 @@ once. Compiling costs a trace, so a small pass stays eager.
 from __future__ import annotations
 
 import weakref
-from typing import Collection
+from collections.abc import Collection
 
 import numpy as np
 
-from .. import _tf, chains
+from ..runtime import _tf, chains
 from . import graph
 
 COMPILED_ABOVE = 1 << 21  # input values in one call (about eight 224x224x3 images)

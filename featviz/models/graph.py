@@ -11,12 +11,14 @@ is how pattern synthesis swaps in its own ReLU gradient and faster kernels
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection
+from typing import Any
 
-from .. import _tf
 from ..errors import FeatvizError
+from ..runtime import _tf
 from . import keras_internals
+from .shape import input_shape
 
 # (layer, path, args, kwargs) -> output; kwargs never hold `training`.
 LayerCall = Callable[[Any, str, tuple, dict], Any]
@@ -93,16 +95,10 @@ def compile_if_traceable(model, fn: Callable, **options) -> Callable:
     Keras opens a name scope per layer inside a tf.function, and TensorFlow
     refuses names like "<img src=x>" there; such a model still runs eagerly.
     """
-    names = [name for name in layer_outputs(model, _tf.keras().Input(_input_shape(model)))[1]]
+    names = list(layer_outputs(model, _tf.keras().Input(input_shape(model)))[1])
     if all(_SCOPE.match(part) for name in names for part in name.split("/")):
         return _tf.tf().function(fn, **options)
     return fn
-
-
-def _input_shape(model) -> tuple:
-    from .layers import input_shape
-
-    return input_shape(model)
 
 
 def layer_outputs(model, x) -> tuple[dict, dict]:

@@ -1,4 +1,4 @@
-"""What a layer's maps feed: the class weights of a linear head, read from the model's own weights."""
+"""The model's head: which layer gives the classes, and what a layer's maps feed (a linear head's weights)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,16 @@ def class_weights(model, layer: LayerInfo) -> np.ndarray | None:
     if reduce.class_name == "GlobalAveragePooling2D" and kernel.shape[0] == maps:
         return kernel
     return None
+
+
+def is_class_layer(model, layer: LayerInfo) -> bool:
+    """A flat layer whose units are the model's output classes (the output layer itself, or its logits)."""
+    out = tuple(model.outputs[0].shape[1:]) if getattr(model, "outputs", None) else ()
+    return not layer.spatial and len(out) == 1 and layer.output_shape == out
+
+
+def class_layer(model) -> LayerInfo | None:
+    """The layer whose units are the model's classes: the last Dense layer, when it gives the model's output."""
+    layers = list_layers(model)
+    dense = [info for info in layers if info.class_name == "Dense" and is_class_layer(model, info)]
+    return dense[-1] if dense else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import FeatvizError
-from ..preprocess import InputRange, Preprocess, as_preprocess
+from ..pixels.preprocess import InputRange, Preprocess, as_preprocess
 from .layers import LayerInfo, get_layer, input_shape, list_layers
 
 # Layers that change an image's size or pass it through at inference, not its values.
@@ -50,7 +50,7 @@ def expected_input(model) -> Expected | None:
     return None
 
 
-def resolve_input(model, asked: "InputRange | None") -> Preprocess:
+def resolve_input(model, asked: InputRange | None) -> Preprocess:
     """What the user asked for; else what the model's own layers say; else 0..1."""
     if asked is not None:
         asked = as_preprocess(asked)

@@ -11,9 +11,10 @@ on it, naming them, when a Keras release moves one.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .. import _tf
+from ..runtime import _tf
 
 # (module or class, attribute): what featviz reads from each.
 PRIVATE_NAMES = (

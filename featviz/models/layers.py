@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from .. import _tf
 from ..errors import FeatvizError
-from . import keras_internals
+from ..runtime import _tf
 from .graph import layer_outputs
+from .shape import input_shape
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,6 @@ def shape_text(shape) -> str:
 
 
 MERGE_LAYERS = {"Add", "Concatenate", "Average", "Maximum", "Minimum", "Multiply", "Subtract"}
-
-
-def input_shape(model) -> tuple:
-    """The model's input shape without the batch axis, e.g. (28, 28, 1)."""
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if inputs:
-        return tuple(inputs[0].shape[1:])
-    for layer in getattr(model, "layers", [])[:1]:
-        shape = keras_internals.built_input_shape(layer)
-        if shape:
-            return tuple(shape[1:])
-    raise FeatvizError(f"model {model.name!r} has never been called, so its input shape is unknown; build it first")
 
 
 def image_channels(model) -> int:

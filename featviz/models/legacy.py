@@ -23,8 +23,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .. import _tf
 from ..errors import FeatvizError, first_line
+from ..runtime import _tf
 from . import config_repair
 from .keras_internals import legacy_model_from_config
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import _tf, bundled
 from ..errors import FeatvizError, first_line
+from ..files import bundled
+from ..runtime import _tf
 from . import checks, legacy
 
 

@@ -8,16 +8,22 @@ own model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import classes, defaults, grids, layout, models, patterns
+from .. import models, patterns
 from ..errors import FeatvizError
+from ..evaluation import transfer
+from ..execution import batches
+from ..files.output import OutputDir, short_hash
+from ..models import card, head
 from ..models.inputs import resolve_input
-from ..output import short_hash
+from ..patterns import layout
+from ..pixels import grids
+from ..runtime.progress import SILENT, Reporter
 from . import html
 from .compare import Comparison, write_listing
 
@@ -26,7 +32,7 @@ from .compare import Comparison, write_listing
 class ClassRow:
     name: str
     patterns: np.ndarray  # (classes, H, W, C) in 0..1
-    reads: dict[str, list[classes.Verdict]]  # model name -> its verdicts on these patterns (its own included)
+    reads: dict[str, list[transfer.Verdict]]  # model name -> its verdicts on these patterns (its own included)
 
     def share(self, reader: str) -> float:
         return float(np.mean([v.predicted == c for c, v in enumerate(self.reads[reader])]))
@@ -41,19 +47,19 @@ def class_rows(
 
 
 def _class_patterns(one: models.LoadedModel, comparison: Comparison, progress) -> np.ndarray:
-    target = classes.class_layer(one.model)
+    target = head.class_layer(one.model)
     if target is None:
         raise FeatvizError(f"{one.name}: the model has no class output (a Dense layer giving its output)")
     canvas = patterns.canvas_for(one.model, target, None)
     input_range = resolve_input(one.model, comparison.input_range)
-    recipe = replace(comparison.recipe, param=defaults.CLASS_PARAM)
+    recipe = patterns.recipe_for(one.model, comparison.recipe, None, canvas, target)
     request = patterns.PatternRequest(target, canvas, input_range=input_range, recipe=recipe, seed=comparison.seed)
-    return patterns.synthesize(one.model, request, list(range(target.units)), progress)
+    return batches.synthesize(one.model, request, list(range(target.units)), progress)
 
 
-def _reads(loaded, found: np.ndarray, comparison: Comparison) -> dict[str, list[classes.Verdict]]:
+def _reads(loaded, found: np.ndarray, comparison: Comparison) -> dict[str, list[transfer.Verdict]]:
     return {
-        other.name: classes.verdicts(other.model, found, resolve_input(other.model, comparison.input_range))
+        other.name: transfer.verdicts(other.model, found, resolve_input(other.model, comparison.input_range))
         for other in loaded
     }
 
@@ -95,3 +101,29 @@ def write(rows: Sequence[ClassRow], loaded: Sequence[models.LoadedModel], out, n
     nav = [("gallery", layout.INDEX), ("comparisons", layout.COMPARE_INDEX)]
     page_path = out.write(page, html.page("Class patterns compared", body, page, nav).encode())
     return [png, page_path, write_listing(out)]
+
+
+@dataclass
+class ClassesCompared:
+    """What `featviz compare --classes` made: each model's class patterns and how the others read them."""
+
+    rows: list[ClassRow]
+    written: list[Path]
+
+    def lines(self) -> list[str]:
+        reads = [
+            f"{row.name}'s class patterns, read as their class by: "
+            + ", ".join(f"{o} {row.share(o):.0%}" for o in row.reads)
+            for row in self.rows
+        ]
+        return reads + [str(p) for p in self.written]
+
+
+def run(
+    loaded: Sequence[models.LoadedModel], comparison: Comparison, out: OutputDir, reporter: Reporter = SILENT
+) -> ClassesCompared:
+    """Every model's class patterns, read by every model: a PNG and a page in `out`."""
+    units = sum(head.class_layer(one.model).units for one in loaded if head.class_layer(one.model))
+    with reporter.stage("class patterns", comparison.recipe.steps * units) as progress:
+        rows = class_rows(loaded, comparison, progress)
+    return ClassesCompared(rows, write(rows, loaded, out, card.names(loaded[0].path)))

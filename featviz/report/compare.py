@@ -7,16 +7,22 @@ a deep plain CNN and a ResNet V2 are compared.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import activations, grids, layout, models, patterns
-from ..activations import Activations
+from .. import models, patterns
+from ..execution import batches
+from ..files.output import OutputDir
+from ..methods import activations
+from ..methods.activations import Activations
 from ..models.inputs import resolve_input
-from ..preprocess import InputRange
+from ..patterns import layout
+from ..pixels import grids
+from ..pixels.preprocess import InputRange
+from ..runtime.progress import SILENT, Reporter
 from ..synthesis.render import Recipe
 from . import html
 
@@ -58,7 +64,7 @@ def view(
     request = patterns.PatternRequest(
         acts.layer, canvas, input_range=input_range, recipe=comparison.recipe, seed=comparison.seed
     )
-    found = patterns.synthesize(model, request, [m for m, _ in top], progress)
+    found = batches.synthesize(model, request, [m for m, _ in top], progress)
     return ModelView(loaded.name, acts, top, found)
 
 
@@ -167,3 +173,29 @@ def _listing(out) -> str:
         f'<li><a href="{html.href(name + "/" + layout.INDEX)}">{html.esc(name)}</a></li>' for name in folders
     )
     return html.page("Comparisons", f"<ul>{items}</ul>", layout.COMPARE_INDEX, [("gallery", layout.INDEX)])
+
+
+@dataclass
+class Compared:
+    """What `featviz compare --image` made: each model's view, and the files written."""
+
+    views: list[ModelView]
+    written: list[Path]
+
+    def lines(self) -> list[str]:
+        rows = [
+            f"{v.name}: {v.prediction}; innermost {v.acts.layer.name}; top maps " + ", ".join(str(m) for m, _ in v.top)
+            for v in self.views
+        ]
+        return rows + [str(p) for p in self.written]
+
+
+def run(
+    loaded: Sequence[models.LoadedModel], image: str | Path, comparison: Comparison, out: OutputDir,
+    reporter: Reporter = SILENT,
+) -> Compared:  # fmt: skip
+    """The same image through every model, side by side: a PNG and a page in `out`."""
+    total = comparison.recipe.steps * comparison.top_k * len(loaded)
+    with reporter.stage("compare", total) as progress:
+        views = [view(one, image, comparison, progress) for one in loaded]
+    return Compared(views, write(views, loaded, image, out))

@@ -9,22 +9,29 @@ resumes where it stopped and gives the same files as an uninterrupted one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import activations, bundled, classes, datasets, defaults, exemplars, layout, models, patterns, trust
-from ..datasets import Dataset
+from .. import models, patterns
 from ..errors import FeatvizError
+from ..evaluation import paths, transfer, two_choice
 from ..execution.driver import run_jobs
 from ..execution.local import LocalExecutor
-from ..models import LayerInfo, head
+from ..execution.tasks import Executor
+from ..files import bundled
+from ..files.output import OutputDir
+from ..methods import accentuate, activations, diversity
+from ..methods.layer_patterns import note_restarted
+from ..models import LayerInfo, card, head
 from ..models.inputs import resolve_input
-from ..output import OutputDir
-from ..patterns import Natural as NaturalBest
-from ..patterns import PatternJob, PatternRequest
+from ..natural import datasets, exemplars
+from ..natural.datasets import Dataset
+from ..natural.exemplars import Exemplars
+from ..patterns import NaturalBest, PatternJob, PatternRequest, layout
+from ..runtime.progress import SILENT, Reporter
 from . import pages, pictures
 from .site import ClassResult, LayerResult, Sample, Settings, Site
 
@@ -49,6 +56,12 @@ class Report:
     reused: int = 0
     restarted: list[str] = field(default_factory=list)  # why saved patterns were not reused
     classes: int = 0  # the class layer's units, when its patterns were rendered too
+
+    def lines(self) -> list[str]:
+        maps = sum(r.info.maps for r in self.layers)
+        classes = f", {self.classes} classes" if self.classes else ""
+        head_line = f"{len(self.layers)} layers, {maps} maps{classes}; {self.rendered} patterns rendered, {self.reused}"
+        return [head_line + " reused", str(self.index)]
 
 
 def sample_images(specs: Sequence[str | Path], input_shape: tuple = (28, 28, 1)) -> list[Path]:
@@ -76,7 +89,7 @@ def select_layers(model, names: Sequence[str] | None) -> list[LayerInfo]:
         if not chosen:
             raise FeatvizError(f"model {model.name!r} has no layer with spatial maps")
         return chosen
-    target = classes.class_layer(model)
+    target = head.class_layer(model)
     chosen = [models.resolve_layer(model, name, flat=target is not None) for name in names]
     for info in chosen:
         if not info.spatial and info != target:
@@ -97,14 +110,17 @@ class Scanned:
 
 
 def scan_natural(
-    loaded: models.LoadedModel, settings: Settings, progress: Callable[[int], None] | None = None, executor=None
+    loaded: models.LoadedModel,
+    settings: Settings,
+    progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> Scanned:
     """One streamed pass over the natural images for all the gallery's layers (`progress` gets images)."""
     model = loaded.model
     names = [layer.name for layer in _scanned_layers(model, settings)]
     data = natural_images(model, settings)
     if data is None:
-        return Scanned(None, {name: None for name in names})
+        return Scanned(None, dict.fromkeys(names))
     input_range = resolve_input(model, settings.input_range)
     executor = executor or LocalExecutor(loaded)
     return Scanned(data, executor.scan(names, data, input_range, settings.top_k, progress))
@@ -113,7 +129,7 @@ def scan_natural(
 def _scanned_layers(model, settings: Settings) -> list[LayerInfo]:
     """The gallery's layers, and the class layer when the model has one."""
     found = select_layers(model, settings.layers)
-    target = classes.class_layer(model)
+    target = head.class_layer(model)
     return found + ([target] if target is not None and target not in found else [])
 
 
@@ -122,13 +138,31 @@ def natural_images(model, settings: Settings) -> Dataset | None:
     return datasets.for_model(models.input_shape(model), settings.dataset)
 
 
+def run(
+    loaded: models.LoadedModel, settings: Settings, out: OutputDir, executor: Executor | None = None,
+    reporter: Reporter = SILENT,
+) -> Report:  # fmt: skip
+    """`featviz gallery`: the natural images scanned once, then the whole report written into `out`."""
+    images = natural_images(loaded.model, settings)
+    if images is None:
+        reporter.note("the patterns are not scored: featviz has no natural images for this model's input; "
+                      "pass --dataset")  # fmt: skip
+    total = total_steps(select_layers(loaded.model, settings.layers), settings, loaded.model)
+    with reporter.stage("natural images", len(images) if images is not None else 0) as progress:
+        natural = scan_natural(loaded, settings, progress, executor)
+    with reporter.stage("patterns", total) as progress:
+        report = build(loaded, out, settings, progress, natural, executor)
+    note_restarted(reporter, report.restarted)
+    return report
+
+
 def build(
     loaded: models.LoadedModel,
     out: OutputDir,
-    settings: Settings = Settings(),
+    settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
     natural: Scanned | None = None,
-    executor=None,
+    executor: Executor | None = None,
 ) -> Report:
     """Write the whole gallery into `out`; `progress` gets image-steps as they finish.
 
@@ -140,7 +174,7 @@ def build(
     layers = select_layers(model, settings.layers)
     samples = sample_images(settings.images, models.input_shape(model))
     natural = natural or scan_natural(loaded, settings)
-    target = classes.class_layer(model)
+    target = head.class_layer(model)
     run = _PatternRun(loaded, settings, natural)
     done = run.all(layers + ([target] if target is not None else []), out, executor, progress)
     results = [done[layer.name] for layer in layers]
@@ -166,14 +200,10 @@ class _PatternRun:
     def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Scanned):
         self.loaded, self.settings, self.natural = loaded, settings, natural
         self.rendered, self.reused, self.restarted = 0, 0, []
-        canvas = tuple(models.input_shape(loaded.model)[:2])
-        self.recipe = patterns.recipe_for(loaded.model, settings.recipe, natural.dataset, canvas)
 
     def job(self, layer: LayerInfo) -> PatternJob:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
-        recipe = self.recipe
-        if classes.is_class_layer(self.loaded.model, layer):
-            recipe = replace(recipe, param=defaults.CLASS_PARAM)
+        recipe = patterns.recipe_for(self.loaded.model, self.settings.recipe, self.natural.dataset, canvas, layer)
         request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=recipe)
         stats = self.natural.stats.get(layer.name)
         best = (
@@ -193,7 +223,9 @@ class _PatternRun:
         natural = NaturalBest(-stats.worst, job.natural.dataset, -stats.best)
         return replace(job, request=replace(job.request, kind="negative"), natural=natural)
 
-    def all(self, layers: Sequence[LayerInfo], out: OutputDir, executor, progress) -> dict[str, LayerResult]:
+    def all(
+        self, layers: Sequence[LayerInfo], out: OutputDir, executor: Executor | None, progress
+    ) -> dict[str, LayerResult]:
         seeds = list(self.settings.seeds)
         jobs = [self.job(layer).for_seed(seed) for layer in layers for seed in seeds]
         grids = [seed == seeds[0] for _ in layers for seed in seeds]
@@ -215,17 +247,15 @@ class _PatternRun:
 
 
 def _paths(model, r: LayerResult, dataset: Dataset | None, settings: Settings):
-    """The path check (trust.py) of the first seed's patterns, from the scan's exemplars."""
-    if r.stats is None or dataset is None or r.stats.top.shape[1] < trust.PATH_EXEMPLARS:
+    """The path check (evaluation/paths.py) of the first seed's patterns, from the scan's exemplars."""
+    if r.stats is None or dataset is None or r.stats.top.shape[1] < paths.PATH_EXEMPLARS:
         return None
     patterns_ = np.nan_to_num(r.first.images)
-    return trust.path_scores(model, r.info, patterns_, (dataset, r.stats), settings.input_range)
+    return paths.path_scores(model, r.info, patterns_, Exemplars(dataset, r.stats), settings.input_range)
 
 
 def _accentuated(model, r: LayerResult, dataset: Dataset | None, settings: Settings):
     """Each map's top natural image, accentuated for that map (Settings.accentuate)."""
-    from .. import accentuate
-
     if not settings.accentuate or r.stats is None or dataset is None or r.stats.top.shape[1] == 0:
         return None
     seeds = dataset.take(r.stats.top[:, 0], models.input_shape(model))
@@ -235,34 +265,29 @@ def _accentuated(model, r: LayerResult, dataset: Dataset | None, settings: Setti
 
 def _diverse(model, r: LayerResult, request: PatternRequest, dataset: Dataset | None, settings: Settings):
     """K diverse patterns per map at the first seed (Settings.diversity), for a layer with a convolution below."""
-    from .. import diversity
-
-    if settings.diversity < 2 or not trust.earlier_convolutions(model, r.info):
+    if settings.diversity < 2 or not paths.earlier_convolutions(model, r.info):
         return None
-    natural = (dataset, r.stats) if dataset is not None and r.stats is not None else None
+    natural = Exemplars(dataset, r.stats) if dataset is not None and r.stats is not None else None
     return diversity.diverse(model, request, range(r.info.maps), settings.diversity, natural)
 
 
 def _two_choice(model, r: LayerResult, dataset: Dataset | None, settings: Settings):
     """The two-choice test with every seed's patterns as references (Settings.observer)."""
-    from .. import two_choice
-
     if settings.observer is None or dataset is None or len(dataset) < two_choice.REFERENCES + 2 * two_choice.QUERIES:
         return None
     references = np.stack([np.nan_to_num(p.images) for p in r.patterns.values()])
-    return two_choice.run(model, r.info.name, references, (dataset, settings.input_range), settings.observer)
+    return two_choice.run(model, r.info.name, references, dataset, settings.input_range, settings.observer)
 
 
 def _class_result(loaded: models.LoadedModel, result: LayerResult) -> ClassResult:
     """The class patterns, and how the other bundled models of the same data read them."""
-    others = classes.siblings(loaded) if loaded.bundled else []
-    transfer = classes.transfer(others, np.nan_to_num(result.first.images), None)
-    return ClassResult(result, classes.names(loaded.path), transfer)
+    found = transfer.transfer(transfer.readers(loaded), np.nan_to_num(result.first.images), None)
+    return ClassResult(result, card.names(loaded.path), found)
 
 
 def total_steps(layers: Sequence[LayerInfo], settings: Settings, model=None) -> int:
     """Image-steps of the whole run, for a progress bar: every map, seed and step, the classes' too."""
-    target = classes.class_layer(model) if model is not None else None
+    target = head.class_layer(model) if model is not None else None
     units = sum(layer.units for layer in layers) + (target.units if target is not None else 0)
     return units * len(settings.seeds) * settings.recipe.steps  # a --negative run adds to it as it goes
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from html import escape
-from typing import Iterable, Sequence
 from urllib.parse import quote
 
-from ..layout import STYLE, link
+from ..patterns.layout import STYLE, link
 
 CSS = """
 :root { --fg: #1d2330; --muted: #5b6475; --line: #dde1e8; --bg: #fafbfc; --accent: #2458b3; --bad: #b3243c; }
 * { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: var(--fg); background: var(--bg); }
 header, main, footer { max-width: 1180px; margin: 0 auto; padding: 12px 20px; }
 header { border-bottom: 1px solid var(--line); }
 header a { color: var(--accent); text-decoration: none; margin-right: 14px; }
@@ -26,7 +27,8 @@ img { image-rendering: pixelated; }
 img.wide { max-width: 100%; height: auto; border: 1px solid var(--line); background: white; }
 .scroll { overflow-x: auto; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(92px, 1fr)); gap: 10px; }
-.tile { background: white; border: 1px solid var(--line); border-radius: 6px; padding: 6px; text-align: center; font-size: 0.8rem; }
+.tile { background: white; border: 1px solid var(--line); border-radius: 6px; padding: 6px; text-align: center;
+        font-size: 0.8rem; }
 .tile img { width: 100%; height: auto; display: block; }
 .tile.marked { border-color: var(--bad); }
 .tile:target { outline: 3px solid var(--accent); }
@@ -93,3 +95,13 @@ def tile(src: str, caption: str, *, target: str | None = None, marked: bool = Fa
         content = f'<a href="{href(target)}">{content}</a>'
     ident = f' id="{esc(anchor)}"' if anchor else ""
     return f'<div class="tile{" marked" if marked else ""}"{ident}>{content}</div>'
+
+
+def link_to(page: str, target: str, text: str, fragment: str = "") -> str:
+    """A link from `page` to `target` (both relative to the site's root), its text escaped."""
+    return f'<a href="{href(link(page, target) + fragment)}">{esc(text)}</a>'
+
+
+def image_at(page: str, target: str, alt: str, **kwargs) -> str:
+    """An image on `page` showing the file `target` (both relative to the site's root)."""
+    return image(link(page, target), alt, **kwargs)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import __version__, activations, diversity, layout, models, scoring
+from .. import models
+from ..evaluation import scoring
+from ..methods import activations
 from ..models import inputs
-from ..preprocess import as_preprocess
-from . import html, thumbs
+from ..patterns import layout
+from ..pixels.preprocess import as_preprocess
+from ..version import __version__
+from . import html, map_page, thumbs
 from .html import esc
 from .pictures import sample_vmax
 from .site import LayerResult, Sample, Site
@@ -22,7 +26,7 @@ RATIO_NOTE = (
     "above zero) are marked in red. Specificity = the share of live maps whose own pattern drives them harder "
     "than any other map's pattern; saturation = the median share of a pattern's pixels with a channel at 0 or 255; "
     "path = whether a pattern's activations in the layers before follow its top natural images' more closely than "
-    'random images\' do (README, "Can you trust a pattern?").'
+    'random images\' do (docs/method.md, "Can you trust a pattern?").'
 )
 HOME = ("index", layout.INDEX)
 
@@ -38,7 +42,7 @@ def write_all(site: Site) -> None:
                 site,
                 page,
                 f"{r.info.name} · map {m}",
-                _map_body(r, m, page),
+                map_page.body(r, m, page),
                 [HOME, ("layer", layout.layer_page(r.info))],
             )
     for sample in site.samples:
@@ -51,14 +55,6 @@ def write_all(site: Site) -> None:
 
 def _write(site: Site, page: str, title: str, body: str, nav: list[tuple[str, str]]) -> None:
     site.out.write(page, html.page(title, body, page, nav).encode())
-
-
-def _a(page: str, target: str, text: str, fragment: str = "") -> str:
-    return f'<a href="{html.href(layout.link(page, target) + fragment)}">{esc(text)}</a>'
-
-
-def _img(page: str, target: str, alt: str, **kwargs) -> str:
-    return html.image(layout.link(page, target), alt, **kwargs)
 
 
 def _tiles(r: LayerResult, page: str, anchors: bool = False) -> str:
@@ -133,135 +129,11 @@ def _layer_body(site: Site, r: LayerResult, page: str) -> str:
         f"{sample_vmax(site, r):.3g} (viridis). Map i is the i-th tile, row by row.</p>",
     ]
     for sample in site.samples:
-        picture = _img(page, layout.sample_activations(r.info, sample.path), f"maps for {sample.path.name}")
+        picture = html.image_at(page, layout.sample_activations(r.info, sample.path), f"maps for {sample.path.name}")
         parts.append(f'<div class="card"><h3>{esc(sample.path.name)}</h3>{picture}</div>')
     if kernels:
-        parts += ["<h2>Kernels</h2>", _img(page, layout.kernels(r.info), "kernels")]
+        parts += ["<h2>Kernels</h2>", html.image_at(page, layout.kernels(r.info), "kernels")]
     return "\n".join(parts)
-
-
-def _map_body(r: LayerResult, m: int, page: str) -> str:
-    parts = [
-        _steps(r, m, page),
-        f'<p class="muted">Layer {esc(r.info.name)}, map {m}.{_status(r.scores[m])}</p>',
-        f"<h2>Pattern, seeds {esc(', '.join(map(str, r.patterns)))}</h2>",
-        _img(page, layout.map_picture(r.info, "seeds", m), f"patterns of map {m}"),
-        _negative(r, m, page),
-        _diverse(r, m, page),
-        _accentuated(r, m, page),
-    ]
-    if r.stats is not None:
-        parts += [
-            f'<h2>Top {r.stats.top.shape[1]} natural images</h2><p class="muted">Best first, the map\'s activation '
-            "overlaid (inferno).</p>",
-            _img(page, layout.map_picture(r.info, "top", m), f"top natural images of map {m}"),
-        ]
-    parts += [_feeds(r.feeds[m]) if r.feeds is not None else "", "<h2>Statistics</h2>", _statistics(r, m)]
-    return "\n".join(part for part in parts if part)
-
-
-def _status(score: scoring.MapScore) -> str:
-    if score.negative:
-        return (" <strong>Negative only:</strong> no natural image drives it above zero, but some drive it below: "
-                "a signed map whose signal is negative. <code>featviz patterns --objective negative</code> shows "
-                "what drives it lowest.")  # fmt: skip
-    return " <strong>Dead:</strong> no natural image drives it above zero." if score.dead else ""
-
-
-def _negative(r: LayerResult, m: int, page: str) -> str:
-    if r.negative is None:
-        return ""
-    return (
-        f'<h2>Negative pattern</h2><p class="muted">What drives the map lowest (seed {r.negative_seed}); '
-        f"ratio to the natural image that drives it lowest: {esc(_ratio_text(r.negative.scores[m]))}.</p>"
-        + _img(page, layout.map_picture(r.info, "negative", m), f"negative pattern of map {m}")
-    )
-
-
-def _diverse(r: LayerResult, m: int, page: str) -> str:
-    if r.diverse is None:
-        return ""
-    d, i = r.diverse, r.diverse.maps.index(m)
-    ratios = ", ".join("n/a" if s.ratio is None else f"{s.ratio:.2f}" for s in d.scores[i])
-    natural = d.natural_dissimilarity
-    aim = "lucid's diversity term"
-    if natural is not None:
-        aim += f", aimed at {diversity.MARGIN:g} times the spread of the map's top {d.k} natural images"
-    natural = "" if natural is None else f" (its top {d.k} natural images: {natural[i]:.3f})"
-    return (
-        f'<h2>{d.k} diverse patterns</h2><p class="muted">Optimized together with a penalty on the similarity '
-        f"of their styles ({aim}). Ratios {esc(ratios)}; mean pairwise dissimilarity "
-        f"{d.dissimilarity[i]:.3f}{esc(natural)}.</p>"
-        + _img(page, layout.map_picture(r.info, "diverse", m), f"{d.k} diverse patterns of map {m}")
-    )
-
-
-def _accentuated(r: LayerResult, m: int, page: str) -> str:
-    if r.accentuated is None:
-        return ""
-    a = r.accentuated
-    return (
-        f'<h2>Its top natural image, accentuated</h2><p class="muted">Changed as little as possible until the '
-        f"map responds strongly (feature accentuation): its activation went from {a.before[m]:.4g} to "
-        f"{a.after[m]:.4g}, with a root-mean-square pixel change of {a.distance[m]:.3f} (0..1 units).</p>"
-        + _img(page, layout.map_picture(r.info, "accentuated", m), f"top natural image of map {m}, accentuated")
-    )
-
-
-def _statistics(r: LayerResult, m: int) -> str:
-    score, stats = r.scores[m], r.stats
-    rows = [("pattern's value", "n/a" if score.value is None else f"{score.value:.4g}"), ("ratio", _ratio_text(score))]
-    if score.specific is not None:
-        rows.append(("specific (its own pattern drives it hardest)", "yes" if score.specific else "no"))
-    if score.saturation is not None:
-        rows.append(("saturation (pixels with a channel at 0 or 255)", f"{score.saturation:.1%}"))
-    if r.two_choice is not None:
-        t = r.two_choice
-        rows.append((f"two-choice accuracy ({t.observer} observing), synthetic / natural references",
-                     f"{t.synthetic[m]:.0%} / {t.natural[m]:.0%}"))  # fmt: skip
-    if r.paths is not None:
-        path = r.paths[m]
-        verdict = "closer than random images" if path.closer else "no closer than random images"
-        rows.append(("path: rank correlation with the top 9, pattern / random images",
-                     f"{path.pattern:+.2f} / {path.random:+.2f}: {verdict}"))  # fmt: skip
-    if stats is not None:
-        rows[:0] = [
-            ("best natural (max of the map mean)", f"{stats.best[m]:.4g}"),
-            ("mean over the dataset", f"{stats.mean[m]:.4g}"),
-            ("fires (any unit > 0) on", f"{stats.fires[m]:.1%} of images"),
-        ]
-    return html.table(["statistic", "value"], rows)
-
-
-def _ratio_text(score: scoring.MapScore) -> str:
-    if score.error:
-        return f"failed: {score.error}"
-    if score.dead is None:
-        return "not scored (no natural images for this model)"
-    if score.negative:
-        return "n/a (negative only: its signal is below zero; see its negative pattern)"
-    return "n/a (dead map)" if score.dead else f"{score.ratio:.2f}"
-
-
-def _steps(r: LayerResult, m: int, page: str) -> str:
-    """Links to the previous map, back to this map's tile on the layer page, and to the next map."""
-    links = [_a(page, layout.map_page(r.info, m - 1), f"← map {m - 1}")] if m > 0 else []
-    links.append(_a(page, layout.layer_page(r.info), f"↑ all maps of {r.info.name}", f"#map-{m}"))
-    if m + 1 < r.info.maps:
-        links.append(_a(page, layout.map_page(r.info, m + 1), f"map {m + 1} →"))
-    return f'<nav class="steps">{"".join(links)}</nav>'
-
-
-def _feeds(weights: np.ndarray, k: int = 3) -> str:
-    """Which classes this map pushes up and down most, from the head's weights."""
-    order = np.argsort(-weights, kind="stable")
-    up = ", ".join(f"{c} ({weights[c]:+.3g})" for c in order[:k] if weights[c] > 0) or "none"
-    down = ", ".join(f"{c} ({weights[c]:+.3g})" for c in order[::-1][:k] if weights[c] < 0) or "none"
-    return (
-        f"<h2>What this map feeds</h2><p>Pushes up class {esc(up)}; pushes down class {esc(down)}.</p>"
-        '<p class="muted">The change in each class\'s logit when every unit of this map rises by one, '
-        "read from the weights of the model's dense head.</p>"
-    )
 
 
 def _explain_body(site: Site, sample: Sample, page: str) -> str:
@@ -269,20 +141,22 @@ def _explain_body(site: Site, sample: Sample, page: str) -> str:
     acts = activations.Activations(r.info, sample.input, sample.maps[r.info.name], sample.output)
     parts = [
         '<div class="row"><div>'
-        + _img(page, layout.explain(sample.path, "png"), sample.path.name, cls="thumb", width=thumbs.MAP_PX)
+        + html.image_at(page, layout.explain(sample.path, "png"), sample.path.name, cls="thumb", width=thumbs.MAP_PX)
         + f'</div><div><p>The model {esc(_prediction(sample))}.</p><p class="muted">The {site.settings.explain_k} '
         f"maps of {esc(r.info.name)} this image drives hardest (mean activation), each with its pattern and the "
         "natural images that drive it hardest.</p></div></div>"
     ]
     for m, mean in acts.top(site.settings.explain_k):
         parts.append(
-            f'<div class="card row"><div>{_a(page, layout.map_page(r.info, m), f"map {m}")}<br>'
+            f'<div class="card row"><div>{html.link_to(page, layout.map_page(r.info, m), f"map {m}")}<br>'
             f'<span class="muted">mean {mean:.3f}</span></div>'
-            + _img(
+            + html.image_at(
                 page, layout.map_picture(r.info, "thumb", m), f"pattern of map {m}", cls="thumb", width=thumbs.MAP_PX
             )
             + (
-                _img(page, layout.map_picture(r.info, "top", m), f"top images of map {m}", cls="thumb", width=232)
+                html.image_at(
+                    page, layout.map_picture(r.info, "top", m), f"top images of map {m}", cls="thumb", width=232
+                )
                 if r.stats is not None
                 else ""
             )
@@ -297,7 +171,8 @@ def _prediction(sample: Sample) -> str:
 
 def _index_body(site: Site, page: str) -> str:
     samples = "".join(
-        f"<li>{_a(page, layout.explain(s.path, 'html'), s.path.name)}: {esc(_prediction(s))}</li>" for s in site.samples
+        f"<li>{html.link_to(page, layout.explain(s.path, 'html'), s.path.name)}: {esc(_prediction(s))}</li>"
+        for s in site.samples
     )
     parts = [
         _model_facts(site),
@@ -305,14 +180,14 @@ def _index_body(site: Site, page: str) -> str:
         f"<h2>Why does it see that?</h2><ul>{samples}</ul>",
     ]
     if site.classes is not None:
-        parts.append(f"<h2>{_a(page, layout.CLASSES, 'Classes')}</h2>")
+        parts.append(f"<h2>{html.link_to(page, layout.CLASSES, 'Classes')}</h2>")
         name = esc(site.classes.layer.info.name)
         what = f"One pattern per class of the layer {name}: the input its logit rises most for."
         parts += [f'<p class="muted">{what}</p>', _class_tiles(site, page)]
     if site.out.path(layout.COMPARE_INDEX).exists():
-        parts.append(f"<p>{_a(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
+        parts.append(f"<p>{html.link_to(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
     for r in site.layers:
-        parts.append(f"<h2>{_a(page, layout.layer_page(r.info), r.info.name)}</h2>")
+        parts.append(f"<h2>{html.link_to(page, layout.layer_page(r.info), r.info.name)}</h2>")
         parts += [f'<p class="muted">{_layer_line(r)}</p>', _tiles(r, page)]
     seeds = ", ".join(map(str, site.settings.seeds))
     recipe = f"{site.settings.recipe.steps} steps per pattern, seeds {esc(seeds)}; featviz {esc(__version__)}."
@@ -360,11 +235,13 @@ def _classes_body(site: Site, page: str) -> str:
     for s in r.scores:
         verdict = f"{c.name(s.verdict[0])} ({s.verdict[1]:.1%})" if s.verdict else "n/a"
         others = [f"{c.name(t.verdicts[s.map].predicted)} ({t.verdicts[s.map].probability:.1%})" for t in c.transfer]
-        rows.append([c.name(s.map), _ratio_text(s), verdict, *others])
-        top = _img(
+        rows.append([c.name(s.map), map_page.ratio_text(s), verdict, *others])
+        top = html.image_at(
             page, layout.map_picture(r.info, "top", s.map), f"top images of class {s.map}", cls="thumb", width=232
         )
-        seeds = _img(page, layout.map_picture(r.info, "seeds", s.map), f"patterns of class {s.map}", cls="thumb")
+        seeds = html.image_at(
+            page, layout.map_picture(r.info, "seeds", s.map), f"patterns of class {s.map}", cls="thumb"
+        )
         label = f'<div><strong>{esc(c.name(s.map))}</strong><br><span class="muted">{esc(s.caption())}</span></div>'
         shown = top if r.stats is not None else ""
         cards.append(f'<div class="card row" id="class-{s.map}">{label}{seeds}{shown}</div>')

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import images, layout, models
+from .. import models
+from ..files.output import OutputDir
 from ..models import forward
-from ..output import OutputDir
+from ..patterns import layout
+from ..pixels import images
 from . import thumbs
 from .site import LayerResult, Site
 
@@ -101,15 +103,15 @@ def _exemplars(site: Site, r: LayerResult) -> None:
     """Per map: a 3x3 mosaic of its top natural images with the map's activation overlaid."""
     top = r.stats.top
     wanted = sorted(set(top.ravel().tolist()))
-    unit = site.dataset.take(wanted, models.input_shape(site.loaded.model))
-    inputs = images.to_range(unit, site.settings.input_range)
+    pictures = site.dataset.take(wanted, models.input_shape(site.loaded.model))
+    inputs = images.to_range(pictures, site.settings.input_range)
     acts = forward.outputs(site.loaded.model, inputs, [r.info.name])[r.info.name]
     row_of = {idx: i for i, idx in enumerate(wanted)}
-    factor = thumbs.factor_for(unit.shape[1], 72)
+    factor = thumbs.factor_for(pictures.shape[1], 72)
     for m in range(r.info.maps):
         picked = [row_of[i] for i in top[m]]
         vmax = max(float(acts[picked, ..., m].max()), 1e-8)
-        tiles = [thumbs.upscale(thumbs.overlay(unit[row], acts[row, ..., m], vmax), factor) for row in picked]
+        tiles = [thumbs.upscale(thumbs.overlay(pictures[row], acts[row, ..., m], vmax), factor) for row in picked]
         write_drawn(site.out, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
 
 
@@ -121,11 +123,11 @@ def _class_pictures(site: Site, r: LayerResult) -> None:
     if r.stats is None:
         return
     wanted = sorted(set(r.stats.top.ravel().tolist()))
-    unit = site.dataset.take(wanted, models.input_shape(site.loaded.model))
+    pictures = site.dataset.take(wanted, models.input_shape(site.loaded.model))
     row_of = {idx: i for i, idx in enumerate(wanted)}
-    factor = thumbs.factor_for(unit.shape[1], 72)
+    factor = thumbs.factor_for(pictures.shape[1], 72)
     for m in range(r.info.units):
-        tiles = [thumbs.upscale(thumbs.to_rgb(unit[row_of[i]]), factor) for i in r.stats.top[m]]
+        tiles = [thumbs.upscale(thumbs.to_rgb(pictures[row_of[i]]), factor) for i in r.stats.top[m]]
         _write(site, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from .. import defaults, exemplars, models
-from ..datasets import Dataset
+from .. import defaults, models
+from ..evaluation.scoring import MapScore
+from ..files.output import OutputDir
 from ..models import LayerInfo
-from ..output import OutputDir
-from ..pattern_store import PatternSet
-from ..preprocess import InputRange
-from ..scoring import MapScore
+from ..natural import exemplars
+from ..natural.datasets import Dataset
+from ..patterns.store import PatternSet
+from ..pixels.preprocess import InputRange
 from ..synthesis.render import Recipe
 
 
@@ -40,7 +41,7 @@ class LayerResult:
     stats: exemplars.LayerStats | None  # None: no natural images for this model
     patterns: dict[int, PatternSet]  # by seed, in the order of Settings.seeds
     feeds: np.ndarray | None = None  # (maps, classes) from models.head, for the innermost layer
-    paths: list | None = None  # trust.PathScore per map of the first seed's patterns; None: not measured
+    paths: list | None = None  # evaluation.paths.PathScore per map of the first seed's patterns; None: not measured
     negative: PatternSet | None = None  # the first seed's negative patterns (Settings.negative, signed layers)
     accentuated: object | None = None  # accentuate.Accentuation of each map's top natural image (Settings.accentuate)
     diverse: object | None = None  # diversity.DiversePatterns (Settings.diversity)
@@ -66,7 +67,7 @@ class ClassResult:
 
     layer: LayerResult
     names: list[str] | None
-    transfer: list  # classes.Transfer per other model, on the first seed's patterns
+    transfer: list  # evaluation.transfer.Transfer per other model, on the first seed's patterns
 
     def name(self, c: int) -> str:
         return self.names[c] if self.names and c < len(self.names) else str(c)
@@ -88,7 +89,7 @@ class Site:
     layers: list[LayerResult]
     samples: list[Sample]
     dataset: Dataset | None
-    classes: "ClassResult | None" = None
+    classes: ClassResult | None = None
 
     @property
     def innermost(self) -> LayerResult:

@@ -32,13 +32,13 @@ def colormap(values: np.ndarray, vmin: float, vmax: float, name: str = "viridis"
     import matplotlib
 
     span = vmax - vmin if vmax > vmin else 1.0
-    unit = np.clip((np.asarray(values, np.float64) - vmin) / span, 0.0, 1.0)
-    return (matplotlib.colormaps[name](unit)[..., :3] * 255 + 0.5).astype(np.uint8)
+    scaled = np.clip((np.asarray(values, np.float64) - vmin) / span, 0.0, 1.0)
+    return (matplotlib.colormaps[name](scaled)[..., :3] * 255 + 0.5).astype(np.uint8)
 
 
-def to_rgb(unit: np.ndarray) -> np.ndarray:
+def to_rgb(pictures: np.ndarray) -> np.ndarray:
     """(H, W, 1 or 3) in 0..1 -> uint8 RGB."""
-    pixels = np.clip(np.round(np.asarray(unit, np.float64) * 255), 0, 255).astype(np.uint8)
+    pixels = np.clip(np.round(np.asarray(pictures, np.float64) * 255), 0, 255).astype(np.uint8)
     return np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels[..., :3]
 
 

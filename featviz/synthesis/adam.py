@@ -11,9 +11,9 @@ x -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from .. import _tf
+from ..runtime import _tf
 
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's defaults
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import _tf
+from ..runtime import _tf
 
 SAMPLE_IMAGES = 256  # images, spread evenly over the dataset, that the statistics are measured on
 
@@ -29,7 +29,7 @@ class ColourBasis:
     mean: tuple[float, float, float]
 
     @classmethod
-    def of(cls, pixels: np.ndarray) -> "ColourBasis":
+    def of(cls, pixels: np.ndarray) -> ColourBasis:
         """The basis of RGB pixels (..., 3) in 0..1."""
         rgb = np.asarray(pixels, np.float64).reshape(-1, 3)
         u, s, _ = np.linalg.svd(np.cov(rgb, rowvar=False))
@@ -52,12 +52,6 @@ def _rounded(matrix: np.ndarray) -> tuple:
     return tuple(tuple(float(v) for v in row) for row in np.round(matrix, 6))
 
 
-def sample(dataset, shape: tuple[int, int, int]) -> np.ndarray:
-    """Up to SAMPLE_IMAGES images spread evenly over a datasets.Dataset, fitted to shape, in 0..1."""
-    indices = np.unique(np.linspace(0, len(dataset) - 1, min(SAMPLE_IMAGES, len(dataset))).round().astype(int))
-    return dataset.take(indices, shape)
-
-
 @dataclass(frozen=True)
 class Spectrum:
     """The mean amplitude spectrum of natural images, per RGB channel, (C, H, W//2+1): MACO's fixed magnitude.
@@ -70,7 +64,7 @@ class Spectrum:
     digest: str
 
     @classmethod
-    def of(cls, images: np.ndarray) -> "Spectrum":
+    def of(cls, images: np.ndarray) -> Spectrum:
         """The spectrum of images (N, H, W, C) in 0..1."""
         centred = np.asarray(images, np.float64) - np.mean(images, axis=(1, 2), keepdims=True)
         amplitude = np.abs(np.fft.rfft2(np.moveaxis(centred, -1, 1))).mean(axis=0).astype(np.float32)

@@ -10,7 +10,7 @@ needs exactly this gradient at every step.
 
 from __future__ import annotations
 
-from .. import _tf
+from ..runtime import _tf
 
 MAX_CHANNELS = 4
 _compiled: dict = {}  # the XLA-compiled col2im, made on first use

@@ -13,7 +13,7 @@ The arithmetic is Keras's: float32 inside, the input's dtype outside.
 
 from __future__ import annotations
 
-from .. import _tf
+from ..runtime import _tf
 
 _compiled: dict = {}  # the XLA-compiled forward and backward, made on first use
 

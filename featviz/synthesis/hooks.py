@@ -19,11 +19,11 @@ is being traced, and restores them at once.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Callable, Collection
 
-from .. import _tf
 from ..models import graph
+from ..runtime import _tf
 from . import fastconv, fusednorm
 
 MONOTONE_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus", "linear")

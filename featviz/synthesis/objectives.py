@@ -12,9 +12,10 @@ Combining never mutates an operand; it builds a new objective.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from .. import _tf, defaults
+from .. import defaults
+from ..runtime import _tf
 
 KINDS = defaults.OBJECTIVES  # and "at:Y,X", one unit of each map (parse_kind)
 
@@ -31,7 +32,7 @@ class Objective:
     def __repr__(self) -> str:
         return f"Objective({self.name})"
 
-    def _combine(self, other, op: Callable, symbol: str) -> "Objective":
+    def _combine(self, other, op: Callable, symbol: str) -> Objective:
         other = as_objective(other)
         return Objective(
             lambda taps, images: op(self(taps, images), other(taps, images)),

@@ -9,12 +9,13 @@ and the image starts near the data's mean colour.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import _tf, defaults
+from .. import defaults
+from ..runtime import _tf
 from .colour import ColourBasis, Spectrum
 from .randomness import start_noise
 
@@ -88,10 +89,10 @@ def fourier(
     real, imag = tf.Variable(spectrum[0], name="real"), tf.Variable(spectrum[1], name="imag")
     scale_t = tf.constant(scale.astype(np.float32))
     if max(h, w) > FFT_ABOVE:
-        inverse = lambda re, im: tf.signal.irfft2d(tf.complex(re, im), fft_length=[h, w])  # noqa: E731
+        inverse = lambda re, im: tf.signal.irfft2d(tf.complex(re, im), fft_length=[h, w])
     else:
         basis = [tf.constant(b) for b in irfft2_basis(h, w)]
-        inverse = lambda re, im: irfft2(re, im, basis)  # noqa: E731
+        inverse = lambda re, im: irfft2(re, im, basis)
 
     def image():
         spatial = inverse(real * scale_t, imag * scale_t)  # (N, C, H, W)

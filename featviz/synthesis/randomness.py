@@ -9,11 +9,11 @@ pattern then matches up to float rounding, which can depend on the batch.)
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from .. import _tf
+from ..runtime import _tf
 
 DRAWS_PER_STEP = 8  # how many uniform numbers one step's transforms may take per image
 _START, _TRANSFORMS = 0, 1  # stream ids: independent generators for the start and the transforms

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
-from .. import _tf, chains, cpu, defaults
+from .. import defaults
 from ..errors import FeatvizError
 from ..models import graph, image_channels, run_graph
-from ..preprocess import InputRange, as_preprocess
+from ..pixels.preprocess import InputRange, as_preprocess
+from ..runtime import _tf, chains, cpu
 from . import adam, params, randomness, transforms
 from .colour import ColourBasis, Spectrum
 from .hooks import Hooks
@@ -43,7 +44,7 @@ class Recipe:
     """How patterns are optimized. The defaults were tuned on the bundled MNIST CNN (see the README)."""
 
     steps: int = defaults.STEPS
-    param: str | None = None  # "pixels" or "fourier"; None: by the image's channels (for_channels)
+    param: str | None = None  # "pixels", "fourier" or "maco"; None: by the image's channels (for_channels)
     # RGB only: optimize in decorrelated colour (colour.py). "dataset": measured on the natural images
     # (patterns.recipe_for); None: plain RGB.
     colour: ColourBasis | str | None = "dataset"
@@ -61,7 +62,7 @@ class Recipe:
         """The step size; None while the parameterization is not yet chosen."""
         return self.lr if self.lr is not None else LEARNING_RATES.get(self.param)
 
-    def for_channels(self, channels: int) -> "Recipe":
+    def for_channels(self, channels: int) -> Recipe:
         """The parameterization chosen by the image's channels when none was asked for (defaults.PARAM_FOR_GREY,
         PARAM_FOR_COLOUR); no colour basis for a grey image."""
         param = self.param or (defaults.PARAM_FOR_COLOUR if channels == 3 else defaults.PARAM_FOR_GREY)
@@ -99,7 +100,7 @@ class Batch:
     seeds: tuple[int, ...] | None = None  # each image's own seed; None: render's seed for all
 
     @classmethod
-    def of(cls, n: int, size: tuple[int, int], input_range: InputRange = (0.0, 1.0)) -> "Batch":
+    def of(cls, n: int, size: tuple[int, int], input_range: InputRange = (0.0, 1.0)) -> Batch:
         return cls(tuple(range(n)), tuple(size), input_range)
 
 
@@ -254,18 +255,18 @@ class _Ascent:
         rng = randomness.StepRandom(tf.gather(draws, index))
         return tf.cond(polish, lambda: image, lambda: self.transform(image, rng))
 
-    def _objective(self, units: list):
+    def _objective(self, parts: list):
         """The objective of every chain's images, each chain's network pass independent of the others."""
         tf = _tf.tf()
-        runs = [self._taps(unit) for unit in units]
+        runs = [self._taps(part) for part in parts]
         taps = {k: tf.concat([run[k] for run in runs], 0) for k in runs[0]} if len(runs) > 1 else runs[0]
-        unit = tf.concat(units, 0) if len(units) > 1 else units[0]
-        return self.objective({k: tf.cast(v, tf.float32) for k, v in taps.items()}, unit)
+        pictures = tf.concat(parts, 0) if len(parts) > 1 else parts[0]
+        return self.objective({k: tf.cast(v, tf.float32) for k, v in taps.items()}, pictures)
 
-    def _taps(self, unit) -> dict:
+    def _taps(self, pictures) -> dict:
         """The objective's layers on one chain's images."""
         tf = _tf.tf()
-        x = as_preprocess(self.batch.input_range).to_model(unit)
+        x = as_preprocess(self.batch.input_range).to_model(pictures)
         dtype = self.recipe.compute_dtype
         if dtype:
             x = tf.cast(x, dtype)

@@ -14,9 +14,9 @@ float rounding). A positive angle turns the image clockwise as displayed.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from .. import _tf
+from ..runtime import _tf
 
 Transform = Callable  # (images, rng) -> images
 

@@ -1,0 +1,177 @@
+"""How good is a pattern? The one rule for the ratio, dead maps, and their captions.
+
+A pattern's `value` is its objective on the saved 8-bit PNG, read back the
+way a user's image is read. Its `ratio` is that value over the best value
+any natural image reaches. A map no natural image drives above zero is
+`dead`: it is marked, never hidden. Without natural images that fit the
+model there is nothing to compare with: then value is measured, and ratio
+and dead are None, "not scored".
+
+Two figures catch what a ratio hides, both read from the saved PNGs too. A
+map is `specific` when its own pattern drives it harder than the pattern of
+any other map in the folder does: many maps that share one degenerate image
+(a saturated colour field) are not. `saturation` is the share of a pattern's
+pixels with a channel at 0 or 255.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..models import forward
+from ..natural.exemplars import reduce_maps
+
+
+@dataclass
+class MapScore:
+    map: int
+    image: str | None  # the PNG's file name, beside the manifest; None when nothing could be saved
+    value: float | None
+    best_natural: float | None  # None: not scored
+    ratio: float | None
+    dead: bool | None  # None: not scored
+    error: str | None = None
+    verdict: list | None = None  # for a class unit: [the class the model predicts for the saved PNG, its probability]
+    specific: bool | None = None  # None: not measured (no saved pattern, or a folder saved before 0.4)
+    saturation: float | None = None
+    # True: no natural image drives the map above zero, but some drive it below: a signed map whose signal is
+    # negative. It has no ratio; its negative pattern (--objective negative) shows it. None otherwise.
+    negative: bool | None = None
+
+    def caption(self) -> str:
+        """The tile label everywhere: '17 ×2.49', '17 dead', '17 failed', or '17' when not scored."""
+        if self.error:
+            return f"{self.map} failed"
+        if self.dead:
+            return f"{self.map} dead"
+        if self.negative:
+            return f"{self.map} negative"
+        return f"{self.map}" if self.ratio is None else f"{self.map} ×{self.ratio:.2f}"
+
+    @property
+    def marked(self) -> bool:
+        return bool(self.dead) or self.error is not None
+
+    def record(self) -> dict:
+        """As JSON: non-finite numbers become null; no verdict key unless the map is a class."""
+        entry = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        return {k: v for k, v in entry.items() if v is not None or k not in OPTIONAL_KEYS}
+
+
+OPTIONAL_KEYS = ("verdict", "specific", "saturation", "negative")
+
+
+def objective_values(model, layer: str, maps: Sequence[int], inputs: np.ndarray, kind: str) -> np.ndarray:
+    """The objective of map maps[i] on inputs[i] (in the model's input range), at the inputs' own size."""
+    return np.diagonal(responses(model, layer, maps, inputs, kind)).copy()
+
+
+def responses(model, layer: str, maps: Sequence[int], inputs: np.ndarray, kind: str) -> np.ndarray:
+    """(inputs, maps): the objective of every map in `maps` on every input, in one forward pass."""
+    found = forward.outputs(model, np.asarray(inputs, np.float32), {layer}, logits=True)[layer]
+    return reduce_maps(found, kind)[:, list(maps)]
+
+
+def specific(matrix: np.ndarray) -> np.ndarray:
+    """From responses of maps[j] to the pattern of maps[i] at [i, j]: is each map's own pattern its strongest?
+
+    Strictly: a pattern that ties with another map's is not specific. NaN (no pattern) never wins.
+    """
+    matrix = np.nan_to_num(np.asarray(matrix, np.float64), nan=-np.inf)
+    others = np.where(np.eye(len(matrix), dtype=bool), -np.inf, matrix).max(axis=0, initial=-np.inf)
+    own = np.diagonal(matrix)
+    return np.isfinite(own) & (own > others)
+
+
+def saturation(pattern: np.ndarray) -> float:
+    """The share of pixels of an 8-bit pattern (H, W, C), read as 0..1, with a channel at 0 or 1."""
+    extreme = (pattern <= 0.0) | (pattern >= 1.0)
+    return float(extreme.any(axis=-1).mean())
+
+
+def score(
+    values: np.ndarray,
+    maps: Sequence[int],
+    best: np.ndarray | None,
+    files: Sequence[str | None],
+    worst: np.ndarray | None = None,
+) -> list[MapScore]:
+    """MapScores from the read-back values; a map whose file is None failed before it was saved.
+
+    `best` holds each map's best natural value; None leaves the maps not scored. `worst`, each map's
+    lowest: a map never above zero but sometimes below is `negative`, not dead.
+    """
+    scores = []
+    for value, m, file in zip(values, maps, files):
+        finite = file is not None and bool(np.isfinite(value))
+        error = (
+            None if finite else ("NaN or Inf in the pattern" if file is None else "the saved pattern gives NaN or Inf")
+        )
+        natural = None if best is None else float(best[m])
+        dead = None if natural is None else not natural > 0
+        negative = True if dead and worst is not None and worst[m] < 0 else None
+        dead = False if negative else dead
+        ratio = float(value) / natural if finite and dead is False and not negative else None
+        scores.append(
+            MapScore(int(m), file, float(value) if finite else None, natural, ratio, dead, error, negative=negative)
+        )
+    return scores
+
+
+@dataclass
+class Summary:
+    maps: int
+    dead: int
+    failed: int
+    live: int
+    at_least_one: int
+    median_ratio: float | None
+    scored: bool = True
+    specificity: float | None = None  # the share of live maps that are specific; None: not measured
+    saturation: float | None = None  # the median saturation of live maps' patterns
+    negative: int = 0  # signed maps whose natural signal is only negative: neither live nor dead
+
+    def line(self, layer: str) -> str:
+        if not self.scored:
+            return (
+                f"{layer}: {self.maps} maps, {self.failed} failed; not scored (no natural images for this model)"
+                f"{self.trust_text()}"
+            )
+        median = "n/a" if self.median_ratio is None else f"{self.median_ratio:.2f}"
+        return (
+            f"{layer}: {self.maps} maps; {self.live} live, {self.dead} dead, {self.failed} failed"
+            f"{f', {self.negative} negative only' if self.negative else ''}; "
+            f"{self.at_least_one}/{self.live} live maps at ratio >= 1 (median {median}){self.trust_text()}"
+        )
+
+    def trust_text(self) -> str:
+        """'; specificity 0.98, saturation 3%', or '' when not measured."""
+        parts = []
+        if self.specificity is not None:
+            parts.append(f"specificity {self.specificity:.2f}")
+        if self.saturation is not None:
+            parts.append(f"saturation {self.saturation:.0%}")
+        return "; " + ", ".join(parts) if parts else ""
+
+
+def summarize(scores: Sequence[MapScore]) -> Summary:
+    ratios = [s.ratio for s in scores if s.ratio is not None]
+    live = [s for s in scores if not s.marked and not s.negative]
+    flags = [s.specific for s in live if s.specific is not None]
+    shares = [s.saturation for s in live if s.saturation is not None]
+    return Summary(
+        len(scores),
+        sum(bool(s.dead) for s in scores),
+        sum(s.error is not None for s in scores),
+        len(live),
+        sum(1 for r in ratios if r >= 1.0),
+        float(np.median(ratios)) if ratios else None,
+        all(s.best_natural is not None for s in scores),
+        float(np.mean(flags)) if flags else None,
+        float(np.median(shares)) if shares else None,
+        sum(bool(s.negative) for s in scores),
+    )

@@ -1,0 +1,53 @@
+"""How a layer's maps are cut into batches and tasks of work, and rendered batch by batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..patterns.request import PatternRequest
+from ..synthesis import objectives, render
+
+CHUNK = 128  # maps of one seed optimized together, and the most images in a batch on a large canvas
+# On small canvases a step costs less per image in a bigger batch, so there a batch holds up to this many
+# pixels: the seeds of a CIFAR ResNet's 80-map layer go together (240 images), 9% faster than one by one.
+BATCH_PIXELS = 256 * 32 * 32
+
+
+def batch_size(canvas: tuple[int, int]) -> int:
+    """Images optimized together in one batch: CHUNK, or more on a small canvas (256 at 32x32)."""
+    return max(CHUNK, BATCH_PIXELS // (canvas[0] * canvas[1]))
+
+
+def chunks(maps: Sequence[int]) -> list[list[int]]:
+    """The tasks a layer's maps are rendered in: CHUNK maps each (a batch may join several seeds' tasks)."""
+    return [list(maps[start : start + CHUNK]) for start in range(0, len(maps), CHUNK)]
+
+
+def synthesize(
+    model,
+    request: PatternRequest,
+    maps: Sequence[int],
+    progress: Callable[[int], None] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Patterns of `maps` as float images (N, H, W, C) in 0..1, batch_size(canvas) images at a time.
+
+    With `seeds`, the maps' patterns for each seed, seed after seed, rendered
+    together (default: request.seed alone). Each map's image depends on its
+    own index and seed, not on the other images it is batched with.
+    `progress` gets the images stepped.
+    """
+    seeds = list(seeds) if seeds is not None else [request.seed]
+    images = [(s, m) for s in seeds for m in maps]
+    out = []
+    size = batch_size(request.canvas)
+    for start in range(0, len(images), size):
+        part = images[start : start + size]
+        objective = objectives.channel(request.layer.name, [m for _, m in part], request.kind)
+        keys, per_seed = tuple(m for _, m in part), tuple(s for s, _ in part)
+        batch = render.Batch(keys, request.canvas, request.input_range, seeds=per_seed)
+        result = render.render(model, objective, batch, request.recipe, seed=request.seed, progress=progress)
+        out.append(result.images)
+    return np.concatenate(out)

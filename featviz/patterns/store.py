@@ -1,0 +1,171 @@
+"""The folder of one layer's patterns for one seed: what it holds, and what a run adds to it.
+
+The manifest is the record. A map it lists under the same settings, with
+its PNG present, is done; the others are rendered. Scores are kept while
+the natural images they were measured against stay the same, and measured
+again (from the saved PNGs) when those change. Nothing is written when
+nothing changed, so reusing a folder leaves its files as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import models
+from ..evaluation import scoring, transfer
+from ..evaluation.scoring import MapScore, Summary
+from ..files.output import OutputDir
+from ..models.head import is_class_layer
+from ..pixels import grids, images
+from . import layout, manifest
+from .job import PatternJob
+from .manifest import Manifest
+
+TASK_FAILED = "the task failed"
+
+
+@dataclass
+class PatternSet:
+    """One layer's patterns for one seed, as saved and read back."""
+
+    folder: Path
+    manifest: Path
+    grid: Path
+    scores: list[MapScore]  # of the requested maps, in their order
+    images: np.ndarray  # (maps, H, W, C) in 0..1, read back from the PNGs; NaN where none was saved
+    rendered: int = 0
+    reused: int = 0
+    restarted: list[str] = field(default_factory=list)  # settings that differed from the saved manifest
+
+    @property
+    def summary(self) -> Summary:
+        return scoring.summarize(self.scores)
+
+
+class Store:
+    def __init__(self, job: PatternJob, out: OutputDir):
+        self.job, self.out = job, out
+        request = job.request
+        self.folder = layout.pattern_dir(request.layer, request.seed, request.kind)
+        settings = request.settings(job.loaded.sha256)
+        saved = manifest.read(out.path(f"{self.folder}/{layout.MANIFEST}"))
+        self.restarted = (
+            [] if saved is None or saved.settings == settings else manifest.differences(saved.settings, settings)
+        )
+        if saved is None or self.restarted:
+            saved = Manifest(job.loaded.name, request.layer.name, settings, job.natural.dataset)
+        self.record = saved
+        self.stale = set(saved.maps) if saved.dataset != job.natural.dataset else _unmeasured(saved)
+        saved.dataset = job.natural.dataset
+        self.saved: dict[int, str | None] = {}  # maps rendered by this run -> file name (None: not finite)
+        self.failed: set[int] = set()  # maps whose task failed in this run
+
+    def missing(self) -> list[int]:
+        return [m for m in self.job.maps if not self._done(m)]
+
+    def _done(self, m: int) -> bool:
+        score = self.record.maps.get(m)
+        if score is None or (score.error or "").startswith(TASK_FAILED):
+            return False  # a task whose worker failed is tried again
+        return score.image is None or self._path(score.image).exists()
+
+    def _path(self, name: str) -> Path:
+        return self.out.path(f"{self.folder}/{name}")
+
+    def save(self, maps: Sequence[int], found: np.ndarray, ran: dict | None = None) -> None:
+        """Write one 8-bit PNG per map; a pattern with NaN or Inf is recorded, not saved.
+
+        `ran` is the record of the machine that computed them (default: this one).
+        """
+        for m, pattern in zip(maps, found):
+            name = layout.map_file(m) if np.isfinite(pattern).all() else None
+            if name is not None:
+                self.out.write(f"{self.folder}/{name}", images.png_bytes(images.to_uint8(pattern, (0.0, 1.0))))
+            self.saved[m] = name
+        ran = ran or manifest.this_machine(self.job.request.recipe.resolved_precision)
+        if ran not in self.record.ran:
+            self.record.ran.append(ran)
+
+    def fail(self, maps: Sequence[int], error: str) -> None:
+        """Maps whose task failed for good: recorded as failed, tried again on the next run."""
+        for m in maps:
+            self.record.maps[m] = MapScore(m, None, None, None, None, None, f"{TASK_FAILED}: {error}")
+            self.failed.add(m)
+
+    def finish(self, grid: bool) -> PatternSet:
+        """Score what is new or stale, write the manifest and grid if anything changed, and read back."""
+        changed = sorted(set(self.saved) | self.stale - self.failed)
+        if changed:
+            self._score(changed)
+        if changed or self.failed:
+            self.out.write_json(f"{self.folder}/{layout.MANIFEST}", self.record.to_json())
+        if grid and (changed or not self._path(layout.GRID).exists()):
+            self._write_grid()
+        scores = [self.record.maps[m] for m in self.job.maps]
+        pictures = self._read([s.image for s in scores])
+        rendered = len(self.saved) + len(self.failed)
+        folder = self.out.root / self.folder
+        return PatternSet(
+            folder, folder / layout.MANIFEST, folder / layout.GRID, scores, pictures,
+            rendered, len(self.job.maps) - rendered, self.restarted,
+        )  # fmt: skip
+
+    def _score(self, maps: list[int]) -> None:
+        """Score `maps` from their PNGs; then every saved map's specificity, against all the folder's patterns."""
+        request, model = self.job.request, self.job.loaded.model
+        folder = sorted(set(maps) | {m for m, s in self.record.maps.items() if s.image})
+        files = [self._file(m) for m in folder]
+        patterns = np.nan_to_num(self._read(files))
+        matrix = scoring.responses(model, request.layer.name, folder, images.to_range(patterns, request.input_range),
+                                   request.kind)  # fmt: skip
+        rows = [folder.index(m) for m in maps]
+        natural = self.job.natural
+        fresh = scoring.score(np.diagonal(matrix)[rows], maps, natural.best, [files[i] for i in rows], natural.worst)
+        if is_class_layer(model, request.layer):
+            for s, v in zip(fresh, transfer.verdicts(model, patterns[rows], request.input_range)):
+                s.verdict = v.record() if s.image is not None else None
+        for s in fresh:
+            self.record.maps[s.map] = s
+        for m, specific, pattern, file in zip(folder, scoring.specific(matrix), patterns, files):
+            saved = file is not None
+            self.record.maps[m].specific = bool(specific) if saved else None
+            self.record.maps[m].saturation = scoring.saturation(pattern) if saved else None
+
+    def _file(self, m: int) -> str | None:
+        return self.saved.get(m, self.record.maps[m].image if m in self.record.maps else None)
+
+    def _read(self, files: list[str | None]) -> np.ndarray:
+        """The saved patterns as (N, H, W, C) in 0..1; NaN for a map with no file."""
+        shape = (*self.job.request.canvas, models.image_channels(self.job.loaded.model))
+        blank = np.full(shape, np.nan, np.float32)
+        return np.stack([blank if f is None else images.load_image(self._path(f), channels=shape[-1]) for f in files])
+
+    def _write_grid(self) -> None:
+        ordered = [self.record.maps[m] for m in sorted(self.record.maps)]
+        figure = _grid_figure(self._read([s.image for s in ordered]), ordered, self._title(ordered))
+        self.out.write(f"{self.folder}/{layout.GRID}", grids.figure_png(figure))
+
+    def _title(self, ordered: list[MapScore]) -> str:
+        request, summary = self.job.request, scoring.summarize(ordered)
+        return (
+            f"{self.job.loaded.name} · {request.layer.name}: patterns of {len(ordered)} maps "
+            f"({request.recipe.steps} steps, seed {request.seed}) · {summary.at_least_one}/{summary.live} live maps "
+            "at ratio ≥ 1"
+        )
+
+
+def _unmeasured(saved: Manifest) -> set[int]:
+    """Maps saved before specificity and saturation were measured (featviz 0.3): scored again, not rendered."""
+    return {m for m, s in saved.maps.items() if s.image and s.specific is None}
+
+
+def _grid_figure(patterns: np.ndarray, scores: list[MapScore], title: str):
+    """Patterns as a grid: each tile labelled with its map and ratio; dead and failed maps in red."""
+    tiles = np.nan_to_num(patterns[..., 0] if patterns.shape[-1] == 1 else patterns)
+    marked = [i for i, s in enumerate(scores) if s.marked]
+    labels = [s.caption() for s in scores]
+    return grids.tile_figure(tiles, labels, title=title, scale=grids.GREY_UNIT, marked=marked)
