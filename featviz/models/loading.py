@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _tf, bundled
-from ..errors import FeatvizError, first_line
+from ..errors import FeatvizError
 from . import checks, legacy
 
 
@@ -53,7 +53,7 @@ def load(
         if architecture is not None:
             raise ValueError("the architecture comes from its own file")
         model = keras.saving.load_model(mf.path, compile=False, safe_mode=not trust_code)
-    except Exception as e:  # Keras raises many types for unreadable files
+    except Exception as e:  # noqa: BLE001 -- Keras raises many types for unreadable files
         _explain_subclass(mf, config, e)
         model = legacy.repair_and_load(mf, config, e, trust_code=trust_code)
     if not isinstance(model, keras.Model):
@@ -91,5 +91,5 @@ def _explain_subclass(mf: checks.ModelFile, config: dict, error: BaseException) 
     if subclass:
         raise FeatvizError(
             f"{mf.path}: the subclassed model {subclass} cannot be built here: import the module that defines it "
-            f"and register the class with @keras.saving.register_keras_serializable ({first_line(error)})"
+            f"and register the class with @keras.saving.register_keras_serializable ({checks.said(error)})"
         )
