@@ -25,7 +25,7 @@ from typing import Any
 
 from .. import _tf
 from ..errors import FeatvizError
-from . import config_repair
+from . import budget, config_repair
 from .checks import said, shown
 from .keras_internals import legacy_model_from_config
 
@@ -39,6 +39,8 @@ def repair_and_load(mf, config: dict[str, Any], error: BaseException, *, trust_c
         raise FeatvizError(
             f"{mf.path}: {what} that Keras cannot load ({said(error)}), and its config cannot be repaired ({said(e)})"
         ) from None
+    if not trust_code:
+        budget.check(mf.path, repaired, legacy=mf.kind == "h5")
     try:
         if mf.kind == "keras":
             return _load_repaired_archive(mf.path, repaired, trust_code)

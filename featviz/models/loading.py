@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import _tf, bundled
 from ..errors import FeatvizError
-from . import checks, legacy
+from . import budget, checks, legacy
 
 
 @dataclass
@@ -49,6 +49,8 @@ def load(
     config = _architecture(mf, architecture)
     _refuse_code(mf, config, trust_code)
     keras = _tf.keras()
+    if architecture is None and not trust_code:  # trusted code may allocate what it likes anyway
+        budget.check(mf.path, config, legacy=mf.kind == "h5")
     try:
         if architecture is not None:
             raise ValueError("the architecture comes from its own file")
