@@ -514,7 +514,8 @@ def ending(outcome: dict) -> str:
     """A short label for tallies: the end; for a FeatvizError its first words after the path, numbers as N."""
     end = outcome["end"]
     if end == "featviz-error":
-        words = " ".join(outcome["message"].split(": ", 1)[-1].split()[:5])
+        message = outcome["message"]
+        words = " ".join((message.split(": ", 1)[-1] if message.startswith("/") else message).split()[:5])
         return f"FeatvizError: {re.sub(r'[0-9][0-9,]*', 'N', words)}"
     if end == "exception":
         return f"{outcome['type']} at {outcome['traceback'].split(' <- ')[0]}"
