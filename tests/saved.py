@@ -44,8 +44,13 @@ def tutorial_model(batch_size=None):
     k = helpers.keras()
     L = k.layers
     init = k.initializers.GlorotUniform(seed=5)
-    prep = k.Sequential([L.Resizing(12, 12), L.Rescaling(1 / 255)], name="prep")
-    aug = k.Sequential([L.RandomFlip("horizontal"), L.RandomRotation(0.1), L.RandomZoom(0.1)], name="augment")
+    # named, as Keras would name them in a fresh process: other tests' layers advance its name counters
+    prep = k.Sequential([L.Resizing(12, 12, name="resizing"), L.Rescaling(1 / 255, name="rescaling")], name="prep")
+    aug = k.Sequential(
+        [L.RandomFlip("horizontal", name="random_flip"), L.RandomRotation(0.1, name="random_rotation"),
+         L.RandomZoom(0.1, name="random_zoom")],
+        name="augment",
+    )  # fmt: skip
     return k.Sequential(
         [
             k.Input((16, 16, 3), batch_size=batch_size),

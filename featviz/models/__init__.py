@@ -2,6 +2,7 @@
 
 checks.py          the file's signature and config, before Keras opens it
 legacy.py          Keras 2 configs that Keras 3 rejects, repaired
+budget.py          the weights a config asks for, counted before Keras allocates them
 loading.py         load(): the checks, Keras safe mode, then the repair
 layers.py          LayerInfo and the layer a user means
 graph.py           run_graph(): re-run the layers, record any of them

@@ -23,6 +23,9 @@ KERAS_SUFFIXES = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 # Modules whose classes Keras itself provides; anything else is user code.
 _SAFE_MODULES = re.compile(r"^(keras|tf_keras|builtins)(\.|$)")
+# Real configs nest about 12 levels, and 4 more for each model inside a model; far deeper ones
+# would only exhaust the recursion of the code that reads them (featviz's repair, Keras).
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def _h5_config(p: Path) -> dict[str, Any]:
             # Keras 2 weights files: layer_names; Keras 3 (.weights.h5): layers/ and vars/
             has_weights = "model_weights" in f or "layer_names" in f.attrs or "layers" in f
     except (OSError, RuntimeError, ValueError) as e:
-        raise FeatvizError(f"{p}: corrupt or truncated HDF5 file ({first_line(e)})") from None
+        raise FeatvizError(f"{p}: corrupt or truncated HDF5 file ({said(e)})") from None
     if raw is None and has_weights:
         raise FeatvizError(
             f"{p}: the HDF5 file holds only weights (no model_config); if the architecture was saved with "
@@ -142,6 +145,8 @@ def _h5_config(p: Path) -> dict[str, Any]:
         raise FeatvizError(f"{p}: the HDF5 file holds no Keras model (no model_config)")
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
+    if not isinstance(raw, str):  # h5py gives arrays, numbers, references, h5py.Empty as they were stored
+        raise FeatvizError(f"{p}: model_config is {type(raw).__name__} data, not the JSON text of a Keras model")
     return _parse_json(p, raw, "model_config")
 
 
@@ -165,17 +170,48 @@ def subclass_of(config: dict[str, Any]) -> str | None:
     module = config.get("module")
     if isinstance(module, str) and _SAFE_MODULES.match(module):
         return None
-    return registered if isinstance(registered, str) and registered else f"{module or '?'}.{cls}"
+    if isinstance(registered, str) and registered:
+        return shown(registered)
+    return f"{shown(module) if isinstance(module, str) and module else '?'}.{shown(cls)}"
 
 
 def _parse_json(p: Path, raw: bytes | str, what: str) -> dict[str, Any]:
     try:
         config = json.loads(raw)
+        too_deep = _depth(config) > MAX_DEPTH
     except (ValueError, UnicodeDecodeError) as e:
         raise FeatvizError(f"{p}: {what} is not valid JSON ({e})") from None
+    except RecursionError:
+        too_deep = True
+    if too_deep:
+        raise FeatvizError(f"{p}: {what} is nested more than {MAX_DEPTH} levels deep, which no Keras model is")
     if not isinstance(config, dict):
         raise FeatvizError(f"{p}: {what} does not describe a model")
     return config
+
+
+def _depth(obj: Any) -> int:
+    """How deeply lists and dicts nest in obj, counted without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """A string from a model file, fit for a one-line message: unprintable characters (newlines, terminal
+    escapes, bidirectional overrides) escaped, at most `limit` characters."""
+    escaped = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return escaped[:limit] + ("..." if len(escaped) > limit else "")
+
+
+def said(e: BaseException) -> str:
+    """The first line of an error from Keras or h5py, which may quote the file, fit for a one-line message."""
+    return shown(first_line(e), limit=203)
 
 
 def code_in_config(config: Any) -> list[str]:
@@ -187,13 +223,13 @@ def code_in_config(config: Any) -> list[str]:
             continue
         name = _layer_name(node)
         if cls in ("Lambda", "__lambda__", "TFSMLayer"):
-            found.append(f"{cls} layer {name!r}" if name else cls)
+            found.append(f"{cls} layer {shown(repr(name))}" if name else cls)
         module = node.get("module")
         if isinstance(module, str) and not _SAFE_MODULES.match(module):
-            found.append(f"{module}.{cls}")
+            found.append(f"{shown(module)}.{shown(cls)}")
         registered = node.get("registered_name")
         if isinstance(registered, str) and ">" in registered:
-            found.append(f"custom object {registered!r}")
+            found.append(f"custom object {shown(repr(registered))}")
         if cls == "function" and isinstance(node.get("config"), dict):
             found.append("a serialized function")
     return sorted(set(found))

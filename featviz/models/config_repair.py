@@ -27,7 +27,9 @@ import copy
 import inspect
 from typing import Any
 
+from ..errors import FeatvizError
 from ..runtime import _tf
+from .checks import shown
 
 # Arguments every Keras 3 layer takes, on top of its own __init__ parameters.
 BASE_ARGS = {"name", "trainable", "dtype", "autocast", "input_dim", "input_shape", "batch_size", "weights"}
@@ -37,26 +39,35 @@ MODEL_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.function
 
 
 def repair(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """A readable copy of a model config, and {new layer name: stored name} for every renamed layer."""
-    repaired = copy.deepcopy(config)
+    """A readable copy of a model config, and {new layer name: stored name} for every renamed layer.
+
+    Raises FeatvizError, naming the part, when the config lacks the form of a model config.
+    """
+    if not isinstance(config, dict):
+        raise FeatvizError(f"the model config is a {type(config).__name__}, not a dict")
     renamed: dict[str, str] = {}
-    _repair_model(repaired, renamed)
+    try:
+        repaired = copy.deepcopy(config)
+        _repair_model(repaired, renamed)
+    except RecursionError:  # checks.read_config refuses such configs before they get here
+        raise FeatvizError("the model config is nested too deeply to repair") from None
     return repaired, renamed
 
 
 def is_model(node: Any) -> bool:
-    return isinstance(node, dict) and node.get("class_name") in MODEL_CLASSES
+    return isinstance(node, dict) and isinstance(node.get("class_name"), str) and node["class_name"] in MODEL_CLASSES
 
 
 def _repair_model(model: dict, renamed: dict[str, str]) -> None:
     if isinstance(model.get("config"), list):  # Keras 2.0-2.2: the layers themselves
         model["config"] = {"name": model.get("name", "sequential"), "layers": model["config"]}
-    if str(model.get("module", "")).startswith("keras.src.engine"):
+    if str(model.get("module", "")).startswith("keras.src.engine") and is_model(model):
         model["module"] = MODEL_MODULES[model["class_name"]]
-    inner = model["config"]
+    inner = _model_config(model)
     for layer in inner["layers"]:
         if is_model(layer):
             _repair_model(layer, renamed)
+        _layer_config(layer, model)
         _rename(layer, renamed)
         if not is_model(layer):
             _drop_unknown_args(layer)
@@ -69,15 +80,48 @@ def _repair_model(model: dict, renamed: dict[str, str]) -> None:
     _free_batch(model)
 
 
+def _model_config(model: dict) -> dict:
+    """The model's own config, checked to hold a list of layers."""
+    inner = model.get("config")
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        raise FeatvizError(f"{_which(model)} has no list of layers")
+    for i, layer in enumerate(inner["layers"]):
+        if not isinstance(layer, dict):
+            raise FeatvizError(f"layer {i} of {_which(model)} is a {type(layer).__name__}, not a layer config")
+    return inner
+
+
+def _layer_config(layer: dict, model: dict) -> dict:
+    cfg = layer.get("config")
+    if not isinstance(cfg, dict):
+        raise FeatvizError(f"a {_class_of(layer)} layer in {_which(model)} has no config")
+    return cfg
+
+
+def _which(model: dict) -> str:
+    inner = model.get("config")
+    name = inner.get("name") if isinstance(inner, dict) else model.get("name")
+    return f"model {shown(repr(name))}" if isinstance(name, str) else "the model"
+
+
+def _class_of(layer: dict) -> str:
+    cls = layer.get("class_name")
+    return shown(cls) if isinstance(cls, str) else "classless"
+
+
 def _single_endpoints(func: dict) -> None:
     for key in ("input_layers", "output_layers"):
         value = func.get(key)
-        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and isinstance(value[0][0], str):
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and _starts_with_name(value[0]):
             func[key] = value[0]
 
 
+def _starts_with_name(node: list) -> bool:
+    return bool(node) and isinstance(node[0], str)
+
+
 def _rename(layer: dict, renamed: dict[str, str]) -> None:
-    cfg = layer.get("config", {})
+    cfg = layer["config"]
     old = cfg.get("name")
     if isinstance(old, str) and "/" in old:
         cfg["name"] = old.replace("/", "_")
@@ -87,8 +131,9 @@ def _rename(layer: dict, renamed: dict[str, str]) -> None:
 
 
 def _drop_unknown_args(layer: dict) -> None:
-    cls = getattr(_tf.keras().layers, layer.get("class_name", ""), None)
-    if cls is None or layer.get("class_name") == "InputLayer":
+    name = layer.get("class_name")
+    cls = getattr(_tf.keras().layers, name, None) if isinstance(name, str) else None
+    if not isinstance(cls, type) or name == "InputLayer":
         return  # InputLayer is repaired with its Sequential; unknown classes are Keras's to judge
     try:
         params = inspect.signature(cls.__init__).parameters
@@ -100,7 +145,7 @@ def _drop_unknown_args(layer: dict) -> None:
 
 
 def _migrate_args(layer: dict) -> None:
-    cfg = layer.get("config", {})
+    cfg = layer["config"]
     if layer.get("class_name") == "BatchNormalization" and isinstance(cfg.get("axis"), list) and len(cfg["axis"]) == 1:
         cfg["axis"] = cfg["axis"][0]
 
@@ -110,14 +155,16 @@ def _sequential_input(seq: dict) -> None:
     layers = seq["layers"]
     for layer in layers[1:]:
         for key in (*SHAPE_KEYS, "input_shape"):
-            layer.get("config", {}).pop(key, None)
+            layer["config"].pop(key, None)
     if not layers or layers[0].get("class_name") == "InputLayer":
         if layers:
             _input_layer_shape(layers[0]["config"])
         return
-    first = layers[0].get("config", {})
+    first = layers[0]["config"]
     shape = first.pop("batch_input_shape", None) or first.pop("batch_shape", None)
     first.pop("input_shape", None)
+    if shape is not None and not isinstance(shape, list):
+        raise FeatvizError(f"the input shape of a {_class_of(layers[0])} layer is {shown(repr(shape))}, not a list")
     if shape is not None:
         dtype = first.get("dtype") if isinstance(first.get("dtype"), str) else "float32"
         input_config = {
@@ -141,9 +188,14 @@ def _free_batch(model: dict) -> None:
     for layer in inner["layers"]:
         if layer.get("class_name") == "InputLayer":
             _input_layer_shape(layer["config"])
-        _free_shape((layer.get("build_config") or {}).get("input_shape"))
+        _free_shape(_build_shape(layer))
     _free_shape(inner.get("build_input_shape"))
-    _free_shape((model.get("build_config") or {}).get("input_shape"))
+    _free_shape(_build_shape(model))
+
+
+def _build_shape(node: dict) -> Any:
+    build = node.get("build_config")
+    return build.get("input_shape") if isinstance(build, dict) else None
 
 
 def _free_shape(shape) -> None:

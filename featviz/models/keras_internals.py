@@ -2,14 +2,16 @@
 
 Keras has no public API for re-running a functional graph with a hook on
 each layer, for the input shape of a Sequential that was built but never
-called, or for reading a Keras 2 config the way its own legacy `.h5` loader
-does. featviz uses the private names below for those three jobs and nothing
-else. `missing()` lists any that this Keras release lacks, and a test fails
-on it, naming them, when a Keras release moves one.
+called, for reading a Keras 2 config the way its own legacy `.h5` loader
+does, or for the shapes of the weights a config would create before any is
+allocated. featviz uses the private names below for those four jobs and
+nothing else. `missing()` lists any that this Keras release lacks, and a
+test fails on it, naming them, when a Keras release moves one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +26,12 @@ PRIVATE_NAMES = (
     ("keras.src.legacy.saving.saving_utils", "model_from_config"),
     ("keras.src.legacy.saving.saving_options", "keras_option_scope"),
     ("keras.src.saving.serialization_lib", "SafeModeScope"),
+    ("keras.src.backend.common.global_state", "get_global_attribute"),
+    ("keras.src.backend.common.global_state", "set_global_attribute"),
+    ("keras.src.backend.common.variables", "register_uninitialized_variable"),
 )
+# Where Keras lists the variables created in a StatelessScope, to allocate when the scope ends.
+_DEFERRED = "uninitialized_variables"
 
 
 def missing() -> list[str]:
@@ -89,3 +96,24 @@ def legacy_model_from_config(config: dict[str, Any], *, safe_mode: bool):
 
     with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(safe_mode):
         return saving_utils.model_from_config(config)
+
+
+def weight_shapes(build: Callable[[], Any]) -> list[tuple[int, ...]]:
+    """The shapes of the weights build() creates, without allocating them.
+
+    In a StatelessScope Keras only records each new variable's shape and
+    initializer, to allocate them when the scope ends; featviz ends the scope
+    without that, and forgets the variables. An exception from build() ends
+    the count there: the real build will raise it again.
+    """
+    keras = _tf.keras()
+    from keras.src.backend.common import global_state
+
+    pending = list(global_state.get_global_attribute(_DEFERRED, None) or [])
+    global_state.set_global_attribute(_DEFERRED, [])
+    try:
+        with keras.StatelessScope(initialize_variables=False), contextlib.suppress(Exception):
+            build()
+        return [tuple(v.shape) for v in global_state.get_global_attribute(_DEFERRED, None) or []]
+    finally:
+        global_state.set_global_attribute(_DEFERRED, pending)

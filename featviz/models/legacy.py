@@ -23,9 +23,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import FeatvizError, first_line
+from ..errors import FeatvizError
 from ..runtime import _tf
-from . import config_repair
+from . import budget, config_repair
+from .checks import said, shown
 from .keras_internals import legacy_model_from_config
 
 
@@ -34,11 +35,12 @@ def repair_and_load(mf, config: dict[str, Any], error: BaseException, *, trust_c
     what = describe(config)
     try:
         repaired, renamed = config_repair.repair(config)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except FeatvizError as e:
         raise FeatvizError(
-            f"{mf.path}: {what} that Keras cannot load ({first_line(error)}), and its config "
-            f"cannot be repaired ({first_line(e)})"
+            f"{mf.path}: {what} that Keras cannot load ({said(error)}), and its config cannot be repaired ({said(e)})"
         ) from None
+    if not trust_code:
+        budget.check(mf.path, repaired, legacy=mf.kind == "h5")
     try:
         if mf.kind == "keras":
             return _load_repaired_archive(mf.path, repaired, trust_code)
@@ -47,10 +49,9 @@ def repair_and_load(mf, config: dict[str, Any], error: BaseException, *, trust_c
         return model
     except FeatvizError:
         raise
-    except Exception as e:  # Keras raises many types for configs it cannot use
+    except Exception as e:
         raise FeatvizError(
-            f"{mf.path}: {what} that Keras cannot load ({first_line(error)}); "
-            f"featviz's repair failed too: {first_line(e)}"
+            f"{mf.path}: {what} that Keras cannot load ({said(error)}); featviz's repair failed too: {said(e)}"
         ) from None
 
 
@@ -71,11 +72,11 @@ def _load_repaired_archive(path: Path, repaired: dict[str, Any], trust_code: boo
 
 
 def describe(config: dict[str, Any]) -> str:
-    cls = config.get("class_name", "an unknown object")
+    cls = config.get("class_name")
     inner = config.get("config")
     layers = inner.get("layers") if isinstance(inner, dict) else None
     count = f" with {len(layers)} layers" if isinstance(layers, list) else ""
-    return f"a {cls} model{count}"
+    return f"a {shown(cls)} model{count}" if isinstance(cls, str) else f"a model of no known class{count}"
 
 
 def load_h5_weights(model, path, renamed: dict[str, str]) -> None:
@@ -84,7 +85,7 @@ def load_h5_weights(model, path, renamed: dict[str, str]) -> None:
 
     keras = _tf.keras()
     with h5py.File(path, "r") as f:
-        group = f["model_weights"] if "model_weights" in f else f
+        group = f.get("model_weights", f)
         for layer in model.layers:
             if not layer.weights:
                 continue
@@ -121,7 +122,7 @@ def _set_nested(model, arrays: list[tuple[str, Any]], path, stored: str) -> None
     for inner in _leaf_layers(model):
         if inner.weights:
             if inner.name not in by_layer:
-                raise FeatvizError(f"{path}: the file has no weights for layer {stored}/{inner.name}")
+                raise FeatvizError(f"{path}: the file has no weights for layer {shown(repr(f'{stored}/{inner.name}'))}")
             _set(inner, by_layer[inner.name], path, f"{stored}/{inner.name}")
 
 

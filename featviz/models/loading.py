@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import FeatvizError, first_line
+from ..errors import FeatvizError
 from ..files import bundled
 from ..runtime import _tf
-from . import checks, legacy
+from . import budget, checks, legacy
 
 
 @dataclass
@@ -50,11 +50,13 @@ def load(
     config = _architecture(mf, architecture)
     _refuse_code(mf, config, trust_code)
     keras = _tf.keras()
+    if architecture is None and not trust_code:  # trusted code may allocate what it likes anyway
+        budget.check(mf.path, config, legacy=mf.kind == "h5")
     try:
         if architecture is not None:
             raise ValueError("the architecture comes from its own file")
         model = keras.saving.load_model(mf.path, compile=False, safe_mode=not trust_code)
-    except Exception as e:  # Keras raises many types for unreadable files
+    except Exception as e:
         _explain_subclass(mf, config, e)
         model = legacy.repair_and_load(mf, config, e, trust_code=trust_code)
     if not isinstance(model, keras.Model):
@@ -92,5 +94,5 @@ def _explain_subclass(mf: checks.ModelFile, config: dict, error: BaseException) 
     if subclass:
         raise FeatvizError(
             f"{mf.path}: the subclassed model {subclass} cannot be built here: import the module that defines it "
-            f"and register the class with @keras.saving.register_keras_serializable ({first_line(error)})"
+            f"and register the class with @keras.saving.register_keras_serializable ({checks.said(error)})"
         )
