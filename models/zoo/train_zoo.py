@@ -39,8 +39,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 # models/ for train.py and train_cifar.py; the checkout's root so that train_cifar imports this checkout's featviz.
 sys.path[:0] = [str(HERE.parent), str(HERE.parent.parent)]
-from train import load_mnist, split
-from train_cifar import CLASSES, load_cifar
+from train import load_mnist, split  # noqa: E402
+from train_cifar import CLASSES, load_cifar  # noqa: E402
 
 SEED = 0
 MNIST_HOLDOUT = 1500
@@ -383,7 +383,8 @@ SPECS = [
          "Sequential with no Input layer; raw 0..255 input with no rescaling; no BN; Flatten head", "held_out",
          "conv3", "conv2", epochs=8, lr=5e-4),
     Spec("c10_bn_after_gmp", c10_bn_after_gmp, "cifar", "0,1",
-         "7 x (Conv2D -> ReLU -> BN) at 32/32/48/48/64/64/96 maps, MaxPooling + Dropout after every 2nd, GlobalMaxPooling -> Dense; functional",
+         "7 x (Conv2D -> ReLU -> BN) at 32/32/48/48/64/64/96 maps, MaxPooling + Dropout after every 2nd, "
+         "GlobalMaxPooling -> Dense; functional",
          "BN after the activation (common public model); deep-ish (7 blocks); GlobalMaxPooling head", "tune",
          "block7_relu", "block4_relu", epochs=4, train_images=15000),
     Spec("c10_bn_after_flat", c10_bn_after_flat, "cifar", "0,1",
