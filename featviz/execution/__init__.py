@@ -6,11 +6,7 @@ it finishes; the driver (driver.py: run_jobs) saves, reads back and scores
 them and keeps the manifests, so the output is the same files whichever
 executor ran.
 
-    batches.py  how maps are cut into batches and tasks, and rendered
-    tasks.py    a task, what comes back, and the Executor protocol
-    driver.py   plan tasks from the manifests, run them, save and score
-    local.py    in this process, one task after another (the default)
-    ray.py      Ray actors that each load the model once, from bytes the driver sends
+The modules are mapped in docs/architecture.md.
 """
 
 from .tasks import Executor

@@ -1,10 +1,6 @@
 """A layer's patterns: the request, the job, the folder they are saved in, its manifest, and the file layout.
 
-request.py   PatternRequest: layer, canvas, objective, recipe and seed; the manifest's reuse key
-job.py       PatternJob: a checked request with the natural images it is scored against
-store.py     one layer's folder for one seed: what it holds, what a run adds
-manifest.py  manifest.json, the record of a folder
-layout.py    where every output file goes, and how pages link
+The modules are mapped in docs/architecture.md.
 """
 
 from .job import NaturalBest, PatternJob, prepare
