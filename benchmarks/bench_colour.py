@@ -75,7 +75,7 @@ def measured(model, layer, unit_images: np.ndarray, best: np.ndarray, input_rang
     matrix = scoring.responses(model, layer.name, maps, images.to_range(pixels, input_range), "mean")
     scores = scoring.score(np.diagonal(matrix), maps, best, [str(m) for m in maps])
     for s, specific, pattern in zip(scores, scoring.specific(matrix), pixels):
-        s.specific, s.saturation = bool(specific), scoring.saturation(pattern)
+        s.specific, s.clipped = bool(specific), scoring.clipped(pattern)
     return scores
 
 
@@ -133,7 +133,7 @@ def report(layer, run: Run) -> str:
     share = s.at_least_one / max(s.live, 1)
     return (
         f"  {run.name:<34} {run.seconds:7.1f} s   ratio>=1 {share:6.1%} (median {s.median_ratio or 0:5.2f})   "
-        f"specificity {s.specificity:.2f}   saturation {s.saturation:5.1%}"
+        f"specificity {s.specificity:.2f}   clipped {s.clipped:5.1%}"
     )
 
 

@@ -25,8 +25,8 @@ def test_saturation_counts_pixels_with_any_channel_at_an_end():
     pattern = np.full((2, 2, 3), 0.5)
     pattern[0, 0, 0] = 0.0
     pattern[1, 1, 2] = 1.0
-    assert scoring.saturation(pattern) == 0.5
-    assert scoring.saturation(np.full((4, 4, 1), 0.2)) == 0.0
+    assert scoring.clipped(pattern) == 0.5
+    assert scoring.clipped(np.full((4, 4, 1), 0.2)) == 0.0
 
 
 def test_twin_maps_cannot_both_be_specific(cli, tmp_path):
@@ -41,9 +41,11 @@ def test_twin_maps_cannot_both_be_specific(cli, tmp_path):
     result = cli("patterns", tmp_path / "twins.keras", "--layer", "c2", "--steps", "16", "--dataset", data)
     assert result.exit_code == 0, result.output
     entries = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
-    assert all(isinstance(e["specific"], bool) and 0.0 <= e["saturation"] <= 1.0 for e in entries)
+    assert all(isinstance(e["specific"], bool) and 0.0 <= e["clipped"] <= 1.0 for e in entries)
     assert entries[0]["specific"] + entries[1]["specific"] <= 1
-    assert "specificity " in result.stdout and "saturation " in result.stdout
+    twin = entries[0] if not entries[0]["specific"] else entries[1]
+    assert "collapsed" in twin["flags"] and twin["remedy"] == "specific"  # tried; twins cannot tell apart
+    assert "specificity " in result.stdout and "clipped " in result.stdout and "still " in result.stdout
 
 
 def test_a_signed_map_never_above_zero_is_negative_not_dead():

@@ -60,7 +60,7 @@ def test_trust_prints_a_row_per_map_and_the_layer_line(cli, tmp_path):
     result = cli("trust", tmp_path / "wide.keras", "--layer", "c2", "--steps", "12", "--dataset", tmp_path / "d.npz")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["map", "ratio", "specific", "saturation"]
+    assert lines[0].split()[:4] == ["map", "ratio", "specific", "clipped"]
     assert [line.split()[0] for line in lines[1:7]] == ["0", "1", "2", "3", "4", "5"]
     assert lines[-1].startswith("c2: 6 maps;") and "path closer than random for " in lines[-1]
 

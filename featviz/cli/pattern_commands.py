@@ -73,7 +73,7 @@ def patterns(model: str | None, **o) -> None:
 @options.output
 @options.model
 def trust(model: str | None, **o) -> None:
-    """How far to trust a layer's patterns: ratio, specificity, saturation and path, per map.
+    """How far to trust a layer's patterns: ratio, specificity, clipping and path, per map.
 
     The patterns are rendered into OUT (or reused from it) as `featviz
     patterns` would. A path marked ! is no closer to the map's top natural

@@ -10,15 +10,16 @@ and dead are None, "not scored".
 Two figures catch what a ratio hides, both read from the saved PNGs too. A
 map is `specific` when its own pattern drives it harder than the pattern of
 any other map in the folder does: many maps that share one degenerate image
-(a saturated colour field) are not. `saturation` is the share of a pattern's
-pixels with a channel at 0 or 255.
+(a saturated colour field) are not. `clipped` is the share of a pattern's
+pixels with a channel at 0 or 255. self_check.py names what went wrong with
+a map (`flags`) and which remedy was tried.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -37,24 +38,33 @@ class MapScore:
     error: str | None = None
     verdict: list | None = None  # for a class unit: [the class the model predicts for the saved PNG, its probability]
     specific: bool | None = None  # None: not measured (no saved pattern, or a folder saved before 0.4)
-    saturation: float | None = None
+    clipped: float | None = None  # the share of the pattern's pixels with a channel at 0 or 255
     # True: no natural image drives the map above zero, but some drive it below: a signed map whose signal is
     # negative. It has no ratio; its negative pattern (--objective negative) shows it. None otherwise.
     negative: bool | None = None
+    flags: list[str] | None = None  # what went wrong (self_check.py): collapsed, failed, capped; None: nothing
+    remedy: str | None = None  # the remedy tried on a flagged map (self_check.REMEDIES)
+    repaired: bool | None = None  # whether the remedy's pattern replaced the first one
 
     def caption(self) -> str:
-        """The tile label everywhere: '17 ×2.49', '17 dead', '17 failed', or '17' when not scored."""
+        """The tile label everywhere: '17 ×2.49', '17 ×0.31 failed', '17 dead', '17 error', or '17' (not scored)."""
         if self.error:
-            return f"{self.map} failed"
+            return f"{self.map} error"
         if self.dead:
             return f"{self.map} dead"
         if self.negative:
             return f"{self.map} negative"
-        return f"{self.map}" if self.ratio is None else f"{self.map} ×{self.ratio:.2f}"
+        shown = f"{self.map}" if self.ratio is None else f"{self.map} ×{self.ratio:.2f}"
+        return " ".join([shown, *(self.flags or [])])
 
     @property
     def marked(self) -> bool:
+        """Shown in red: dead, or no pattern at all."""
         return bool(self.dead) or self.error is not None
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
 
     def record(self) -> dict:
         """As JSON: non-finite numbers become null; no verdict key unless the map is a class."""
@@ -62,7 +72,15 @@ class MapScore:
         return {k: v for k, v in entry.items() if v is not None or k not in OPTIONAL_KEYS}
 
 
-OPTIONAL_KEYS = ("verdict", "specific", "saturation", "negative")
+OPTIONAL_KEYS = ("verdict", "specific", "clipped", "negative", "flags", "remedy", "repaired")
+
+
+def from_record(entry: dict) -> MapScore:
+    """A MapScore from its manifest entry; manifests before 0.7 called `clipped` saturation."""
+    entry = dict(entry)
+    if "saturation" in entry:
+        entry["clipped"] = entry.pop("saturation")
+    return MapScore(**entry)
 
 
 def objective_values(model, layer: str, maps: Sequence[int], inputs: np.ndarray, kind: str) -> np.ndarray:
@@ -87,7 +105,7 @@ def specific(matrix: np.ndarray) -> np.ndarray:
     return np.isfinite(own) & (own > others)
 
 
-def saturation(pattern: np.ndarray) -> float:
+def clipped(pattern: np.ndarray) -> float:
     """The share of pixels of an 8-bit pattern (H, W, C), read as 0..1, with a channel at 0 or 1."""
     extreme = (pattern <= 0.0) | (pattern >= 1.0)
     return float(extreme.any(axis=-1).mean())
@@ -126,43 +144,53 @@ def score(
 class Summary:
     maps: int
     dead: int
-    failed: int
+    errors: int  # maps with no pattern (NaN or Inf, or their task failed)
     live: int
     at_least_one: int
     median_ratio: float | None
     scored: bool = True
     specificity: float | None = None  # the share of live maps that are specific; None: not measured
-    saturation: float | None = None  # the median saturation of live maps' patterns
+    clipped: float | None = None  # the median share of clipped pixels in live maps' patterns
     negative: int = 0  # signed maps whose natural signal is only negative: neither live nor dead
+    flagged: dict[str, int] = field(default_factory=dict)  # self-check flag -> maps that still carry it
+    repaired: int = 0  # maps whose remedy's pattern replaced the first one
 
     def line(self, layer: str) -> str:
         if not self.scored:
             return (
-                f"{layer}: {self.maps} maps, {self.failed} failed; not scored (no natural images for this model)"
-                f"{self.trust_text()}"
+                f"{layer}: {self.maps} maps, {self.errors} in error; not scored (no natural images for this model)"
+                f"{self.trust_text()}{self.check_text()}"
             )
         median = "n/a" if self.median_ratio is None else f"{self.median_ratio:.2f}"
         return (
-            f"{layer}: {self.maps} maps; {self.live} live, {self.dead} dead, {self.failed} failed"
+            f"{layer}: {self.maps} maps; {self.live} live, {self.dead} dead, {self.errors} in error"
             f"{f', {self.negative} negative only' if self.negative else ''}; "
             f"{self.at_least_one}/{self.live} live maps at ratio >= 1 (median {median}){self.trust_text()}"
+            f"{self.check_text()}"
         )
 
     def trust_text(self) -> str:
-        """'; specificity 0.98, saturation 3%', or '' when not measured."""
+        """'; specificity 0.98, clipped 3%', or '' when not measured."""
         parts = []
         if self.specificity is not None:
             parts.append(f"specificity {self.specificity:.2f}")
-        if self.saturation is not None:
-            parts.append(f"saturation {self.saturation:.0%}")
+        if self.clipped is not None:
+            parts.append(f"clipped {self.clipped:.0%}")
         return "; " + ", ".join(parts) if parts else ""
+
+    def check_text(self) -> str:
+        """'; 2 repaired; still 1 collapsed, 1 capped', or '' when the self-check found nothing."""
+        still = ", ".join(f"{n} {flag}" for flag, n in self.flagged.items() if n)
+        parts = ([f"{self.repaired} repaired"] if self.repaired else []) + ([f"still {still}"] if still else [])
+        return "; " + "; ".join(parts) if parts else ""
 
 
 def summarize(scores: Sequence[MapScore]) -> Summary:
     ratios = [s.ratio for s in scores if s.ratio is not None]
     live = [s for s in scores if not s.marked and not s.negative]
-    flags = [s.specific for s in live if s.specific is not None]
-    shares = [s.saturation for s in live if s.saturation is not None]
+    specifics = [s.specific for s in live if s.specific is not None]
+    shares = [s.clipped for s in live if s.clipped is not None]
+    flagged = {flag: sum(flag in (s.flags or []) for s in scores) for flag in ("collapsed", "failed", "capped")}
     return Summary(
         len(scores),
         sum(bool(s.dead) for s in scores),
@@ -171,7 +199,9 @@ def summarize(scores: Sequence[MapScore]) -> Summary:
         sum(1 for r in ratios if r >= 1.0),
         float(np.median(ratios)) if ratios else None,
         all(s.best_natural is not None for s in scores),
-        float(np.mean(flags)) if flags else None,
+        float(np.mean(specifics)) if specifics else None,
         float(np.median(shares)) if shares else None,
         sum(bool(s.negative) for s in scores),
+        flagged,
+        sum(bool(s.repaired) for s in scores),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -13,6 +14,7 @@ CHUNK = 128  # maps of one seed optimized together, and the most images in a bat
 # On small canvases a step costs less per image in a bigger batch, so there a batch holds up to this many
 # pixels: the seeds of a CIFAR ResNet's 80-map layer go together (240 images), 9% faster than one by one.
 BATCH_PIXELS = 256 * 32 * 32
+RESTART_SEED = 7919  # the "restart" remedy draws each failed map's start and transforms anew, from its seed + this
 
 
 def batch_size(canvas: tuple[int, int]) -> int:
@@ -31,13 +33,14 @@ def synthesize(
     maps: Sequence[int],
     progress: Callable[[int], None] | None = None,
     seeds: Sequence[int] | None = None,
+    remedy: str | None = None,
 ) -> np.ndarray:
     """Patterns of `maps` as float images (N, H, W, C) in 0..1, batch_size(canvas) images at a time.
 
     With `seeds`, the maps' patterns for each seed, seed after seed, rendered
     together (default: request.seed alone). Each map's image depends on its
     own index and seed, not on the other images it is batched with.
-    `progress` gets the images stepped.
+    `remedy` renders them as a self-check remedy does (remedied). `progress` gets the images stepped.
     """
     seeds = list(seeds) if seeds is not None else [request.seed]
     images = [(s, m) for s in seeds for m in maps]
@@ -45,9 +48,27 @@ def synthesize(
     size = batch_size(request.canvas)
     for start in range(0, len(images), size):
         part = images[start : start + size]
-        objective = objectives.channel(request.layer.name, [m for _, m in part], request.kind)
-        keys, per_seed = tuple(m for _, m in part), tuple(s for s, _ in part)
-        batch = render.Batch(keys, request.canvas, request.input_range, seeds=per_seed)
-        result = render.render(model, objective, batch, request.recipe, seed=request.seed, progress=progress)
+        objective, recipe, per_seed = remedied(request, [m for _, m in part], [s for s, _ in part], remedy)
+        batch = render.Batch(tuple(m for _, m in part), request.canvas, request.input_range, seeds=per_seed)
+        result = render.render(model, objective, batch, recipe, seed=request.seed, progress=progress)
         out.append(result.images)
     return np.concatenate(out)
+
+
+def remedied(request: PatternRequest, maps: list[int], seeds: list[int], remedy: str | None):
+    """(objective, recipe, seeds) for maps rendered with a self-check remedy (evaluation/self_check.py), or none:
+
+    - "specific": the map's activation weighted by its cosine with the map's direction (objectives.specific);
+    - "uncapped": the layer without its bounded activation, so the gradient goes past the ceiling;
+    - "restart": another start and other transforms, relaxed for half the steps.
+    """
+    layer, recipe, seeds = request.layer.name, request.recipe, tuple(seeds)
+    if remedy == "specific":
+        return objectives.specific(layer, maps, request.kind), recipe, seeds
+    objective = objectives.channel(layer, maps, request.kind)
+    if remedy == "uncapped":
+        return objective, replace(recipe, uncapped=True), seeds
+    if remedy == "restart":
+        restarted = tuple(s + RESTART_SEED for s in seeds)
+        return objective, replace(recipe, relax_steps=max(recipe.relax_steps, recipe.steps // 2)), restarted
+    return objective, recipe, seeds

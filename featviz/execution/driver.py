@@ -33,23 +33,44 @@ def run_jobs(
     progress: Callable[[int], None] | None = None,
     grids: Sequence[bool] | None = None,
 ) -> list[PatternSet]:
-    """Every job's missing maps, chunk by chunk on the executor (default: this process); one PatternSet per job."""
+    """Every job's missing maps, chunk by chunk on the executor (default: this process); one PatternSet per job.
+
+    Then the self-check's repair: the maps it flagged are rendered again with their remedy, on the same
+    executor, and each keeps the better pattern (patterns/store.py: Store.consider).
+    """
     stores = [Store(job, out) for job in jobs]
     tasks, owner, pending = _plan(stores, progress)
-    results: dict[int, PatternSet] = {}
     ledger = _Ledger(out)
+    executor = executor or LocalExecutor(jobs[0].loaded)
     grids = list(grids) if grids is not None else [True] * len(jobs)
     for i, store in enumerate(stores):
         if not pending[i]:
-            results[i] = store.finish(grids[i])
-    for done in (executor or LocalExecutor(jobs[0].loaded)).render(tasks, progress):
+            store.finish(grids[i])
+    for done in executor.render(tasks, progress):
         ledger.note(done)
         for i, part in zip(owner[done.task.key], _per_seed(done)):
             _keep(stores[i], part)
             pending[i] -= 1
             if not pending[i]:
-                results[i] = stores[i].finish(grids[i])
-    return [results[i] for i in range(len(stores))]
+                store = stores[i]
+                store.finish(grids[i])  # saved and recorded before any repair: a stopped run resumes from here
+    return _repair(stores, executor, ledger, progress, grids)
+
+
+def _repair(stores: list[Store], executor: Executor, ledger: _Ledger, progress, grids: list[bool]) -> list[PatternSet]:
+    """Each store's flagged maps rendered again with their remedy; every store's final PatternSet."""
+    tasks, owner = [], {}
+    for i, store in enumerate(stores):
+        for remedy, maps in store.repairs().items():
+            for chunk in batches.chunks(maps):
+                task = Task(store.job.request, tuple(chunk), remedy=remedy)
+                tasks.append(task)
+                owner[task.key] = i
+    for done in executor.render(tasks, progress):
+        ledger.note(done)
+        if done.images is not None:  # a remedy whose task failed leaves the first pattern, to be tried again
+            stores[owner[done.task.key]].consider(done.task.maps, done.images, done.task.remedy)
+    return [store.finish(grid) for store, grid in zip(stores, grids)]
 
 
 def _plan(stores: list[Store], progress) -> tuple[list[Task], dict[str, list[int]], list[int]]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..patterns import layout
 from ..patterns.request import PatternRequest
+from .batches import synthesize
 
 TASKS_LEDGER = ".featviz-tasks.json"  # task key -> the worker that rendered it
 
@@ -21,6 +22,7 @@ class Task:
     request: PatternRequest
     maps: tuple[int, ...]
     seeds: tuple[int, ...] = ()  # (): request.seed alone
+    remedy: str | None = None  # a self-check remedy (evaluation/self_check.py) for maps flagged the first time
 
     @property
     def all_seeds(self) -> tuple[int, ...]:
@@ -35,13 +37,12 @@ class Task:
         """'layers/04-conv3-dee0c6/seed-0/0000-0127' (with '+seeds-0,1,2' for several): where its maps go."""
         folder = layout.pattern_dir(self.request.layer, self.all_seeds[0], self.request.kind)
         more = f"+seeds-{','.join(map(str, self.all_seeds))}" if len(self.all_seeds) > 1 else ""
-        return f"{folder}/{self.maps[0]:04d}-{self.maps[-1]:04d}{more}"
+        remedy = f"+{self.remedy}" if self.remedy else ""
+        return f"{folder}/{self.maps[0]:04d}-{self.maps[-1]:04d}{more}{remedy}"
 
     def render(self, model, progress=None) -> np.ndarray:
         """(seeds x maps, H, W, C): every seed's patterns of the maps, seed after seed."""
-        from .batches import synthesize
-
-        return synthesize(model, self.request, list(self.maps), progress, self.all_seeds)
+        return synthesize(model, self.request, list(self.maps), progress, self.all_seeds, self.remedy)
 
 
 @dataclass

@@ -62,7 +62,9 @@ class LayerPatterns:
 
     def lines(self) -> list[str]:
         d = self.done
-        head_line = f"{d.summary.line(self.layer)}; {d.rendered} rendered, {d.reused} reused in {self.seconds:.1f} s"
+        repaired = f", {d.repaired} repaired" if d.repaired else ""
+        done = f"{d.rendered} rendered, {d.reused} reused{repaired} in {self.seconds:.1f} s"
+        head_line = f"{d.summary.line(self.layer)}; {done}"
         return [head_line, *self.readings, str(d.grid), str(d.manifest), str(d.folder / "map-NNNN.png")]
 
 

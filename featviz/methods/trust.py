@@ -1,4 +1,4 @@
-"""How far to trust a layer's patterns: render them, then measure ratio, specificity, saturation, path
+"""How far to trust a layer's patterns: render them, then measure ratio, specificity, clipping, path
 and (with an observer) the two-choice test, per map."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .layer_patterns import PatternOptions
 
 @dataclass
 class LayerTrust:
-    """One layer's patterns (ratio, specificity, saturation per map) and their path scores."""
+    """One layer's patterns (ratio, specificity, clipping per map) and their path scores."""
 
     layer: str
     patterns: PatternSet
@@ -31,7 +31,7 @@ class LayerTrust:
     two_choice: TwoChoice | None = None  # None: no observer, or no natural images
 
     def rows(self) -> list[list[str]]:
-        """Per map: map, ratio, specific, saturation, path correlation of the pattern / of random images."""
+        """Per map: map, ratio, specific, clipped, path correlation of the pattern / of random images."""
         rows = []
         test = self.two_choice
         for s in self.patterns.scores:
@@ -41,7 +41,7 @@ class LayerTrust:
                 str(s.map),
                 "dead" if s.dead else ("failed" if s.error else "n/a" if s.ratio is None else f"{s.ratio:.2f}"),
                 "n/a" if s.specific is None else ("yes" if s.specific else "no"),
-                "n/a" if s.saturation is None else f"{s.saturation:.0%}",
+                "n/a" if s.clipped is None else f"{s.clipped:.0%}",
                 "n/a" if path is None else f"{path.pattern:+.2f} / {path.random:+.2f}" + ("" if path.closer else " !"),
                 choice,
             ])  # fmt: skip
@@ -49,7 +49,7 @@ class LayerTrust:
 
     def lines(self) -> list[str]:
         """The table, one row per map, then the layer's summary."""
-        head = ["map", "ratio", "specific", "saturation", "path: pattern / random", "two-choice: synthetic / natural"]
+        head = ["map", "ratio", "specific", "clipped", "path: pattern / random", "two-choice: synthetic / natural"]
         rows = [head, *self.rows()]
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         return ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows] + [self.line()]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..evaluation.scoring import MapScore, summarize
+from ..evaluation.scoring import MapScore, from_record, summarize
 from ..runtime import cpu
 from ..version import __version__
 from . import layout
@@ -51,7 +51,7 @@ def read(path: Path) -> Manifest | None:
     """The manifest at path, or None when there is none or it cannot be read."""
     try:
         data = json.loads(path.read_text("utf-8"))
-        maps = {int(m["map"]): MapScore(**m) for m in data["maps"]}
+        maps = {int(m["map"]): from_record(m) for m in data["maps"]}
         return Manifest(data["model"], data["layer"], data["settings"], data["dataset"], data["ran"], maps)
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import models
-from ..evaluation import scoring, transfer
+from ..evaluation import scoring, self_check, transfer
 from ..evaluation.scoring import MapScore, Summary
 from ..files.output import OutputDir
+from ..models import bounds
 from ..models.head import is_class_layer
 from ..pixels import grids, images
 from . import layout, manifest
@@ -39,6 +40,7 @@ class PatternSet:
     images: np.ndarray  # (maps, H, W, C) in 0..1, read back from the PNGs; NaN where none was saved
     rendered: int = 0
     reused: int = 0
+    repaired: int = 0  # maps the self-check rendered again with a remedy in this run (kept or not)
     restarted: list[str] = field(default_factory=list)  # settings that differed from the saved manifest
 
     @property
@@ -62,6 +64,12 @@ class Store:
         self.stale = set(saved.maps) if saved.dataset != job.natural.dataset else _unmeasured(saved)
         saved.dataset = job.natural.dataset
         self.saved: dict[int, str | None] = {}  # maps rendered by this run -> file name (None: not finite)
+        self.rendered: set[int] = set()  # maps rendered by this run's first pass
+        self.tried: set[int] = set()  # maps whose remedy was tried in this run
+        # map -> (the remedy tried, whether its pattern was kept), for maps rendered before or repaired in this run
+        self.remedies = {m: (s.remedy, s.repaired) for m, s in saved.maps.items() if s.remedy}
+        self.considered = False  # a remedy was tried since the last finish: the manifest records it
+        self.unscored: set[int] = set()  # maps saved since the last finish
         self.failed: set[int] = set()  # maps whose task failed in this run
 
     def missing(self) -> list[int]:
@@ -82,13 +90,20 @@ class Store:
         `ran` is the record of the machine that computed them (default: this one).
         """
         for m, pattern in zip(maps, found):
-            name = layout.map_file(m) if np.isfinite(pattern).all() else None
-            if name is not None:
-                self.out.write(f"{self.folder}/{name}", images.png_bytes(images.to_uint8(pattern, (0.0, 1.0))))
-            self.saved[m] = name
+            self.saved[m] = self._write_png(m, pattern)
+            self.rendered.add(m)
+            self.unscored.add(m)
+            self.remedies.pop(m, None)
         ran = ran or manifest.this_machine(self.job.request.recipe.resolved_precision)
         if ran not in self.record.ran:
             self.record.ran.append(ran)
+
+    def _write_png(self, m: int, pattern: np.ndarray) -> str | None:
+        """The map's 8-bit PNG, written; its file name, or None for a pattern with NaN or Inf."""
+        name = layout.map_file(m) if np.isfinite(pattern).all() else None
+        if name is not None:
+            self.out.write(f"{self.folder}/{name}", images.png_bytes(images.to_uint8(pattern, (0.0, 1.0))))
+        return name
 
     def fail(self, maps: Sequence[int], error: str) -> None:
         """Maps whose task failed for good: recorded as failed, tried again on the next run."""
@@ -97,22 +112,65 @@ class Store:
             self.failed.add(m)
 
     def finish(self, grid: bool) -> PatternSet:
-        """Score what is new or stale, write the manifest and grid if anything changed, and read back."""
-        changed = sorted(set(self.saved) | self.stale - self.failed)
+        """Score what is new or stale, write the manifest and grid if anything changed, and read back.
+
+        Called again after a repair, it writes only what the repair changed.
+        """
+        changed = sorted(self.unscored | self.stale - self.failed)
         if changed:
             self._score(changed)
-        if changed or self.failed:
+        if changed or self.failed or self.considered:
             self.out.write_json(f"{self.folder}/{layout.MANIFEST}", self.record.to_json())
-        if grid and (changed or not self._path(layout.GRID).exists()):
+        if grid and (changed or self.considered or not self._path(layout.GRID).exists()):
             self._write_grid()
+        self.unscored, self.stale, self.considered = set(), set(), False
         scores = [self.record.maps[m] for m in self.job.maps]
         pictures = self._read([s.image for s in scores])
-        rendered = len(self.saved) + len(self.failed)
+        rendered = len(self.rendered) + len(self.failed)
         folder = self.out.root / self.folder
         return PatternSet(
             folder, folder / layout.MANIFEST, folder / layout.GRID, scores, pictures,
-            rendered, len(self.job.maps) - rendered, self.restarted,
+            rendered, len(self.job.maps) - rendered, len(self.tried), self.restarted,
         )  # fmt: skip
+
+    def repairs(self) -> dict[str, list[int]]:
+        """The flagged maps whose remedy was not tried yet, by remedy (self_check.REMEDIES); none unless asked."""
+        found: dict[str, list[int]] = {}
+        if not self.job.request.recipe.repair:
+            return found
+        for m in self.job.maps:
+            score = self.record.maps.get(m)
+            remedy = self_check.remedy_for(score.flags or []) if score is not None and score.image else None
+            if remedy is not None and score.remedy is None:
+                found.setdefault(remedy, []).append(m)
+        return found
+
+    def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
+        """A remedy's patterns of `maps`: each replaces the saved one when better, by self_check.better's rule.
+
+        A candidate is judged as it would be saved (8-bit), against every other map's saved pattern. The
+        "uncapped" remedy wins ties: its objective did not stop at the activation's ceiling.
+        """
+        request, model = self.job.request, self.job.loaded.model
+        folder = sorted(m for m, s in self.record.maps.items() if s.image)
+        current = np.nan_to_num(self._read([self._file(m) for m in folder]))
+        candidates = images.from_uint8(images.to_uint8(found, (0.0, 1.0)), (0.0, 1.0))
+        both = images.to_range(np.concatenate([current, candidates]), request.input_range)
+        matrix = scoring.responses(model, request.layer.name, folder, both, request.kind)
+        for k, m in enumerate(maps):
+            column, own = folder.index(m), matrix[len(folder) + k, folder.index(m)]
+            others = np.delete(matrix[: len(folder), column], column).max(initial=-np.inf)
+            score, best = self.record.maps[m], self.job.natural.best
+            scale = best[m] if best is not None and best[m] > 0 else 1.0
+            candidate = (bool(own > others), float(own / scale))
+            kept = (bool(score.specific), float((score.value or 0.0) / scale))
+            better = bool(self_check.better(candidate, kept) or (remedy == "uncapped" and candidate >= kept))
+            if better:
+                self.saved[m] = self._write_png(m, candidates[k])
+            self.remedies[m] = (remedy, better)
+            self.tried.add(m)
+        self._score(sorted(set(maps)))
+        self.considered = True
 
     def _score(self, maps: list[int]) -> None:
         """Score `maps` from their PNGs; then every saved map's specificity, against all the folder's patterns."""
@@ -129,11 +187,14 @@ class Store:
             for s, v in zip(fresh, transfer.verdicts(model, patterns[rows], request.input_range)):
                 s.verdict = v.record() if s.image is not None else None
         for s in fresh:
+            s.remedy, s.repaired = self.remedies.get(s.map, (None, None))
             self.record.maps[s.map] = s
+        top = bounds.ceiling(model, request.layer.name) if request.kind == "mean" else None
         for m, specific, pattern, file in zip(folder, scoring.specific(matrix), patterns, files):
-            saved = file is not None
-            self.record.maps[m].specific = bool(specific) if saved else None
-            self.record.maps[m].saturation = scoring.saturation(pattern) if saved else None
+            score, saved = self.record.maps[m], file is not None
+            score.specific = bool(specific) if saved else None
+            score.clipped = scoring.clipped(pattern) if saved else None
+            score.flags = (self_check.flags(score, bool(specific), pattern, top) or None) if saved else None
 
     def _file(self, m: int) -> str | None:
         return self.saved.get(m, self.record.maps[m].image if m in self.record.maps else None)
@@ -159,13 +220,13 @@ class Store:
 
 
 def _unmeasured(saved: Manifest) -> set[int]:
-    """Maps saved before specificity and saturation were measured (featviz 0.3): scored again, not rendered."""
+    """Maps saved before specificity and clipping were measured (featviz 0.3): scored again, not rendered."""
     return {m for m, s in saved.maps.items() if s.image and s.specific is None}
 
 
 def _grid_figure(patterns: np.ndarray, scores: list[MapScore], title: str):
-    """Patterns as a grid: each tile labelled with its map and ratio; dead and failed maps in red."""
+    """Patterns as a grid: each tile labelled with its map and ratio; dead, errored and flagged maps in red."""
     tiles = np.nan_to_num(patterns[..., 0] if patterns.shape[-1] == 1 else patterns)
-    marked = [i for i, s in enumerate(scores) if s.marked]
+    marked = [i for i, s in enumerate(scores) if s.marked or s.flagged]
     labels = [s.caption() for s in scores]
     return grids.tile_figure(tiles, labels, title=title, scale=grids.GREY_UNIT, marked=marked)

@@ -56,12 +56,14 @@ class Report:
     reused: int = 0
     restarted: list[str] = field(default_factory=list)  # why saved patterns were not reused
     classes: int = 0  # the class layer's units, when its patterns were rendered too
+    repaired: int = 0  # patterns the self-check rendered again with a remedy
 
     def lines(self) -> list[str]:
         maps = sum(r.info.maps for r in self.layers)
         classes = f", {self.classes} classes" if self.classes else ""
-        head_line = f"{len(self.layers)} layers, {maps} maps{classes}; {self.rendered} patterns rendered, {self.reused}"
-        return [head_line + " reused", str(self.index)]
+        repaired = f", {self.repaired} repaired by the self-check" if self.repaired else ""
+        done = f"{self.rendered} patterns rendered, {self.reused} reused{repaired}"
+        return [f"{len(self.layers)} layers, {maps} maps{classes}; {done}", str(self.index)]
 
 
 def sample_images(specs: Sequence[str | Path], input_shape: tuple = (28, 28, 1)) -> list[Path]:
@@ -191,7 +193,8 @@ def build(
     pictures.write_all(site)
     pages.write_all(site)
     units = target.units if target is not None else 0
-    return Report(out.root / layout.INDEX, results, run.rendered, run.reused, sorted(set(run.restarted)), units)
+    restarted = sorted(set(run.restarted))
+    return Report(out.root / layout.INDEX, results, run.rendered, run.reused, restarted, units, run.repaired)
 
 
 class _PatternRun:
@@ -199,7 +202,7 @@ class _PatternRun:
 
     def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Scanned):
         self.loaded, self.settings, self.natural = loaded, settings, natural
-        self.rendered, self.reused, self.restarted = 0, 0, []
+        self.rendered, self.reused, self.repaired, self.restarted = 0, 0, 0, []
 
     def job(self, layer: LayerInfo) -> PatternJob:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
@@ -234,6 +237,7 @@ class _PatternRun:
         sets = run_jobs(jobs + extra, out, executor, progress, grids + [True] * len(extra))
         for done in sets:
             self.rendered, self.reused = self.rendered + done.rendered, self.reused + done.reused
+            self.repaired += done.repaired
             self.restarted += done.restarted
         negative_sets = dict(zip([name for name, job in negatives.items() if job is not None], sets[len(jobs) :]))
         sets = sets[: len(jobs)]

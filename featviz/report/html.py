@@ -87,7 +87,7 @@ def image(src: str, alt: str, *, cls: str = "wide", width: int | None = None) ->
 
 
 def tile(src: str, caption: str, *, target: str | None = None, marked: bool = False, anchor: str = "") -> str:
-    """A thumbnail with a caption, linking to `target`; a marked tile (dead, failed) is red."""
+    """A thumbnail with a caption, linking to `target`; a marked tile (dead, in error, flagged) is red."""
     inner = f'<img src="{href(src)}" alt="{esc(caption)}" loading="lazy">'
     label = f'<span class="bad">{esc(caption)}</span>' if marked else esc(caption)
     content = f"{inner}<div>{label}</div>"

@@ -34,11 +34,30 @@ def body(r: LayerResult, m: int, page: str) -> str:
 
 
 def _status(score: scoring.MapScore) -> str:
+    if score.flags or score.remedy:
+        return _check(score)
     if score.negative:
         return (" <strong>Negative only:</strong> no natural image drives it above zero, but some drive it below: "
                 "a signed map whose signal is negative. <code>featviz patterns --objective negative</code> shows "
                 "what drives it lowest.")  # fmt: skip
     return " <strong>Dead:</strong> no natural image drives it above zero." if score.dead else ""
+
+
+CHECKS = {
+    "collapsed": "another map's pattern drives it at least as hard as its own does",
+    "failed": "its pattern reaches nothing: no more than half what the best natural image reaches, or a flat picture",
+    "capped": "its pattern sits at its activation's ceiling, where the gradient stops",
+}
+
+
+def _check(score: scoring.MapScore) -> str:
+    """What the self-check found, and what its remedy did (evaluation/self_check.py)."""
+    found = "; ".join(f"<strong>{flag}</strong>: {CHECKS[flag]}" for flag in score.flags or [])
+    text = f" Self-check: {found}." if found else " Self-check: nothing left to flag."
+    if score.remedy:
+        outcome = "its pattern replaced the first one" if score.repaired else "the first pattern stayed, as better"
+        text += f" Remedy tried: <code>{esc(score.remedy)}</code>; {outcome}."
+    return text
 
 
 def _negative(r: LayerResult, m: int, page: str) -> str:
@@ -88,8 +107,8 @@ def _statistics(r: LayerResult, m: int) -> str:
     rows = [("pattern's value", "n/a" if score.value is None else f"{score.value:.4g}"), ("ratio", ratio_text(score))]
     if score.specific is not None:
         rows.append(("specific (its own pattern drives it hardest)", "yes" if score.specific else "no"))
-    if score.saturation is not None:
-        rows.append(("saturation (pixels with a channel at 0 or 255)", f"{score.saturation:.1%}"))
+    if score.clipped is not None:
+        rows.append(("clipped (pixels with a channel at 0 or 255)", f"{score.clipped:.1%}"))
     if r.two_choice is not None:
         t = r.two_choice
         rows.append((f"two-choice accuracy ({t.observer} observing), synthetic / natural references",

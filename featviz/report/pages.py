@@ -24,7 +24,7 @@ RATIO_NOTE = (
     "×ratio = the activation the map's pattern reaches (its saved PNG, read back) over the best natural "
     "image's, both the map's mean at the model's input range. Dead maps (no natural image drives them "
     "above zero) are marked in red. Specificity = the share of live maps whose own pattern drives them harder "
-    "than any other map's pattern; saturation = the median share of a pattern's pixels with a channel at 0 or 255; "
+    "than any other map's pattern; clipped = the median share of a pattern's pixels with a channel at 0 or 255; "
     "path = whether a pattern's activations in the layers before follow its top natural images' more closely than "
     'random images\' do (docs/method.md, "Can you trust a pattern?").'
 )
@@ -63,7 +63,7 @@ def _tiles(r: LayerResult, page: str, anchors: bool = False) -> str:
             layout.link(page, layout.map_picture(r.info, "thumb", s.map)),
             s.caption(),
             target=layout.link(page, layout.map_page(r.info, s.map)),
-            marked=s.marked,
+            marked=s.marked or s.flagged,
             anchor=f"map-{s.map}" if anchors else "",
         )
         for s in r.scores
@@ -84,7 +84,7 @@ def _class_tiles(site: Site, page: str) -> str:
             layout.link(page, layout.map_picture(c.layer.info, "thumb", s.map)),
             f"{c.name(s.map)} {s.caption().partition(' ')[2]}".strip(),
             target=layout.link(page, layout.CLASSES) + f"#class-{s.map}",
-            marked=s.marked,
+            marked=s.marked or s.flagged,
         )
         for s in c.layer.scores
     ]
@@ -111,9 +111,15 @@ def _layer_line(r: LayerResult) -> str:
         return f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; {NOT_SCORED}{trust}"
     return (
         f"{r.info.maps} maps, {esc(models.shape_text(r.info.output_shape))}; "
-        f"{summary.dead + summary.failed} dead or failed; "
-        f"{summary.at_least_one} of {summary.live} live maps at ratio ≥ 1.{trust}"
+        f"{summary.dead + summary.errors} dead or in error; "
+        f"{summary.at_least_one} of {summary.live} live maps at ratio ≥ 1.{trust}{_checked(summary)}"
     )
+
+
+def _checked(summary: scoring.Summary) -> str:
+    """' Self-check: 3 repaired; still flagged: 1 collapsed.' (evaluation/self_check.py), or ''."""
+    text = esc(summary.check_text().removeprefix("; "))
+    return f" Self-check: {text}." if text else ""
 
 
 def _layer_body(site: Site, r: LayerResult, page: str) -> str:

@@ -10,7 +10,10 @@ of each layer. It can
 - run a convolution's monotone activation after the max-pool that reads it
   (act(max(x)) == max(act(x)), on 4x fewer values for a 2x2 pool);
 - run a BatchNormalization and the ReLU (or ReLU6) that reads it as one
-  XLA kernel (fusednorm.py).
+  XLA kernel (fusednorm.py);
+- run the objective's own layers without their activation (`uncapped`): a
+  bounded activation (ReLU6, tanh) stops the gradient at its ceiling, and
+  what feeds it keeps rising.
 
 It changes `layer.activation` and `layer.dtype_policy` only while the layer
 is being traced, and restores them at once.
@@ -39,12 +42,15 @@ class Hooks:
     logit_layers: Collection[str] = ()  # these layers return logits when their activation is softmax
     deferred: dict = field(default_factory=dict)  # id(output) -> (output, pre-activation, activation)
     normalized: dict = field(default_factory=dict)  # id(output) -> (output, input, BatchNormalization)
+    uncapped: Collection[str] = ()  # these layers run without their activation
 
     def __call__(self, layer, path: str, args: tuple, kwargs: dict):
         relu = self.relu if self.relu_layers is None or path in self.relu_layers else None
         with contextlib.ExitStack() as stack:
             if self.compute_dtype is not None:
                 stack.enter_context(_policy(layer, self.compute_dtype))
+            if path in self.uncapped:
+                return _without_activation(layer, args, kwargs)
             if path in self.logit_layers and graph.ends_in_softmax(layer):
                 stack.enter_context(_linear_activation(layer))
                 relu = None
@@ -113,6 +119,17 @@ class Hooks:
         out = activation(pre)
         self.deferred[id(out)] = (out, pre, activation)
         return out
+
+
+def _without_activation(layer, args, kwargs):
+    """What feeds the layer's activation: the input of an activation layer, or the layer run linear."""
+    keras = _tf.keras()
+    if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
+        return args[0]
+    if getattr(layer, "activation", None) is None:
+        return layer(*args, training=False, **kwargs)
+    with _linear_activation(layer):
+        return layer(*args, training=False, **kwargs)
 
 
 def _with_relu(layer, args, kwargs, relu):

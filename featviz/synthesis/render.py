@@ -56,6 +56,8 @@ class Recipe:
     precision: str = "auto"  # "float32", "bfloat16", or "auto": bfloat16 where the CPU computes it natively
     fast_conv: bool = True  # the fast first-layer gradient, and activations moved past max-pools
     jit: bool = False  # XLA's CPU convolutions are about 2x slower than oneDNN's
+    uncapped: bool = False  # the objective's layers run without their activation (a remedy for capped maps)
+    repair: bool = True  # flagged maps (evaluation/self_check.py) are rendered again with their remedy
 
     @property
     def learning_rate(self) -> float | None:
@@ -275,4 +277,6 @@ class _Ascent:
     def _hooks(self) -> Hooks:
         fast = self.recipe.fast_conv
         layers = self.objective.layers
-        return Hooks(self.relu, layers, fast, self.recipe.compute_dtype, pool_first=fast, logit_layers=layers)
+        uncapped = layers if self.recipe.uncapped else ()
+        return Hooks(self.relu, layers, fast, self.recipe.compute_dtype, pool_first=fast, logit_layers=layers,
+                     uncapped=uncapped)  # fmt: skip
