@@ -63,6 +63,11 @@ RECIPES = {
     "no-repair": {"repair": False},
     "maco": {"param": "maco"},
     "pixels": {"param": "pixels", "colour": None},
+    "fourier": {"param": "fourier"},
+    "v0.6": {"param": None, "decay": 1.0, "chroma": 1.0, "lr": None, "repair": False},  # featviz 0.6's recipe
+    "smooth": {"param": "fourier", "decay": 2.0, "chroma": 0.35, "lr": 0.03},
+    "smooth-nr": {"param": "fourier", "decay": 2.0, "chroma": 0.35, "lr": 0.03, "repair": False},
+    "d1.75": {"param": "fourier", "decay": 1.75, "chroma": 0.45, "lr": 0.03},
 }
 
 

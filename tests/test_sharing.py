@@ -21,7 +21,9 @@ from pathlib import Path
 from featviz.files.output import OutputDir
 with OutputDir(sys.argv[1]):
     Path(sys.argv[2]).write_text("held")
-    time.sleep(float(sys.argv[3]))
+    end = time.monotonic() + float(sys.argv[3])
+    while time.monotonic() < end and not Path(sys.argv[2] + ".release").exists():
+        time.sleep(0.05)
 """
 
 
@@ -31,7 +33,10 @@ def featviz(*args, cwd: Path) -> subprocess.Popen:
 
 
 def hold(folder: Path, seconds: float) -> subprocess.Popen:
-    """Another process that holds the folder's lock for `seconds` once `folder/../held` exists."""
+    """Another process that holds the folder's lock once `folder/../held` exists, for `seconds` at most.
+
+    It lets go early when `folder/../held.release` appears.
+    """
     flag = folder.parent / "held"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), str(flag), str(seconds)], env=ENV)
     wait_for(flag.exists)
@@ -52,15 +57,17 @@ def patterns_args(tiny_files, steps: int, out: Path):
 
 def test_a_second_run_into_a_folder_in_use_waits_and_says_so_in_one_line(tmp_path, tiny_files):
     out = tmp_path / "gallery"
-    holder = hold(out, 8)
+    holder = hold(out, 300)
     run = featviz(*patterns_args(tiny_files, 6, out), cwd=tmp_path)
-    _, err = run.communicate(timeout=120)
-    finished = time.monotonic()
-    assert holder.poll() is not None  # the run finished only after the holder let go
-    lines = [line for line in err.splitlines() if "in use" in line]
-    assert run.returncode == 0 and len(lines) == 1
-    assert f"pid {holder.pid}" in lines[0] and "waiting" in lines[0]
-    assert finished > 0 and (out / output.OutputDir.LOCK).read_bytes() == b""
+    said = run.stderr.readline()
+    while said and "in use" not in said:  # progress bars come later: the waiting line comes first
+        said = run.stderr.readline()
+    assert run.poll() is None and holder.poll() is None  # it waits, and says so while it waits
+    (tmp_path / "held.release").touch()
+    _, err = run.communicate(timeout=300)
+    assert holder.wait(timeout=60) == 0 and run.returncode == 0
+    assert f"pid {holder.pid}" in said and "waiting" in said and "in use" not in err
+    assert (out / output.OutputDir.LOCK).read_bytes() == b""
 
 
 def test_a_crashed_holder_leaves_no_lock_behind(tmp_path, tiny_files):

@@ -58,16 +58,19 @@ def synthesize(
 def remedied(request: PatternRequest, maps: list[int], seeds: list[int], remedy: str | None):
     """(objective, recipe, seeds) for maps rendered with a self-check remedy (evaluation/self_check.py), or none:
 
-    - "specific": the map's activation weighted by its cosine with the map's direction (objectives.specific);
     - "uncapped": the layer without its bounded activation, so the gradient goes past the ceiling;
-    - "restart": another start and other transforms, relaxed for half the steps.
+    - "sharper": a Fourier spectrum that falls less steeply (decay 0.5 lower, at least 1), so finer detail
+      can tell the map apart; "sharpest": decay 1, lucid's;
+    - "restart": another start and other transforms, relaxed for half the steps, and sharper.
     """
-    layer, recipe, seeds = request.layer.name, request.recipe, tuple(seeds)
-    if remedy == "specific":
-        return objectives.specific(layer, maps, request.kind), recipe, seeds
-    objective = objectives.channel(layer, maps, request.kind)
+    objective = objectives.channel(request.layer.name, maps, request.kind)
+    recipe, seeds = request.recipe, tuple(seeds)
     if remedy == "uncapped":
         return objective, replace(recipe, uncapped=True), seeds
+    if remedy in ("sharper", "restart"):
+        recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))
+    if remedy == "sharpest":
+        recipe = replace(recipe, decay=1.0, lr=None)
     if remedy == "restart":
         restarted = tuple(s + RESTART_SEED for s in seeds)
         return objective, replace(recipe, relax_steps=max(recipe.relax_steps, recipe.steps // 2)), restarted

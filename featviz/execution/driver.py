@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from ..evaluation import self_check
 from ..files.output import OutputDir
 from ..patterns import PatternJob
 from ..patterns.store import PatternSet, Store
@@ -58,18 +59,19 @@ def run_jobs(
 
 
 def _repair(stores: list[Store], executor: Executor, ledger: _Ledger, progress, grids: list[bool]) -> list[PatternSet]:
-    """Each store's flagged maps rendered again with their remedy; every store's final PatternSet."""
-    tasks, owner = [], {}
-    for i, store in enumerate(stores):
-        for remedy, maps in store.repairs().items():
-            for chunk in batches.chunks(maps):
-                task = Task(store.job.request, tuple(chunk), remedy=remedy)
-                tasks.append(task)
-                owner[task.key] = i
-    for done in executor.render(tasks, progress):
-        ledger.note(done)
-        if done.images is not None:  # a remedy whose task failed leaves the first pattern, to be tried again
-            stores[owner[done.task.key]].consider(done.task.maps, done.images, done.task.remedy)
+    """Each store's flagged maps rendered again with their remedies, a round per rung; the final PatternSets."""
+    for _ in range(self_check.ROUNDS):
+        tasks, owner = [], {}
+        for i, store in enumerate(stores):
+            for remedy, maps in store.repairs().items():
+                for chunk in batches.chunks(maps):
+                    task = Task(store.job.request, tuple(chunk), remedy=remedy)
+                    tasks.append(task)
+                    owner[task.key] = i
+        for done in executor.render(tasks, progress):
+            ledger.note(done)
+            if done.images is not None:  # a remedy whose task failed leaves the pattern, to be tried again
+                stores[owner[done.task.key]].consider(done.task.maps, done.images, done.task.remedy)
     return [store.finish(grid) for store, grid in zip(stores, grids)]
 
 

@@ -134,21 +134,21 @@ class Store:
         )  # fmt: skip
 
     def repairs(self) -> dict[str, list[int]]:
-        """The flagged maps whose remedy was not tried yet, by remedy (self_check.REMEDIES); none unless asked."""
+        """The flagged maps with a remedy left to try, by remedy (self_check.REMEDIES); none unless asked."""
         found: dict[str, list[int]] = {}
         if not self.job.request.recipe.repair:
             return found
         for m in self.job.maps:
             score = self.record.maps.get(m)
-            remedy = self_check.remedy_for(score.flags or []) if score is not None and score.image else None
-            if remedy is not None and score.remedy is None:
+            remedy = self_check.remedy_for(score.flags or [], score.remedy) if score and score.image else None
+            if remedy is not None:
                 found.setdefault(remedy, []).append(m)
         return found
 
     def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
-        """A remedy's patterns of `maps`: each replaces the saved one when better, by self_check.better's rule.
+        """A remedy's patterns of `maps`: each replaces the saved one when self_check.Judge accepts it.
 
-        A candidate is judged as it would be saved (8-bit), against every other map's saved pattern. The
+        Candidates are judged as they would be saved (8-bit), against every map's saved pattern. The
         "uncapped" remedy wins ties: its objective did not stop at the activation's ceiling.
         """
         request, model = self.job.request, self.job.loaded.model
@@ -157,17 +157,13 @@ class Store:
         candidates = images.from_uint8(images.to_uint8(found, (0.0, 1.0)), (0.0, 1.0))
         both = images.to_range(np.concatenate([current, candidates]), request.input_range)
         matrix = scoring.responses(model, request.layer.name, folder, both, request.kind)
+        judge, best = self_check.Judge(matrix[: len(folder)]), self.job.natural.best
         for k, m in enumerate(maps):
-            column, own = folder.index(m), matrix[len(folder) + k, folder.index(m)]
-            others = np.delete(matrix[: len(folder), column], column).max(initial=-np.inf)
-            score, best = self.record.maps[m], self.job.natural.best
-            scale = best[m] if best is not None and best[m] > 0 else 1.0
-            candidate = (bool(own > others), float(own / scale))
-            kept = (bool(score.specific), float((score.value or 0.0) / scale))
-            better = bool(self_check.better(candidate, kept) or (remedy == "uncapped" and candidate >= kept))
-            if better:
+            scale = float(best[m]) if best is not None and best[m] > 0 else 1.0
+            kept = judge.offer(folder.index(m), matrix[len(folder) + k], scale, ties=remedy == "uncapped")
+            if kept:
                 self.saved[m] = self._write_png(m, candidates[k])
-            self.remedies[m] = (remedy, better)
+            self.remedies[m] = (remedy, kept)
             self.tried.add(m)
         self._score(sorted(set(maps)))
         self.considered = True

@@ -38,6 +38,23 @@ class ColourBasis:
         mean = np.clip(rgb.mean(axis=0), 0.02, 0.98)  # a logit must stay finite
         return cls(_rounded(root), tuple(float(v) for v in np.round(mean, 6)))
 
+    def with_chroma(self, factor: float) -> ColourBasis:
+        """This basis with its colour directions (all but the first, the brightest) scaled by `factor`.
+
+        Below 1 a pattern's colours stay closer to grey than the data's spread would let them go.
+        """
+        if factor == 1.0:
+            return self
+        matrix = np.array(self.matrix)
+        matrix[:, 1:] *= factor
+        return ColourBasis(_rounded(matrix), self.mean)
+
+    def from_logits(self, logits: np.ndarray) -> np.ndarray:
+        """The decorrelated values (..., 3) whose `to_logits` are these RGB logits: to start from an image."""
+        mean = np.array(self.mean, np.float64)
+        centred = np.asarray(logits, np.float64) - np.log(mean / (1 - mean))
+        return (centred @ np.linalg.inv(np.array(self.matrix, np.float64)).T).astype(np.float32)
+
     def to_logits(self, x):
         """Decorrelated values (..., 3) as RGB logits: sigmoid of the result is the image."""
         tf = _tf.tf()

@@ -104,28 +104,6 @@ def channel(layer: str, index: int | Sequence[int], kind: str = "mean") -> Objec
     return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}]")
 
 
-def specific(layer: str, index: Sequence[int], kind: str = "mean", power: float = 1.0) -> Objective:
-    """A map's activation weighted by how much it stands out from the rest of the layer (Olah et al., 2020).
-
-    At each position, the map's value times the cosine of the layer's
-    activation vector with the map's own direction, to `power` (negative
-    cosines count as zero): a map that fires where every other map fires
-    gains less than one that fires alone. Then reduced as `channel` does.
-    Image i is scored on map index[i].
-    """
-    parse_kind(kind)
-
-    def fn(taps, images):
-        tf = _tf.tf()
-        out = taps[layer]
-        selected = tf.gather(out, tf.constant(list(index), tf.int32), axis=len(out.shape) - 1, batch_dims=1)
-        norm = tf.sqrt(tf.reduce_sum(tf.square(out), axis=-1) + 1e-6)
-        weighted = selected * tf.pow(tf.nn.relu(selected) / norm, power)
-        return weighted if len(weighted.shape) == 1 else reduce_map(weighted, kind)
-
-    return Objective(fn, frozenset([layer]), f"specific {kind} of {layer}[{_describe(index)}]")
-
-
 def direction(layer: str, vector: Sequence[float], kind: str = "mean") -> Objective:
     """lucid's direction: the layer's activations projected on `vector` (one weight per map), then reduced."""
     parse_kind(kind)

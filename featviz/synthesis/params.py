@@ -68,21 +68,22 @@ def fourier(
     seed: int = 0,
     colour: ColourBasis | None = None,
     start: np.ndarray | None = None,
+    decay: float = 1.0,
 ) -> Param:
-    """A spectrum scaled by 1/f (lucid's fft_image), so low frequencies move first.
+    """A spectrum scaled by 1/f**decay (lucid's fft_image has decay 1), so low frequencies move first.
 
-    `start` (N, H, W, C) in 0..1: begin at these images instead (colour is then ignored).
+    `start` (N, H, W, C) in 0..1: begin at these images instead, in the colour basis when there is one.
     Up to FFT_ABOVE pixels a side the inverse real FFT is done as two small
     matrix products, several times faster on a CPU than tf.signal.irfft2d at
     MNIST's size and as fast at CIFAR's; above it, irfft2d is (2.3x at 224).
     """
     tf = _tf.tf()
     h, w, c = shape
-    scale = spectrum_scale(h, w)
+    scale = spectrum_scale(h, w, decay)
     spectrum = np.moveaxis(start_noise(keys, seed, (2, c, *scale.shape), 0.01), 0, 1)  # (2, N, C, h, w//2+1)
     if start is not None:  # the spectrum whose image is `start`
-        colour = None
-        half = np.fft.rfft2(np.moveaxis(logit(start), -1, 1)) / scale
+        values = logit(start) if colour is None else colour.from_logits(logit(start))
+        half = np.fft.rfft2(np.moveaxis(values, -1, 1)) / scale
         spectrum = np.stack([half.real, half.imag]).astype(np.float32)
     # Two variables, not one sliced in two: the gradient of a slice (StridedSliceGrad) cost more than the
     # inverse FFT itself.
@@ -101,10 +102,14 @@ def fourier(
     return Param([real, imag], image)
 
 
-def spectrum_scale(h: int, w: int) -> np.ndarray:
-    """1/f over the half spectrum (h, w//2+1), floored at the lowest frequency, times sqrt(h*w)."""
-    freqs = np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2)
-    return (1.0 / np.maximum(freqs, 1.0 / max(h, w))) * np.sqrt(h * w)
+def spectrum_scale(h: int, w: int, decay: float = 1.0) -> np.ndarray:
+    """1/f**decay over the half spectrum (h, w//2+1), floored at the lowest frequency, times sqrt(h*w).
+
+    Normalized so that the lowest frequency's scale is the same whatever the decay: a steeper decay
+    only slows the higher frequencies down.
+    """
+    freqs = np.maximum(np.sqrt(np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2), 1.0 / max(h, w))
+    return (1.0 / freqs) * (freqs * max(h, w)) ** (1.0 - decay) * np.sqrt(h * w)
 
 
 def irfft2_basis(h: int, w: int) -> tuple[np.ndarray, ...]:

@@ -56,6 +56,8 @@ class Recipe:
     precision: str = "auto"  # "float32", "bfloat16", or "auto": bfloat16 where the CPU computes it natively
     fast_conv: bool = True  # the fast first-layer gradient, and activations moved past max-pools
     jit: bool = False  # XLA's CPU convolutions are about 2x slower than oneDNN's
+    decay: float = 1.0  # "fourier": the spectrum's scale falls as 1/f**decay (lucid: 1)
+    chroma: float = 1.0  # decorrelated colour: the colour directions' scale, relative to the data's spread
     uncapped: bool = False  # the objective's layers run without their activation (a remedy for capped maps)
     repair: bool = True  # flagged maps (evaluation/self_check.py) are rendered again with their remedy
 
@@ -197,9 +199,10 @@ class _Ascent:
         shape = (*batch.size, image_channels(model))
         recipe = recipe.for_channels(shape[-1])
         self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
-        colour = recipe.colour if isinstance(recipe.colour, ColourBasis) else None
+        colour = recipe.colour.with_chroma(recipe.chroma) if isinstance(recipe.colour, ColourBasis) else None
         seeds = batch.seeds if batch.seeds is not None else seed
-        maco = {"spectrum": recipe.spectrum} if recipe.param == "maco" else {}
+        extra = {"spectrum": recipe.spectrum} if recipe.param == "maco" else {}
+        extra |= {"decay": recipe.decay} if recipe.param == "fourier" else {}
         table = randomness.transform_table(batch.keys, seeds, recipe.steps)
         # One parameterization and one table of draws per chain (chains.py): the chains share nothing.
         self.params, self.draws = [], []
@@ -207,7 +210,7 @@ class _Ascent:
             own = seeds[part] if isinstance(seeds, (tuple, list)) else seeds
             start = batch.starts[part] if batch.starts is not None else None
             self.params.append(
-                params.PARAMS[recipe.param](shape, batch.keys[part], seed=own, colour=colour, start=start, **maco)
+                params.PARAMS[recipe.param](shape, batch.keys[part], seed=own, colour=colour, start=start, **extra)
             )
             self.draws.append(tf.constant(table[:, part]))
         self.variables = [v for param in self.params for v in param.variables]

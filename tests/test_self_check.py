@@ -1,0 +1,128 @@
+"""The self-check: flags by exact rules, remedies in order, the ceiling of real layers, and repairs on disk."""
+
+import json
+
+import helpers
+import numpy as np
+import pytest
+
+from featviz import models
+from featviz.evaluation import naturalness, self_check
+from featviz.evaluation.scoring import MapScore
+from featviz.models import bounds
+from featviz.runtime import _tf
+from featviz.synthesis.hooks import Hooks
+
+TEXTURE = np.random.default_rng(0).random((8, 8, 1))
+FLAT = np.full((8, 8, 1), 0.5)
+
+
+def score(value, ratio=1.5, **kw):
+    return MapScore(0, "map-0000.png", value, None if ratio is None else value / ratio, ratio, False, **kw)
+
+
+def test_flags_name_what_went_wrong_by_exact_rules():
+    assert self_check.flags(score(2.0), True, TEXTURE, None) == []
+    assert self_check.flags(score(2.0), False, TEXTURE, None) == ["collapsed"]
+    assert self_check.flags(score(0.4, ratio=0.49), True, TEXTURE, None) == ["failed"]
+    assert self_check.flags(score(0.5, ratio=0.5), True, TEXTURE, None) == []
+    assert self_check.flags(score(-0.1, ratio=None), True, TEXTURE, None) == ["failed"]  # not scored, still <= 0
+    assert self_check.flags(score(2.0), True, FLAT, None) == ["failed"]
+    assert self_check.flags(score(5.7), True, TEXTURE, 6.0) == ["capped"]  # 95% of ReLU6's ceiling
+    assert self_check.flags(score(5.6), True, TEXTURE, 6.0) == []
+    assert self_check.flags(score(6.0), False, FLAT, 6.0) == ["collapsed", "failed", "capped"]
+
+
+def test_dead_negative_and_broken_maps_carry_no_flag():
+    dead = MapScore(0, "m.png", 0.0, 0.0, None, True)
+    negative = MapScore(0, "m.png", 0.5, 0.0, None, False, negative=True)
+    broken = MapScore(0, None, None, 1.0, None, False, error="NaN or Inf in the pattern")
+    assert [self_check.flags(s, False, FLAT, 6.0) for s in (dead, negative, broken)] == [[], [], []]
+
+
+def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
+    assert self_check.remedy_for(["collapsed"]) == "sharper"
+    assert self_check.remedy_for(["collapsed"], "sharper") == "sharpest"
+    assert self_check.remedy_for(["collapsed"], "sharpest") is None
+    assert self_check.remedy_for(["collapsed", "capped"]) == "uncapped"
+    assert self_check.remedy_for(["capped"], "uncapped") is None
+    assert self_check.remedy_for(["failed"]) == "restart" and self_check.remedy_for([]) is None
+
+
+def test_a_better_pattern_is_specific_first_then_stronger():
+    assert self_check.better((True, 0.5), (False, 3.0))
+    assert not self_check.better((False, 3.0), (True, 0.5))
+    assert self_check.better((True, 1.2), (True, 1.1)) and not self_check.better((True, 1.1), (True, 1.1))
+
+
+@pytest.mark.parametrize(
+    "make, top",
+    [
+        (lambda k: k.layers.ReLU(max_value=6.0, name="x"), 6.0),
+        (lambda k: k.layers.Activation("relu6", name="x"), 6.0),
+        (lambda k: k.layers.Conv2D(2, 3, activation="tanh", name="x"), 1.0),
+        (lambda k: k.layers.Conv2D(2, 3, activation="sigmoid", name="x"), 1.0),
+        (lambda k: k.layers.Conv2D(2, 3, activation="relu", name="x"), None),
+        (lambda k: k.layers.ReLU(name="x"), None),
+    ],
+)
+def test_the_ceiling_of_real_layers(make, top):
+    k = helpers.keras()
+    model = k.Sequential([k.Input((6, 6, 2)), make(k)])
+    assert bounds.ceiling(model, "x") == top
+
+
+def test_an_uncapped_layer_gives_what_feeds_its_ceiling():
+    k = helpers.keras()
+    model = k.Sequential([k.Input((4, 4, 1)), k.layers.Conv2D(1, 1, use_bias=False, name="c"),
+                          k.layers.ReLU(max_value=6.0, name="r6")])  # fmt: skip
+    model.get_layer("c").set_weights([np.full((1, 1, 1, 1), 10.0, np.float32)])
+    x = _tf.tf().ones((1, 4, 4, 1))
+    capped = models.run_graph(model, x, {"r6"}, Hooks())[1]["r6"]
+    uncapped = models.run_graph(model, x, {"r6"}, Hooks(uncapped={"r6"}))[1]["r6"]
+    np.testing.assert_allclose(capped.numpy(), 6.0)
+    np.testing.assert_allclose(uncapped.numpy(), 10.0)
+
+
+def test_capped_maps_are_flagged_and_their_remedy_is_recorded(cli, tmp_path):
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=2)
+    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(4, 3, name="c1", kernel_initializer=init),
+                          k.layers.ReLU(max_value=6.0, name="r6")], name="capped")  # fmt: skip
+    model.get_layer("c1").set_weights([model.get_layer("c1").get_weights()[0] * 40, np.full(4, 2.0, np.float32)])
+    model.save(tmp_path / "capped.keras")
+    np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
+    result = cli(
+        "patterns", tmp_path / "capped.keras", "--layer", "r6", "--steps", "24", "--dataset", tmp_path / "d.npz"
+    )
+    assert result.exit_code == 0, result.output
+    maps = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
+    capped = [m for m in maps if "capped" in (m.get("flags") or [])]
+    assert capped and all(m["remedy"] == "uncapped" and m["value"] >= 0.95 * 6.0 for m in capped)
+    assert "capped" in result.stdout  # the summary line names what is still flagged
+
+
+def test_naturalness_figures_are_exact_on_pictures_with_known_spectra():
+    stripes = np.zeros((16, 16, 3))
+    stripes[:, ::2] = 1.0  # all power at the Nyquist frequency
+    wave = np.repeat(0.5 + 0.5 * np.cos(2 * np.pi * np.arange(16) / 16)[None, :, None], 16, axis=0)
+    wave = np.repeat(wave, 3, axis=-1)  # all power at radius 1
+    assert naturalness.high_frequency_share(stripes) == pytest.approx(1.0)
+    assert naturalness.high_frequency_share(wave) == pytest.approx(0.0, abs=1e-12)
+    red = np.zeros((4, 4, 3))
+    red[..., 0] = 0.8
+    assert naturalness.saturation(red) == 1.0 and naturalness.saturation(np.full((4, 4, 3), 0.3)) == 0.0
+    both = naturalness.Naturalness.of(np.stack([stripes, wave, np.full((16, 16, 3), np.nan)]))
+    assert both == naturalness.Naturalness(0.5, pytest.approx(0.0))
+
+
+def test_the_judge_keeps_a_better_candidate_only_when_no_other_map_loses_its_specificity():
+    rows = np.array([[2.0, 1.0, 0.0], [2.5, 1.5, 0.0], [0.0, 0.0, 1.0]])  # map 0 collapsed: map 1's pattern wins
+    judge = self_check.Judge(rows)
+    assert judge.specific().tolist() == [False, True, True]
+    assert not judge.offer(0, np.array([3.0, 1.6, 0.0]), 1.0)  # specific for 0, but beats map 1's own pattern
+    assert judge.specific().tolist() == [False, True, True]
+    assert judge.offer(0, np.array([3.0, 1.2, 0.5]), 1.0)  # specific for 0, harmless
+    assert judge.specific().tolist() == [True, True, True]
+    assert not judge.offer(2, np.array([0.0, 0.0, 0.9]), 1.0)  # weaker, and already specific
+    assert judge.offer(2, np.array([0.0, 0.0, 1.0]), 1.0, ties=True)  # an equal uncapped candidate wins the tie
