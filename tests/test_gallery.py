@@ -166,8 +166,9 @@ def test_a_residual_sum_the_gallery_skips_is_expanded_to_both_of_its_branches(tm
         "From c1 and stem, the weights are expanded through r2 (ReLU, as if active), bn2 (BatchNormalization), "
         "add (Add)." in page
     )
-    linked = {t.split("/")[2] for t in Links.of(tmp_path / "out" / layout.map_page(c2, 0)) if "/maps/" in t}
-    assert linked == {layout.layer_stem(stem), layout.layer_stem(c1)}  # through the sum, to both of its branches
+    for m in range(c2.maps):  # through the sum, to both of its branches
+        linked = {t.split("/")[2] for t in Links.of(tmp_path / "out" / layout.map_page(c2, m)) if "/maps/" in t}
+        assert linked == {layout.layer_stem(stem), layout.layer_stem(c1)}
 
 
 def test_map_pages_step_to_their_neighbours_and_back_to_their_tile(tmp_path, tiny_files, tiny_model):
