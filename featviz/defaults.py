@@ -8,6 +8,7 @@ STEPS = 256  # gradient-ascent steps per pattern
 OBJECTIVES = ("mean", "center", "negative")  # a map's mean, its centre unit, or its mean driven down
 OBJECTIVE = OBJECTIVES[0]
 TOP_K = 9  # natural images kept per map
+INPUTS = 4  # a map's inputs shown with the largest positive, and negative, weights (models/weights.py)
 PARAMS = ("pixels", "fourier", "maco")  # image parameterizations
 # Without --param: grey models keep the recipe tuned on MNIST; colour ones use lucid's (README, "Colour models").
 PARAM_FOR_GREY = "pixels"

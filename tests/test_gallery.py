@@ -124,9 +124,51 @@ def test_pages_and_files(tmp_path, tiny_files, tiny_model):
     map_page = (tmp_path / layout.map_page(c2, 3)).read_text()
     for text in ("seeds 0, 1", "Top 9 natural images", "fires", "ratio", "What this map feeds"):
         assert text in map_page
+    assert_built_from(tmp_path, c1, c2)
     classes_page = (tmp_path / layout.CLASSES).read_text()
     assert "One pattern per class of out" in classes_page and 'id="class-2"' in classes_page
     assert "classes/index.html#class-0" in (tmp_path / layout.INDEX).read_text()
+
+
+def assert_built_from(folder: Path, c1, c2) -> None:
+    """Every map page of c2 shows the maps of c1 it is built from: pattern, kernel slice and link, all there."""
+    assert "Built from" not in (folder / layout.map_page(c1, 0)).read_text()  # the first convolution
+    for m in range(c2.maps):
+        page = folder / layout.map_page(c2, m)
+        assert "<h2>Built from</h2>" in page.read_text()
+        links = Links.of(page)
+        into_c1 = [t for t in links if t.startswith(f"../../{layout.layer_stem(c1)}/maps/")]
+        patterns = [t for t in links if t.startswith(f"../../{layout.layer_stem(c1)}/thumb/")]
+        slices = [t for t in links if t.startswith(f"../weights/map-{m:04d}-from-{layout.layer_stem(c1)}-")]
+        assert 0 < len(into_c1) == len(patterns) == len(slices) <= 8
+        assert all((page.parent / t).is_file() for t in into_c1 + patterns + slices)
+    assert broken_links(folder) == []
+
+
+def test_a_residual_sum_the_gallery_skips_is_expanded_to_both_of_its_branches(tmp_path, tiny_files, tiny_model):
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=5)
+    x = k.Input((12, 12, 1))
+    stem = k.layers.Conv2D(3, 3, padding="same", name="stem", kernel_initializer=init)(x)
+    pre = k.layers.ReLU(name="r1")(k.layers.BatchNormalization(name="bn1")(stem))
+    add = k.layers.Add(name="add")(
+        [stem, k.layers.Conv2D(3, 3, padding="same", name="c1", kernel_initializer=init)(pre)]
+    )
+    pre = k.layers.ReLU(name="r2")(k.layers.BatchNormalization(name="bn2")(add))
+    top = k.layers.Conv2D(2, 3, activation="relu", name="c2", kernel_initializer=init)(pre)
+    k.Model(x, k.layers.Dense(3, name="out")(k.layers.Flatten()(top))).save(tmp_path / "res.keras")
+    loaded = models.load(tmp_path / "res.keras")
+    report = build(loaded, tmp_path / "out", settings(tiny_files, seeds=(0,), layers=["stem", "c1", "c2"]))
+    stem, c1, c2 = (r.info for r in report.layers)
+    assert_built_from(tmp_path / "out", stem, c1)
+    page = (tmp_path / "out" / layout.map_page(c2, 0)).read_text()
+    assert (
+        "From c1 and stem, the weights are expanded through r2 (ReLU, as if active), bn2 (BatchNormalization), "
+        "add (Add)." in page
+    )
+    for m in range(c2.maps):  # through the sum, to both of its branches
+        linked = {t.split("/")[2] for t in Links.of(tmp_path / "out" / layout.map_page(c2, m)) if "/maps/" in t}
+        assert linked == {layout.layer_stem(stem), layout.layer_stem(c1)}
 
 
 def test_map_pages_step_to_their_neighbours_and_back_to_their_tile(tmp_path, tiny_files, tiny_model):

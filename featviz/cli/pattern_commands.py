@@ -29,6 +29,10 @@ from .options import BARS, echo
               help="Image parameterization: pixels through a sigmoid, a 1/f-scaled Fourier spectrum, or maco (the "
               "phase only, the magnitude fixed to the --dataset's) (default: pixels for grey images; fourier for "
               "colour images and class patterns).")  # fmt: skip
+@click.option("--weights", "show_weights", is_flag=True,
+              help="Print what each map is built from instead: the maps below it of largest positive and negative "
+              "weight (kernel slices summed, expanded through BatchNormalization and residual sums); renders "
+              "nothing.")  # fmt: skip
 @options.colour
 @options.precision
 @options.inputs
@@ -47,7 +51,7 @@ def patterns(model: str | None, **o) -> None:
     class, maximizing its logit. Maps that OUT already holds under the same
     settings are reused.
     """
-    from ..methods import layer_patterns
+    from ..methods import built_from, layer_patterns
     from ..synthesis.render import Recipe
 
     loaded = options.load(model, o)
@@ -58,6 +62,9 @@ def patterns(model: str | None, **o) -> None:
         transfer=tuple(o["transfer"].split(",")) if o["transfer"] else (), direction=o["direction"],
         diversity=o["diversity"] or 0,
     )  # fmt: skip
+    if o["show_weights"]:  # read from the weights: nothing rendered, nothing written
+        echo(built_from.run(loaded, asked).lines())
+        return
     with options.runner(loaded, o) as runner, options.folder(o) as out:
         echo(layer_patterns.run(loaded, asked, out, runner, BARS).lines())
 

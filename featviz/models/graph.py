@@ -141,3 +141,36 @@ def _call(op, args, kwargs, prefix: str, run: _Run):
         if run.stop and len(run.taps) == len(run.want):
             raise _Done
     return out
+
+
+@dataclass(frozen=True)
+class Called:
+    """One layer call of a graph run, with the ids of the tensors it took and gave."""
+
+    path: str
+    layer: Any
+    inputs: tuple[int, ...]
+    maps_in: tuple[int, ...]  # the maps (last axis) of each input
+    output: int
+    held: tuple  # the tensors themselves, so that no other object takes their ids
+
+
+def layer_calls(model) -> tuple[list[Called], int]:
+    """Every layer call on a symbolic input, in execution order; and the id of that input.
+
+    A tensor's id links the call that made it to the calls that take it: a graph walk without private Keras names.
+    """
+    keras = _tf.keras()
+    x = keras.Input(input_shape(model))
+    calls = []
+
+    def record(layer, path: str, args: tuple, kwargs: dict):
+        out = plain_call(layer, path, args, kwargs)
+        tensors = [t for t in keras.tree.flatten(args) if hasattr(t, "shape")]
+        first = keras.tree.flatten(out)[0]
+        maps = tuple(int(t.shape[-1] or 0) for t in tensors)
+        calls.append(Called(path, layer, tuple(id(t) for t in tensors), maps, id(first), (*tensors, first)))
+        return out
+
+    run_graph(model, x, call=record)
+    return calls, id(x)

@@ -9,6 +9,7 @@
     layers/<layer>/index.html                   the layer page
     layers/<layer>/maps/NNNN.html               a map page
     layers/<layer>/{thumb,top,seeds}/map-NNNN.png, acts/<image>.png, kernels.png
+    layers/<layer>/weights/map-NNNN-from-<layer>-MMMM.png   a kernel slice into map NNNN
     explain/<image>.html, explain/<image>.png   what a sample image drives
     compare/index.html, compare/<image>-<models>/{index.html,compare.png}
 
@@ -65,6 +66,11 @@ def map_picture(layer: LayerInfo, kind: str, m: int) -> str:
     """A per-map picture: kind is 'thumb' (the pattern), 'top' (exemplars), 'seeds', 'negative', 'accentuated'
     or 'diverse'."""
     return f"{layer_dir(layer)}/{kind}/{map_file(m)}"
+
+
+def weight_slice(layer: LayerInfo, m: int, source: str, i: int) -> str:
+    """The kernel slice from map i of the layer whose stem is `source` into map m (report/built_from.py)."""
+    return f"{layer_dir(layer)}/weights/map-{m:04d}-from-{source}-{i:04d}.png"
 
 
 def kernels(layer: LayerInfo) -> str:

@@ -32,7 +32,7 @@ from ..natural.datasets import Dataset
 from ..natural.exemplars import Exemplars
 from ..patterns import NaturalBest, PatternJob, PatternRequest, layout
 from ..runtime.progress import SILENT, Reporter
-from . import pages, pictures
+from . import built_from, pages, pictures
 from .site import ClassResult, LayerResult, Sample, Settings, Site
 
 __all__ = [
@@ -187,10 +187,12 @@ def build(
         r.accentuated = _accentuated(model, r, natural.dataset, settings)
         r.diverse = _diverse(model, r, run.job(r.info).for_seed(settings.seeds[0]).request, natural.dataset, settings)
         r.two_choice = _two_choice(model, r, natural.dataset, settings)
+    built_from.attach(model, results)
     shown = _samples(model, samples, results, settings) if results else []  # samples explain the maps of layers
     site = Site(loaded, out, settings, results, shown, natural.dataset)
     site.classes = _class_result(loaded, done[target.name]) if target is not None else None
     pictures.write_all(site)
+    built_from.write_pictures(site)
     pages.write_all(site)
     units = target.units if target is not None else 0
     restarted = sorted(set(run.restarted))

@@ -30,6 +30,7 @@ img.wide { max-width: 100%; height: auto; border: 1px solid var(--line); backgro
 .tile { background: white; border: 1px solid var(--line); border-radius: 6px; padding: 6px; text-align: center;
         font-size: 0.8rem; }
 .tile img { width: 100%; height: auto; display: block; }
+.tile img.slice { width: 50%; margin: 4px auto 2px; }
 .tile.marked { border-color: var(--bad); }
 .tile:target { outline: 3px solid var(--accent); }
 nav.steps { display: flex; gap: 18px; margin: 6px 0 2px; }

@@ -8,7 +8,7 @@ from ..evaluation import scoring
 from ..methods import diversity
 from ..patterns import layout
 from ..runtime import stable
-from . import html
+from . import built_from, html
 from .html import esc
 from .site import LayerResult
 
@@ -29,7 +29,8 @@ def body(r: LayerResult, m: int, page: str) -> str:
             "overlaid (inferno).</p>",
             html.image_at(page, layout.map_picture(r.info, "top", m), f"top natural images of map {m}"),
         ]
-    parts += [_feeds(r.feeds[m]) if r.feeds is not None else "", "<h2>Statistics</h2>", _statistics(r, m)]
+    parts += [built_from.section(r, m, page), _feeds(r.feeds[m]) if r.feeds is not None else ""]
+    parts += ["<h2>Statistics</h2>", _statistics(r, m)]
     return "\n".join(part for part in parts if part)
 
 

@@ -12,6 +12,7 @@ from .. import defaults, models
 from ..evaluation.scoring import MapScore
 from ..files.output import OutputDir
 from ..models import LayerInfo
+from ..models.weights import Expanded
 from ..natural import exemplars
 from ..natural.datasets import Dataset
 from ..patterns.store import PatternSet
@@ -36,6 +37,15 @@ class Settings:
 
 
 @dataclass
+class BuiltFrom:
+    """What each map of a convolution is built from (models/weights.py), and the gallery's layers it links to."""
+
+    expanded: Expanded
+    layers: dict[str, LayerInfo]  # the gallery's layers by name
+    first: str  # the model's first convolution, whose tiles show its kernel
+
+
+@dataclass
 class LayerResult:
     info: LayerInfo
     stats: exemplars.LayerStats | None  # None: no natural images for this model
@@ -46,6 +56,7 @@ class LayerResult:
     accentuated: object | None = None  # accentuate.Accentuation of each map's top natural image (Settings.accentuate)
     diverse: object | None = None  # diversity.DiversePatterns (Settings.diversity)
     two_choice: object | None = None  # two_choice.TwoChoice (Settings.observer)
+    built_from: BuiltFrom | None = None  # for a convolution after the first: the maps below it, by weight
 
     @property
     def scores(self) -> list[MapScore]:
