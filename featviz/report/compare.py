@@ -21,6 +21,7 @@ from ..methods.activations import Activations
 from ..models.inputs import resolve_input
 from ..patterns import layout
 from ..pixels import grids
+from ..pixels.display import Shown
 from ..pixels.preprocess import InputRange
 from ..runtime.progress import SILENT, Reporter
 from ..synthesis.render import Recipe
@@ -176,11 +177,15 @@ def _listing(out) -> str:
 
 
 @dataclass
-class Compared:
+class Compared(Shown):
     """What `featviz compare --image` made: each model's view, and the files written."""
 
     views: list[ModelView]
     written: list[Path]
+
+    def figure(self):
+        """One row per model (module function `figure`)."""
+        return figure(self.views)
 
     def lines(self) -> list[str]:
         rows = [
