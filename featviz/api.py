@@ -23,7 +23,7 @@ import types
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from .errors import FeatvizError
 from .runtime.progress import SILENT, Reporter
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .report.gallery import Report
     from .synthesis.render import Recipe
 
-    ModelLike = Union[str, os.PathLike, LoadedModel, keras.Model, None]
+    ModelLike = str | os.PathLike | LoadedModel | keras.Model | None
 
 
 def load(model: ModelLike = None, *, trust_code: bool = False, architecture: str | Path | None = None) -> LoadedModel:

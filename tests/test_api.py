@@ -2,10 +2,10 @@
 themselves: PNG bytes, HTML tables of tiles, a figure from show() outside a notebook."""
 
 import io
-from html import escape
 import subprocess
 import sys
 import tempfile
+from html import escape
 from pathlib import Path
 
 import helpers

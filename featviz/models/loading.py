@@ -74,7 +74,8 @@ def wrap(model) -> LoadedModel:
     gets new patterns."""
     keras = _tf.keras()
     if not isinstance(model, keras.Model):
-        raise FeatvizError(f"expected a model file, a bundled model's name or a keras.Model, not {type(model).__name__}")
+        kind = type(model).__name__
+        raise FeatvizError(f"expected a model file, a bundled model's name or a keras.Model, not {kind}")
     digest = hashlib.sha256(model.name.encode())
     for layer in model.layers:
         digest.update(_layer_text(layer).encode())
