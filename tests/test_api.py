@@ -70,6 +70,21 @@ def test_layers_and_activations_in_one_call_draw_themselves():
     assert isinstance(figure, Figure) and figure.get_suptitle().startswith("tiny · c1: 4 maps of 10x10")
 
 
+def test_drawing_leaves_a_notebook_s_matplotlib_backend_as_it_was():
+    import matplotlib
+
+    from featviz.report import compare
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # standing in for Jupyter's inline backend
+    try:
+        acts = featviz.activations(helpers.tiny_cnn(), np.zeros((12, 12, 1), np.float32))
+        compare.figure([compare.ModelView("tiny", acts, acts.top(2), np.zeros((2, 12, 12, 1)))])
+        assert acts.figure() is not None and matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+
+
 def test_patterns_in_one_call_drive_their_maps_and_are_reused(tmp_path, tiny_files):
     asked = dict(maps=[1, 2], out=tmp_path, dataset=tiny_files / "digits.npz", **FAST)
     found = featviz.patterns(tiny_files / "tiny.keras", "c2", **asked)

@@ -64,6 +64,11 @@ def table_html(head: Sequence[str], rows: Sequence[Sequence], caption: str = "")
 class Described:
     """A result whose text, in IPython, is its `lines()`: what the command line prints."""
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # IPython takes a class's own __repr__ (a dataclass has one) before an inherited _repr_pretty_
+        cls._repr_pretty_ = Described._repr_pretty_
+
     def lines(self) -> list[str]:
         raise NotImplementedError
 

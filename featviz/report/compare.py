@@ -71,10 +71,7 @@ def view(
 
 def figure(views: Sequence[ModelView]):
     """One row per model: its input, its innermost maps, and the patterns of its most active maps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot, so no backend: a notebook's stays as it was
 
     fig = Figure(figsize=(15, 3.3 * len(views)), dpi=100)
     rows = fig.subfigures(len(views), 1, squeeze=False)[:, 0]
