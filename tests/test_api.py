@@ -24,7 +24,7 @@ FAST = dict(steps=8, relax_steps=2, polish_steps=2)
 
 
 def named(model, name: str):
-    return helpers.keras().Model(model.inputs, model.outputs, name=name)
+    return helpers.keras().Model(model.inputs[0], model.outputs[0], name=name)
 
 
 @pytest.fixture(scope="module")
