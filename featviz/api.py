@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from .methods.accentuate import Accentuation
     from .methods.activations import Activations
     from .methods.conventions import ConventionCheck
+    from .methods.directions import DirectionPattern
+    from .methods.diversity import DiversePatterns
     from .methods.layer_patterns import LayerPatterns
     from .methods.trust import LayerTrust
     from .models import LoadedModel
@@ -96,7 +98,7 @@ def activations(
 def patterns(
     model: ModelLike = None, layer: str | int | None = None, maps: str | Sequence[int] | None = None, *,
     out: str | Path | None = None, reporter: Reporter = SILENT, **settings: Any,
-) -> LayerPatterns:  # fmt: skip
+) -> LayerPatterns | DirectionPattern | DiversePatterns:  # fmt: skip
     """`featviz patterns`: the pattern each map of `layer` responds to most, saved into `out`, scored, returned.
 
     maps: "0-5,17", class names, or map indices (default: every map). settings: `steps` and the other Recipe

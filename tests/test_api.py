@@ -56,10 +56,14 @@ def test_a_keras_model_is_taken_as_it_is_and_its_key_follows_its_weights():
         featviz.load(3)
 
 
-def test_layers_and_activations_in_one_call_draw_themselves():
+def test_layers_check_and_activations_in_one_call_show_themselves(stroke):
+    from IPython.lib.pretty import pretty
+
     model = helpers.tiny_cnn()
-    table = "\n".join(featviz.layers(model).lines())
-    assert all(f" {name} " in table for name in ("c1", "pool", "c2", "flat", "out"))
+    layers = featviz.layers(model)
+    assert all(f" {name} " in pretty(layers) for name in ("c1", "pool", "c2", "flat", "out"))
+    assert pretty(layers) == "\n".join(layers.lines())  # in IPython, what the command prints
+    assert featviz.check(model, stroke).lines()[0] == "tiny on stroke.png"
     x = np.random.default_rng(0).random((12, 12, 1), dtype=np.float32)
     acts = featviz.activations(model, x, "c1")
     kernel, bias = model.get_layer("c1").get_weights()
