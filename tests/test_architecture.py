@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "featviz"
 # Top to bottom; a module may import from its own layer and the layers below it.
 LAYERS = [
-    {"featviz", "featviz.__main__"},  # the package's face: its __init__ may reach any layer
+    {"featviz", "featviz.__main__", "featviz.api"},  # the package's face and its one-call API: may reach any layer
     {"featviz.cli"},
     {"featviz.report"},
     {"featviz.methods"},

@@ -16,7 +16,8 @@ def test_the_python_api_example_runs_as_written(monkeypatch):
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["acts"].maps.shape == (3, 3, 128)
-    assert namespace["found"].shape == (2, 28, 28, 1)
+    assert namespace["found"].done.images.shape == (2, 28, 28, 1)
+    assert namespace["fig"].get_suptitle().startswith("mnist_cnn.keras · conv3")
     result = namespace["result"]
     assert result.images.shape == (2, 28, 28, 1) and result.history.shape == (256, 2)
     assert (result.history[-10:].mean(axis=0) > result.history[:10].mean(axis=0)).all()

@@ -23,6 +23,7 @@ from ..evaluation import scoring
 from ..files.output import OutputDir
 from ..patterns import layout, parse_maps
 from ..pixels import grids, images
+from ..pixels.display import Shown
 from ..pixels.preprocess import InputRange, as_preprocess
 from ..runtime.progress import SILENT, Reporter
 from ..synthesis import objectives, render
@@ -35,7 +36,7 @@ STRENGTH = 100.0  # weight of the mean squared pixel change; the activation is r
 
 
 @dataclass
-class Accentuation:
+class Accentuation(Shown):
     maps: list[int]
     seeds: np.ndarray  # (maps, H, W, C) in 0..1: the image each map started from
     images: np.ndarray  # (maps, H, W, C): the accentuated images, as saved (8-bit, read back)
@@ -43,6 +44,7 @@ class Accentuation:
     after: np.ndarray  # (maps,) on its accentuated image
     distance: np.ndarray  # (maps,) root-mean-square pixel change, in 0..1 units
     grid: Path | None = None  # grid.png, once saved
+    title: str = ""  # the grid's, once saved
 
     def record(self) -> dict:
         return {"maps": [
@@ -50,21 +52,25 @@ class Accentuation:
             for m, b, a, d in zip(self.maps, self.before, self.after, self.distance)
         ]}  # fmt: skip
 
-    def save(self, out: OutputDir, folder: str, title: str) -> Path:
-        """map-NNNN.png per map, grid.png (the original first) and accentuation.json into out/folder.
-
-        Returns the grid's path, which `lines` then names.
-        """
+    def figure(self, title: str = ""):
+        """The original first (or each map's own beside it), then each map's accentuation."""
         shared = bool((self.seeds == self.seeds[:1]).all())
         tiles = np.concatenate([self.seeds[:1], self.images])
         labels = ["original"] + [f"map {m} {b:.3g}→{a:.3g}" for m, b, a in zip(self.maps, self.before, self.after)]
         if not shared:  # each map's own original beside its accentuation
             tiles = np.stack([self.seeds, self.images], axis=1).reshape(-1, *self.images.shape[1:])
             labels = [t for m, b, a in zip(self.maps, self.before, self.after) for t in (f"{m}", f"{b:.3g}→{a:.3g}")]
-        figure = grids.tile_figure(tiles[..., 0] if tiles.shape[-1] == 1 else tiles, labels, title=title,
-                                   scale=grids.GREY_UNIT)  # fmt: skip
+        grey = tiles[..., 0] if tiles.shape[-1] == 1 else tiles
+        return grids.tile_figure(grey, labels, title=title or self.title, scale=grids.GREY_UNIT)
+
+    def save(self, out: OutputDir, folder: str, title: str) -> Path:
+        """map-NNNN.png per map, grid.png and accentuation.json into out/folder.
+
+        Returns the grid's path, which `lines` then names.
+        """
+        self.title = title
         files = {layout.map_file(m): image for m, image in zip(self.maps, self.images)}
-        self.grid = grids.write_tile_set(out, folder, files, figure, ("accentuation.json", self.record()))
+        self.grid = grids.write_tile_set(out, folder, files, self.figure(), ("accentuation.json", self.record()))
         return self.grid
 
     def lines(self) -> list[str]:

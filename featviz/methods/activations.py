@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +12,26 @@ from ..files.output import OutputDir
 from ..models import LayerInfo
 from ..patterns import layout
 from ..pixels import grids, images
+from ..pixels.display import Shown
 from ..pixels.preprocess import InputRange
 from ..runtime import stable
 
 
 @dataclass
-class Activations:
+class Activations(Shown):
     layer: LayerInfo
     image: np.ndarray  # the model input (H, W, C), in the input range
     maps: np.ndarray  # (h, w, maps)
     output: np.ndarray | None  # the model's output vector, when it has one
+    model_name: str = ""  # shown in the figure's title
+
+    def figure(self, scale: str = "shared"):
+        """The grid of every map (module function `figure`)."""
+        return figure(self, scale=scale, model_name=self.model_name)
+
+    def lines(self) -> list[str]:
+        h, w, n = self.maps.shape
+        return [f"{self.layer.name}: {n} maps of {h}x{w}; {describe_predictions(self.predictions())}"]
 
     def top(self, k: int | None) -> list[tuple[int, float]]:
         """The k maps with the highest mean activation (all, for None): [(map, mean), ...]."""
@@ -98,11 +108,15 @@ def figure(acts: Activations, *, scale: str = "shared", model_name: str = ""):
 
 
 @dataclass
-class ActivationsGrid:
+class ActivationsGrid(Shown):
     """What `featviz activations` made: the maps, and the grid PNG written."""
 
     acts: Activations
     path: Path
+    scale: str = "shared"
+
+    def figure(self):
+        return self.acts.figure(self.scale)
 
     def lines(self, top_k: int | None = None) -> list[str]:
         ranked = [f"{rank:>3}. map {m:<5} mean {mean:.4f}" for rank, (m, mean) in enumerate(self.acts.top(top_k), 1)]
@@ -114,6 +128,6 @@ def write_grid(
     scale: str = "shared",
 ) -> ActivationsGrid:  # fmt: skip
     """Every map of `layer` for one image, as a grid PNG in `out` (one colour scale, or one per map)."""
-    acts = extract(loaded.model, image, layer, input_range)
-    fig = figure(acts, scale=scale, model_name=loaded.name)
-    return ActivationsGrid(acts, out.write(layout.activations(Path(image), acts.layer), grids.figure_png(fig)))
+    acts = replace(extract(loaded.model, image, layer, input_range), model_name=loaded.name)
+    png = grids.figure_png(acts.figure(scale))
+    return ActivationsGrid(acts, out.write(layout.activations(Path(image), acts.layer), png), scale)

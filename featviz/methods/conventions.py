@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import models
 from ..models import card
 from ..models.inputs import Expected, expected_input
+from ..pixels.display import Described
 from ..pixels.preprocess import PRESETS, Preprocess
 from .activations import describe_predictions, predict
 
@@ -18,7 +19,7 @@ ADVICE = (
 
 
 @dataclass
-class ConventionCheck:
+class ConventionCheck(Described):
     model: str
     image: str
     expected: Expected | None  # what the model's own preprocessing layers say

@@ -9,6 +9,7 @@ against the natural images, exactly as a map's.
 from __future__ import annotations
 
 import hashlib
+import html
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,13 +21,13 @@ from ..files.output import OutputDir
 from ..natural.datasets import Dataset
 from ..patterns import layout
 from ..patterns.request import PatternRequest
-from ..pixels import images
+from ..pixels import display, images
 from ..runtime import _tf
 from ..synthesis import objectives, render
 
 
 @dataclass
-class DirectionPattern:
+class DirectionPattern(display.Described):
     layer: str
     direction: str  # the file it came from
     png: Path
@@ -42,6 +43,9 @@ class DirectionPattern:
             str(self.png),
             str(self.record),
         ]
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(self.lines()[0])}</p>{display.img(self.png.read_bytes(), 4 * display.TILE_PX)}"
 
 
 def load_vector(path: str | Path, maps: int) -> np.ndarray:

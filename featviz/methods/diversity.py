@@ -36,6 +36,7 @@ from ..natural.exemplars import Exemplars
 from ..patterns import layout, recipe_for
 from ..patterns.request import PatternRequest
 from ..pixels import grids, images
+from ..pixels.display import Shown
 from ..runtime import _tf
 from ..runtime.progress import SILENT, Reporter
 from ..synthesis import objectives, render
@@ -47,7 +48,7 @@ MARGIN = 1.5  # the target: this many times the top K natural images' dissimilar
 
 
 @dataclass
-class DiversePatterns:
+class DiversePatterns(Shown):
     maps: list[int]
     k: int
     images: np.ndarray  # (maps, k, H, W, C) in 0..1, as saved (8-bit, read back)
@@ -55,6 +56,7 @@ class DiversePatterns:
     dissimilarity: np.ndarray  # (maps,) mean pairwise, of the k patterns
     natural_dissimilarity: np.ndarray | None  # (maps,) of the map's top k natural images
     grid: Path | None = None  # grid.png, once saved
+    title: str = ""  # the grid's, once saved
 
     def record(self) -> dict:
         natural = self.natural_dissimilarity
@@ -64,13 +66,18 @@ class DiversePatterns:
             for i, m in enumerate(self.maps)
         ]}  # fmt: skip
 
-    def save(self, out: OutputDir, folder: str, title: str) -> Path:
-        """map-NNNN-J.png per pattern, grid.png (a row per map) and diversity.json; the grid's path."""
+    def figure(self, title: str = ""):
+        """A row per map: its k patterns, each with its ratio."""
         tiles = self.images.reshape(-1, *self.images.shape[2:])
         labels = [f"{m} ×{s.ratio:.2f}" if s.ratio is not None else str(m)
                   for m, row in zip(self.maps, self.scores) for s in row]  # fmt: skip
-        figure = grids.tile_figure(tiles[..., 0] if tiles.shape[-1] == 1 else tiles, labels, title=title,
-                                   scale=grids.GREY_UNIT, columns=self.k)  # fmt: skip
+        return grids.tile_figure(tiles[..., 0] if tiles.shape[-1] == 1 else tiles, labels, title=title or self.title,
+                                 scale=grids.GREY_UNIT, columns=self.k)  # fmt: skip
+
+    def save(self, out: OutputDir, folder: str, title: str) -> Path:
+        """map-NNNN-J.png per pattern, grid.png (a row per map) and diversity.json; the grid's path."""
+        self.title = title
+        figure = self.figure()
         files = {
             f"{layout.map_file(m).removesuffix('.png')}-{j}.png": image
             for m, group in zip(self.maps, self.images)

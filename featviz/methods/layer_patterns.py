@@ -17,6 +17,7 @@ from ..models.inputs import resolve_input
 from ..natural import datasets
 from ..patterns import PatternRequest, PatternSet, canvas_for, layout, parse_maps, prepare
 from ..patterns.request import unit_kind
+from ..pixels.display import Shown
 from ..pixels.preprocess import Preprocess
 from ..runtime.progress import SILENT, Reporter
 from ..synthesis.render import Recipe
@@ -52,8 +53,11 @@ class PatternOptions:
 
 
 @dataclass
-class LayerPatterns:
-    """A layer's patterns as saved and scored, and, for class patterns, what the models read in them."""
+class LayerPatterns(Shown):
+    """A layer's patterns as saved and scored, and, for class patterns, what the models read in them.
+
+    In Jupyter: the patterns as a table of tiles, each with its map and ratio.
+    """
 
     layer: str
     done: PatternSet
@@ -66,6 +70,12 @@ class LayerPatterns:
         done = f"{d.rendered} rendered, {d.reused} reused{repaired} in {self.seconds:.1f} s"
         head_line = f"{d.summary.line(self.layer)}; {done}"
         return [head_line, *self.readings, str(d.grid), str(d.manifest), str(d.folder / "map-NNNN.png")]
+
+    def figure(self):
+        return self.done.figure()
+
+    def _repr_html_(self) -> str:
+        return self.done._repr_html_()
 
 
 def run(

@@ -17,13 +17,19 @@ from ..natural import datasets, exemplars
 from ..natural.datasets import Dataset
 from ..natural.exemplars import Exemplars
 from ..patterns import NaturalBest, PatternJob, PatternRequest, PatternSet, recipe_for
+from ..pixels import display
 from ..runtime.progress import SILENT, Reporter
 from .layer_patterns import PatternOptions
 
+HEAD = ["map", "ratio", "specific", "clipped", "path: pattern / random", "two-choice: synthetic / natural"]
+
 
 @dataclass
-class LayerTrust:
-    """One layer's patterns (ratio, specificity, clipping per map) and their path scores."""
+class LayerTrust(display.Shown):
+    """One layer's patterns (ratio, specificity, clipping per map) and their path scores.
+
+    In Jupyter: a table, one row per map with its pattern.
+    """
 
     layer: str
     patterns: PatternSet
@@ -49,10 +55,16 @@ class LayerTrust:
 
     def lines(self) -> list[str]:
         """The table, one row per map, then the layer's summary."""
-        head = ["map", "ratio", "specific", "clipped", "path: pattern / random", "two-choice: synthetic / natural"]
-        rows = [head, *self.rows()]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        rows = [HEAD, *self.rows()]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
         return ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows] + [self.line()]
+
+    def figure(self):
+        return self.patterns.figure(self.line())
+
+    def _repr_html_(self) -> str:
+        rows = [[row[0], pattern, *row[1:]] for row, pattern in zip(self.rows(), self.patterns.images)]
+        return display.table_html([HEAD[0], "pattern", *HEAD[1:]], rows, caption=self.line())
 
     def line(self) -> str:
         """The layer's summary, with the share of live maps whose pattern's path beats random images'."""

@@ -18,7 +18,7 @@ from .layers import (
     shape_text,
     spatial_layers,
 )
-from .loading import LoadedModel, load
+from .loading import LoadedModel, load, wrap
 
 __all__ = [
     "LayerInfo",
@@ -36,4 +36,5 @@ __all__ = [
     "run_graph",
     "shape_text",
     "spatial_layers",
+    "wrap",
 ]

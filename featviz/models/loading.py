@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import FeatvizError
 from ..files import bundled
@@ -62,6 +66,32 @@ def load(
     if not isinstance(model, keras.Model):
         raise FeatvizError(f"{mf.path}: the file holds a {type(model).__name__}, not a Keras model")
     return LoadedModel(model, mf.path, mf.sha256, trusted=trust_code)
+
+
+def wrap(model) -> LoadedModel:
+    """A keras.Model made in this process, as a LoadedModel: its name stands for the path, and its sha256 (the
+    key under which its patterns are reused) is taken over its layers and weights, so a model trained further
+    gets new patterns."""
+    keras = _tf.keras()
+    if not isinstance(model, keras.Model):
+        kind = type(model).__name__
+        raise FeatvizError(f"expected a model file, a bundled model's name or a keras.Model, not {kind}")
+    digest = hashlib.sha256(model.name.encode())
+    for layer in model.layers:
+        digest.update(_layer_text(layer).encode())
+    for weight in model.weights:
+        digest.update(weight.path.encode())
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return LoadedModel(model, Path(model.name), digest.hexdigest())
+
+
+def _layer_text(layer) -> str:
+    """A layer's class and configuration (an activation changed in place changes it), as text."""
+    try:
+        config = json.dumps(layer.get_config(), sort_keys=True, default=str)
+    except Exception:  # a custom layer without get_config: its class and name must do
+        config = layer.name
+    return f"{type(layer).__name__}:{config}"
 
 
 def _architecture(mf: checks.ModelFile, architecture: str | Path | None) -> dict:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..pixels.display import Described
 from .inputs import expected_input
 from .layers import LayerInfo, innermost, input_shape, list_layers, shape_text
 from .loading import LoadedModel
 
 
 @dataclass
-class Summary:
+class Summary(Described):
+    """What `featviz layers` prints; in IPython, the same table."""
+
     loaded: LoadedModel
     layers: list[LayerInfo]
 

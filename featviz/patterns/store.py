@@ -21,7 +21,7 @@ from ..evaluation.scoring import MapScore, Summary
 from ..files.output import OutputDir
 from ..models import bounds
 from ..models.head import is_class_layer
-from ..pixels import grids, images
+from ..pixels import display, grids, images
 from . import layout, manifest
 from .job import PatternJob
 from .manifest import Manifest
@@ -30,8 +30,8 @@ TASK_FAILED = "the task failed"
 
 
 @dataclass
-class PatternSet:
-    """One layer's patterns for one seed, as saved and read back."""
+class PatternSet(display.Shown):
+    """One layer's patterns for one seed, as saved and read back; in Jupyter, a table of tiles."""
 
     folder: Path
     manifest: Path
@@ -42,10 +42,23 @@ class PatternSet:
     reused: int = 0
     repaired: int = 0  # maps the self-check rendered again with a remedy in this run (kept or not)
     restarted: list[str] = field(default_factory=list)  # settings that differed from the saved manifest
+    layer: str = ""
 
     @property
     def summary(self) -> Summary:
         return scoring.summarize(self.scores)
+
+    def lines(self) -> list[str]:
+        return [self.summary.line(self.layer), str(self.grid)]
+
+    def figure(self, title: str = ""):
+        """Every pattern with its map and ratio; dead, errored and flagged maps in red."""
+        return _grid_figure(self.images, self.scores, title or self.lines()[0])
+
+    def _repr_html_(self) -> str:
+        marked = [i for i, s in enumerate(self.scores) if s.marked or s.flagged]
+        captions = [s.caption() for s in self.scores]
+        return display.tiles_html(self.images, captions, marked=marked, columns=16, title=self.lines()[0])
 
 
 class Store:
@@ -130,7 +143,7 @@ class Store:
         folder = self.out.root / self.folder
         return PatternSet(
             folder, folder / layout.MANIFEST, folder / layout.GRID, scores, pictures,
-            rendered, len(self.job.maps) - rendered, len(self.tried), self.restarted,
+            rendered, len(self.job.maps) - rendered, len(self.tried), self.restarted, self.job.request.layer.name,
         )  # fmt: skip
 
     def repairs(self) -> dict[str, list[int]]:

@@ -73,9 +73,7 @@ def tile_figure(
     Tiles whose index is in `marked` get a red label and a red frame.
     """
     import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot, so no backend: a notebook's stays as it was
 
     tiles = np.asarray(tiles, dtype=np.float32)
     cols = columns or grid_shape(len(tiles))[1]

@@ -23,6 +23,7 @@ from ..models import card, head
 from ..models.inputs import resolve_input
 from ..patterns import layout
 from ..pixels import grids
+from ..pixels.display import Shown
 from ..runtime.progress import SILENT, Reporter
 from . import html
 from .compare import Comparison, write_listing
@@ -104,11 +105,16 @@ def write(rows: Sequence[ClassRow], loaded: Sequence[models.LoadedModel], out, n
 
 
 @dataclass
-class ClassesCompared:
+class ClassesCompared(Shown):
     """What `featviz compare --classes` made: each model's class patterns and how the others read them."""
 
     rows: list[ClassRow]
     written: list[Path]
+    names: list[str] | None = None  # the class names, when the model card gives them
+
+    def figure(self):
+        """One row per model (module function `figure`)."""
+        return figure(self.rows, self.names)
 
     def lines(self) -> list[str]:
         reads = [
@@ -126,4 +132,5 @@ def run(
     units = sum(head.class_layer(one.model).units for one in loaded if head.class_layer(one.model))
     with reporter.stage("class patterns", comparison.recipe.steps * units) as progress:
         rows = class_rows(loaded, comparison, progress)
-    return ClassesCompared(rows, write(rows, loaded, out, card.names(loaded[0].path)))
+    names = card.names(loaded[0].path)
+    return ClassesCompared(rows, write(rows, loaded, out, names), names)

@@ -21,6 +21,7 @@ from ..methods.activations import Activations
 from ..models.inputs import resolve_input
 from ..patterns import layout
 from ..pixels import grids
+from ..pixels.display import Shown
 from ..pixels.preprocess import InputRange
 from ..runtime.progress import SILENT, Reporter
 from ..synthesis.render import Recipe
@@ -70,10 +71,7 @@ def view(
 
 def figure(views: Sequence[ModelView]):
     """One row per model: its input, its innermost maps, and the patterns of its most active maps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot, so no backend: a notebook's stays as it was
 
     fig = Figure(figsize=(15, 3.3 * len(views)), dpi=100)
     rows = fig.subfigures(len(views), 1, squeeze=False)[:, 0]
@@ -176,11 +174,15 @@ def _listing(out) -> str:
 
 
 @dataclass
-class Compared:
+class Compared(Shown):
     """What `featviz compare --image` made: each model's view, and the files written."""
 
     views: list[ModelView]
     written: list[Path]
+
+    def figure(self):
+        """One row per model (module function `figure`)."""
+        return figure(self.views)
 
     def lines(self) -> list[str]:
         rows = [

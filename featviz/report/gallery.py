@@ -31,6 +31,7 @@ from ..natural import datasets, exemplars
 from ..natural.datasets import Dataset
 from ..natural.exemplars import Exemplars
 from ..patterns import NaturalBest, PatternJob, PatternRequest, layout
+from ..pixels.display import Described
 from ..runtime.progress import SILENT, Reporter
 from . import built_from, pages, pictures
 from .site import ClassResult, LayerResult, Sample, Settings, Site
@@ -49,7 +50,7 @@ __all__ = [
 
 
 @dataclass
-class Report:
+class Report(Described):
     index: Path
     layers: list[LayerResult]
     rendered: int = 0  # maps rendered, summed over seeds
