@@ -56,18 +56,15 @@ BUNDLED = [  # (file, dataset, input range, innermost, middle): the bundled mode
     ("cifar10_resnet_v2.keras", "models/cifar10_exemplars.npz", None, "post_relu", "s2u2_conv2"),
     ("cifar10_plain_deep.keras", "models/cifar10_exemplars.npz", None, "post_relu", "s2u2_conv1"),
 ]
-# Recipes by name: a change to featviz's default Recipe (the first is the default itself).
+# Recipes by name, for a model whose images have `channels`: changes to featviz's default Recipe.
+V06 = {"decay": 1.0, "chroma": 1.0, "repair": False}  # featviz 0.6: lucid's 1/f, the data's full colour, no repair
 RECIPES = {
-    "default": {},
-    "float32": {"precision": "float32"},
-    "no-repair": {"repair": False},
-    "maco": {"param": "maco"},
-    "pixels": {"param": "pixels", "colour": None},
-    "fourier": {"param": "fourier"},
-    "v0.6": {"param": None, "decay": 1.0, "chroma": 1.0, "lr": None, "repair": False},  # featviz 0.6's recipe
-    "smooth": {"param": "fourier", "decay": 2.0, "chroma": 0.35, "lr": 0.03},
-    "smooth-nr": {"param": "fourier", "decay": 2.0, "chroma": 0.35, "lr": 0.03, "repair": False},
-    "d1.75": {"param": "fourier", "decay": 1.75, "chroma": 0.45, "lr": 0.03},
+    "default": lambda channels: {},
+    "float32": lambda channels: {"precision": "float32"},
+    "no-repair": lambda channels: {"repair": False},
+    "v0.6": lambda channels: V06 | ({"param": "fourier", "lr": 0.05} if channels == 3 else {"param": "pixels"}),
+    "maco": lambda channels: {"param": "maco"},
+    "pixels": lambda channels: {"param": "pixels", "colour": None},
 }
 
 
@@ -137,7 +134,7 @@ def measure(loaded, card: dict, role: str, recipes: list[str], steps: int) -> li
     natural = naturalness.Naturalness.of(data.spread(naturalness.NATURAL_IMAGES, shape))
     rows = []
     for name in recipes:
-        recipe = replace(Recipe(steps=steps), **RECIPES[name])
+        recipe = replace(Recipe(steps=steps), **RECIPES[name](shape[-1]))
         request = patterns.PatternRequest(layer, canvas, input_range=value_range, recipe=recipe)
         job = patterns.prepare(loaded, request, range(layer.units), data)
         with tempfile.TemporaryDirectory() as tmp, OutputDir(tmp) as out:

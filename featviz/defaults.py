@@ -10,9 +10,13 @@ OBJECTIVE = OBJECTIVES[0]
 TOP_K = 9  # natural images kept per map
 INPUTS = 4  # a map's inputs shown with the largest positive, and negative, weights (models/weights.py)
 PARAMS = ("pixels", "fourier", "maco")  # image parameterizations
-# Without --param: grey models keep the recipe tuned on MNIST; colour ones use lucid's (README, "Colour models").
-PARAM_FOR_GREY = "pixels"
+# Without --param every model uses a Fourier image, its spectrum falling as 1/f**decay: steep enough that a
+# pattern's fine detail stays near natural images' (docs/method.md, "Natural-looking detail"; docs/results.md).
+PARAM_FOR_GREY = "fourier"
 PARAM_FOR_COLOUR = "fourier"
+DECAY_FOR_GREY = 1.5  # grey models: a steeper decay left MNIST maps below their natural images
+DECAY_FOR_COLOUR = 2.0
+CHROMA = 0.35  # colour models: the colour directions' scale, relative to the data's spread
 # Class patterns use the Fourier parameterization: on the three MNIST models it raised the share that the
 # other models read as their class from 62% to 73% (seeds 1 and 2), with every ratio still >= 1 (README).
 CLASS_PARAM = "fourier"

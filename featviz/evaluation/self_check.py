@@ -4,8 +4,8 @@ After every render, each map whose pattern could mislead is flagged:
 
 - **collapsed**: another map's pattern drives it at least as hard as its own
   pattern does (it is not specific): many maps drawing one shared image;
-- **failed**: a live map whose pattern reaches nothing: a value at or below
-  zero, a flat picture, or less than FAILED_RATIO of the best natural image;
+- **failed**: a live map whose pattern does not reach what natural images
+  do: a value at or below zero, a flat picture, or a ratio below FAILED_RATIO;
 - **capped**: the map's value sits at its bounded activation's ceiling
   (ReLU6's 6, tanh's 1), where the mean objective has no gradient left.
 
@@ -32,7 +32,7 @@ from .scoring import MapScore
 
 COLLAPSED, FAILED, CAPPED = "collapsed", "failed", "capped"
 FLAGS = (COLLAPSED, FAILED, CAPPED)
-FAILED_RATIO = 0.5  # a live map's pattern below half the best natural image's value reaches nothing
+FAILED_RATIO = 1.0  # a pattern that a natural image beats has not found what the map responds to most
 CAP_SHARE = 0.95  # a value within 5% of the activation's ceiling sits at it
 FLAT = 1.0 / 255  # a pattern whose pixels vary by less than one 8-bit level is a flat picture
 # Each flag's remedies, tried one per round while the flag stays; a map's first flag in this order decides.

@@ -46,7 +46,7 @@ def _status(score: scoring.MapScore) -> str:
 
 CHECKS = {
     "collapsed": "another map's pattern drives it at least as hard as its own does",
-    "failed": "its pattern reaches nothing: no more than half what the best natural image reaches, or a flat picture",
+    "failed": "its pattern reaches less than the best natural image does, or is a flat picture",
     "capped": "its pattern sits at its activation's ceiling, where the gradient stops",
 }
 

@@ -33,8 +33,8 @@ from .hooks import Hooks
 from .objectives import Objective
 
 # Bump when the same settings start giving different patterns: it is part of every resume key.
-NUMERICS = 5
-LEARNING_RATES = {"pixels": 0.1, "fourier": 0.05, "maco": 0.2}  # maco: radians of phase
+NUMERICS = 6
+LEARNING_RATES = {"pixels": 0.1, "fourier": 0.03, "maco": 0.2}  # maco: radians of phase
 CALL_SECONDS = 0.25  # the work of one call into the compiled step loop
 MAX_STEPS_PER_CALL = 32
 
@@ -56,8 +56,8 @@ class Recipe:
     precision: str = "auto"  # "float32", "bfloat16", or "auto": bfloat16 where the CPU computes it natively
     fast_conv: bool = True  # the fast first-layer gradient, and activations moved past max-pools
     jit: bool = False  # XLA's CPU convolutions are about 2x slower than oneDNN's
-    decay: float = 1.0  # "fourier": the spectrum's scale falls as 1/f**decay (lucid: 1)
-    chroma: float = 1.0  # decorrelated colour: the colour directions' scale, relative to the data's spread
+    decay: float | None = None  # "fourier": the spectrum's scale falls as 1/f**decay (lucid: 1); None: by channels
+    chroma: float = defaults.CHROMA  # decorrelated colour: the colour directions' scale, relative to the data's
     uncapped: bool = False  # the objective's layers run without their activation (a remedy for capped maps)
     repair: bool = True  # flagged maps (evaluation/self_check.py) are rendered again with their remedy
 
@@ -70,7 +70,8 @@ class Recipe:
         """The parameterization chosen by the image's channels when none was asked for (defaults.PARAM_FOR_GREY,
         PARAM_FOR_COLOUR); no colour basis for a grey image."""
         param = self.param or (defaults.PARAM_FOR_COLOUR if channels == 3 else defaults.PARAM_FOR_GREY)
-        return replace(self, param=param, colour=self.colour if channels == 3 else None)
+        decay = self.decay or (defaults.DECAY_FOR_COLOUR if channels == 3 else defaults.DECAY_FOR_GREY)
+        return replace(self, param=param, colour=self.colour if channels == 3 else None, decay=decay)
 
     @property
     def resolved_precision(self) -> str:
