@@ -128,7 +128,6 @@ def lay_out(values: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
             return _pca(unit, 2, seed)
         if method == "tsne":
             from sklearn.manifold import TSNE
-
             from threadpoolctl import threadpool_limits
 
             reduced = _pca(unit, TSNE_DIMS, seed)
