@@ -75,7 +75,7 @@ def main() -> None:
     args = p.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="featviz-bench-atlas-")
     extra = [*(["--dataset", args.dataset] if args.dataset else []), *(["--layer", args.layer] if args.layer else [])]
-    print(f"featviz atlas {args.model} {' '.join(extra)} --layout {args.layout} --classes (defaults otherwise)")
+    print(" ".join(["featviz atlas", args.model, *extra, "--layout", args.layout, "--classes"]), "(defaults otherwise)")
     print(f"  machine: {cpu_line()}")
     for precision in args.precisions.split(","):
         shutil.rmtree(out, ignore_errors=True)

@@ -148,6 +148,7 @@ def test_atlas_command_end_to_end(cli, tiny_files, tmp_path):
     assert len({(c["row"], c["col"]) for c in cells}) == len(cells) and all(c["class"] in "012" for c in cells)
     assert f"{len(cells)} cells rendered" in lines[1]
     assert "atlas.png" in page.read_text() and png.parent.parent.parent == folder
+    assert "index.html" not in page.read_text()  # no gallery in the folder: no link to its index
     flat = cli(*args, "--layer", "out")
     assert flat.exit_code == 2 and "has no spatial maps" in flat.stderr
 
@@ -175,4 +176,5 @@ def test_gallery_atlas_links_the_innermost_layer_s_atlas(cli, tiny_files, tmp_pa
     assert page.exists() and "-c2-" in page.parent.parent.name  # the innermost of the gallery's layers
     index = (tmp_path / "gallery" / "index.html").read_text()
     assert "Activation atlas of c2" in index and "atlas/index.html" in index
+    assert 'href="../../../index.html"' in page.read_text()
     assert "median purity" in page.read_text()  # the tiny CNN has a class output: cells are framed by class

@@ -28,7 +28,7 @@ from ..models.inputs import resolve_input
 from ..natural import datasets, vectors
 from ..natural.datasets import Dataset
 from ..natural.vectors import Vectors
-from ..patterns import PatternRequest, canvas_for, layout, recipe_for
+from ..patterns import PatternRequest, canvas_for, layout, manifest, recipe_for
 from ..patterns.request import recipe_record
 from ..pixels import atlas_figure, grids
 from ..pixels.preprocess import Preprocess, as_preprocess
@@ -107,8 +107,9 @@ class Atlas:
             f"{self.seconds:.1f} s",
         ]
         if c.classes is not None:
-            top = np.bincount(c.classes, weights=counts).argsort()[::-1][:3]
-            shares = ", ".join(f"{self.name(k)} {np.isin(c.classes, k).mean():.0%}" for k in top)
+            cells = np.bincount(c.classes)
+            top = np.argsort(-cells, kind="stable")[:3]
+            shares = ", ".join(f"{self.name(k)} {cells[k] / len(c.index):.0%}" for k in top)
             lines.append(f"cells by class (framed): {shares}; median purity {np.median(c.purity):.0%}")
         return lines + [str(p) for p in (self.png, self.record, self.page) if p is not None]
 
@@ -257,7 +258,8 @@ class _Asked:
 
 def _picture(atlas: Atlas, pictures: np.ndarray, model_name: str) -> bytes:
     c = atlas.cells
-    colours = atlas_figure.palette(int(c.classes.max()) + 1) if c.classes is not None else None
+    count = max(len(atlas.class_names or ()), int(c.classes.max()) + 1) if c.classes is not None else 0
+    colours = atlas_figure.palette(count) if count else None
     frames = colours[c.classes] if colours is not None else None
     sheet = atlas_figure.compose(pictures, c.where, c.kept_counts, c.grid, frames)
     legend = [(atlas.name(k), colours[k]) for k in np.unique(c.classes)] if colours is not None else []
@@ -285,8 +287,9 @@ def _record(atlas: Atlas, asked: _Asked, options: AtlasOptions) -> dict:
             "objective": request.kind,
             "cossim_power": COSSIM_POWER,
             "input_range": as_preprocess(request.input_range).record(),
-            "recipe": recipe_record(options.recipe),
+            "recipe": recipe_record(request.recipe),
         },
+        "ran": manifest.this_machine(request.recipe.resolved_precision),
         "vectors": {"count": len(atlas.vectors.values), "per_image": v.per_image, "dropped": v.dropped},
         "cells": cells,
     }

@@ -22,14 +22,21 @@ from .site import Settings
 HOME = ("index", layout.INDEX)
 
 
-def run(loaded: models.LoadedModel, options: AtlasOptions, out: OutputDir, reporter: Reporter = SILENT) -> Atlas:
-    """`featviz atlas`: the atlas (methods/atlas.py), its PNG, record and page; the result says where."""
+def run(
+    loaded: models.LoadedModel, options: AtlasOptions, out: OutputDir, reporter: Reporter = SILENT,
+    home: bool | None = None,
+) -> Atlas:  # fmt: skip
+    """`featviz atlas`: the atlas (methods/atlas.py), its PNG, record and page; the result says where.
+
+    The page links the gallery's index when `home` says so (None: when the folder has one).
+    """
     found = atlas.make(loaded, options, out, reporter)
     info = models.resolve_layer(loaded.model, found.layer)
     page = layout.atlas_page(info)
     out.write(layout.STYLE, html.CSS.encode())
+    nav = [HOME] if (out.path(layout.INDEX).exists() if home is None else home) else []
     body = _body(loaded.name, found, info, page)
-    written = out.write(page, html.page(f"Activation atlas of {found.layer}", body, page, [HOME]).encode())
+    written = out.write(page, html.page(f"Activation atlas of {found.layer}", body, page, nav).encode())
     return replace(found, page=written)
 
 
@@ -45,7 +52,7 @@ def for_gallery(
                            input=settings.input_range)  # fmt: skip
     if head.class_layer(loaded.model) is None:
         options = replace(options, classes=False)
-    return run(loaded, options, out, reporter)
+    return run(loaded, options, out, reporter, home=True)
 
 
 def _body(model_name: str, found: Atlas, info: LayerInfo, page: str) -> str:
