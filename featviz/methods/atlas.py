@@ -42,6 +42,7 @@ TSNE_DIMS = 50  # t-SNE runs on this many principal components, as is usual
 # (trustworthiness 0.992 against 0.993) in half the time (docs/benchmarks.md, "Activation atlas").
 TSNE_ITERATIONS = 500
 FEWEST_VECTORS = 10
+LAYOUT_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class Atlas:
         counts = c.kept_counts
         lines = [
             f"{self.layer}: {len(v.values):,} activation vectors from {v.scanned:,} images of {self.dataset} "
-            f"({v.per_image} positions each{dropped}), laid out by {self.layout}",
+            f"({v.per_image} positions each{dropped}), laid out by {self.layout_name}",
             f"{c.grid}x{c.grid} grid: {len(c.index)} cells rendered, {counts.max()} vectors in the densest, median "
             f"{np.median(counts):g}; the objective rose for {int(self.rose.sum())} of {len(c.index)}; "
             f"{self.seconds:.1f} s",
@@ -112,6 +113,10 @@ class Atlas:
             shares = ", ".join(f"{self.name(k)} {cells[k] / len(c.index):.0%}" for k in top)
             lines.append(f"cells by class (framed): {shares}; median purity {np.median(c.purity):.0%}")
         return lines + [str(p) for p in (self.png, self.record, self.page) if p is not None]
+
+    @property
+    def layout_name(self) -> str:
+        return LAYOUT_NAMES.get(self.layout, self.layout)
 
     def name(self, k: int) -> str:
         return self.class_names[k] if self.class_names and k < len(self.class_names) else str(k)
@@ -264,7 +269,7 @@ def _picture(atlas: Atlas, pictures: np.ndarray, model_name: str) -> bytes:
     sheet = atlas_figure.compose(pictures, c.where, c.kept_counts, c.grid, frames)
     legend = [(atlas.name(k), colours[k]) for k in np.unique(c.classes)] if colours is not None else []
     title = (f"{model_name} · {atlas.layer}: {len(atlas.vectors.values):,} activation vectors of {atlas.dataset}, "
-             f"{atlas.layout}; faint cells hold few")  # fmt: skip
+             f"{atlas.layout_name}; faint cells hold few")  # fmt: skip
     return grids.figure_png(atlas_figure.figure(sheet, title, legend))
 
 

@@ -61,7 +61,7 @@ def _body(model_name: str, found: Atlas, info: LayerInfo, page: str) -> str:
     parts = [
         f'<p class="muted">{esc(model_name)} · {esc(info.name)}: {len(v.values):,} activation vectors, one per '
         f"sampled position ({v.per_image} per image) of {v.scanned:,} images of {esc(found.dataset)}, laid out in "
-        f"2-D by {esc(found.layout)} and binned into a {c.grid}x{c.grid} grid (Carter et al. 2019). Each of the "
+        f"2-D by {esc(found.layout_name)} and binned into a {c.grid}x{c.grid} grid (Carter et al. 2019). Each of the "
         f"{len(c.index)} non-empty cells shows the pattern of its mean activation vector: the image whose "
         "activations point furthest along it. A cell's opacity grows with the number of vectors in it "
         f"(from 1 to {counts.max()}, median {np.median(counts):g}); faint cells rest on few.</p>",
@@ -86,4 +86,4 @@ def _class_table(found: Atlas) -> str:
         '<p class="muted">Each cell is framed in the colour of the class the model predicts most often for the '
         "images its vectors come from; purity is the share of its vectors whose image has that class.</p>"
     )
-    return note + html.table(["class", "cells", "vectors", "median purity"], rows, numeric=(1, 2, 3))
+    return note + html.table(["class", "cells", "vectors in its cells", "median purity"], rows, numeric=(1, 2, 3))
