@@ -139,6 +139,7 @@ def test_atlas_command_end_to_end(cli, tiny_files, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("c2: ") and "from 48 images of many.npz (7 positions each" in lines[0]
     assert "laid out by t-SNE" in lines[0] and lines[2].startswith("cells by class (framed): ")
+    assert " 0%" not in lines[2]  # only classes that frame a cell
     folder = tmp_path / "gallery" / "layers"
     png, record, page = (tmp_path / line for line in lines[-3:])
     assert png.name == "atlas.png" and png.exists() and page.name == "index.html"

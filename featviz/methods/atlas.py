@@ -109,7 +109,7 @@ class Atlas:
         ]
         if c.classes is not None:
             cells = np.bincount(c.classes)
-            top = np.argsort(-cells, kind="stable")[:3]
+            top = [k for k in np.argsort(-cells, kind="stable")[:3] if cells[k]]
             shares = ", ".join(f"{self.name(k)} {cells[k] / len(c.index):.0%}" for k in top)
             lines.append(f"cells by class (framed): {shares}; median purity {np.median(c.purity):.0%}")
         return lines + [str(p) for p in (self.png, self.record, self.page) if p is not None]
