@@ -24,3 +24,8 @@ PRECISIONS = ("auto", "float32", "bfloat16")  # auto: bfloat16 where the CPU has
 SEEDS = (0, 1, 2)  # the gallery's seeds
 PREPROCESS_PRESETS = ("caffe", "tf", "torch")  # the keras.applications conventions (preprocess.PRESETS)
 NO_CLASS_OUTPUT = "has no class output"
+# The activation atlas (featviz atlas): t-SNE needs only scikit-learn; umap-learn is the optional extra "atlas".
+ATLAS_LAYOUTS = ("tsne", "umap", "pca")
+ATLAS_LAYOUT = ATLAS_LAYOUTS[0]
+ATLAS_VECTORS = 4000  # activation vectors laid out, spread over the dataset's images
+ATLAS_GRID = 20  # cells per side

@@ -31,6 +31,9 @@ from .options import BARS, echo
               help="Also run the two-choice test on every layer (observer: --observer, or another bundled model of "
               "the data).")  # fmt: skip
 @options.observer
+@click.option("--atlas", is_flag=True,
+              help="Also the activation atlas of the innermost layer (featviz atlas), linked from the "
+              "index.")  # fmt: skip
 @options.colour
 @options.precision
 @options.inputs
@@ -48,7 +51,7 @@ def gallery(model: str | None, **o) -> None:
         layers=o["layer_list"].split(",") if o["layer_list"] else None, images=o["image_specs"],
         dataset=o["dataset"], seeds=_seeds(o["seeds"]), input_range=options.asked_input(o),
         recipe=Recipe(steps=o["steps"], colour=options.colour_of(o), precision=o["precision"]),
-        negative=o["negative"], accentuate=o["accentuate"], diversity=o["diversity"] or 0,
+        negative=o["negative"], accentuate=o["accentuate"], diversity=o["diversity"] or 0, atlas=o["atlas"],
     )  # fmt: skip
     if o["two_choice_test"] or o["observer"]:
         settings.observer = observer_for(loaded, o["observer"])

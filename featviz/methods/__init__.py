@@ -1,2 +1,2 @@
 """What featviz does with a model, one workflow per module: activations, accentuation, directions,
-diverse patterns, and trust (docs/architecture.md)."""
+diverse patterns, trust, and the activation atlas (docs/architecture.md)."""

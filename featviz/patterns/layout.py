@@ -10,6 +10,7 @@
     layers/<layer>/maps/NNNN.html               a map page
     layers/<layer>/{thumb,top,seeds}/map-NNNN.png, acts/<image>.png, kernels.png
     layers/<layer>/weights/map-NNNN-from-<layer>-MMMM.png   a kernel slice into map NNNN
+    layers/<layer>/atlas/{atlas.png,atlas.json,index.html}   `featviz atlas`, the layer's activation atlas
     explain/<image>.html, explain/<image>.png   what a sample image drives
     compare/index.html, compare/<image>-<models>/{index.html,compare.png}
 
@@ -52,6 +53,15 @@ def map_file(m: int) -> str:
 def pattern_dir(layer: LayerInfo, seed: int, kind: str = "mean") -> str:
     """seed-S for the default objective (the map's mean); seed-S-<objective> for the others."""
     return f"{layer_dir(layer)}/seed-{seed}" + ("" if kind == "mean" else f"-{slug(kind)}")
+
+
+def atlas_dir(layer: LayerInfo) -> str:
+    """The layer's activation atlas: atlas.png, atlas.json and its page, index.html."""
+    return f"{layer_dir(layer)}/atlas"
+
+
+def atlas_page(layer: LayerInfo) -> str:
+    return f"{atlas_dir(layer)}/{INDEX}"
 
 
 def layer_page(layer: LayerInfo) -> str:

@@ -33,7 +33,7 @@ from ..natural.exemplars import Exemplars
 from ..patterns import NaturalBest, PatternJob, PatternRequest, layout
 from ..pixels.display import Described
 from ..runtime.progress import SILENT, Reporter
-from . import built_from, pages, pictures
+from . import atlas_page, built_from, pages, pictures
 from .site import ClassResult, LayerResult, Sample, Settings, Site
 
 __all__ = [
@@ -58,13 +58,15 @@ class Report(Described):
     restarted: list[str] = field(default_factory=list)  # why saved patterns were not reused
     classes: int = 0  # the class layer's units, when its patterns were rendered too
     repaired: int = 0  # patterns the self-check rendered again with a remedy
+    atlas: Path | None = None  # the activation atlas's page (Settings.atlas)
 
     def lines(self) -> list[str]:
         maps = sum(r.info.maps for r in self.layers)
         classes = f", {self.classes} classes" if self.classes else ""
         repaired = f", {self.repaired} repaired by the self-check" if self.repaired else ""
         done = f"{self.rendered} patterns rendered, {self.reused} reused{repaired}"
-        return [f"{len(self.layers)} layers, {maps} maps{classes}; {done}", str(self.index)]
+        atlas = [f"activation atlas: {self.atlas}"] if self.atlas else []
+        return [f"{len(self.layers)} layers, {maps} maps{classes}; {done}", str(self.index), *atlas]
 
 
 def sample_images(specs: Sequence[str | Path], input_shape: tuple = (28, 28, 1)) -> list[Path]:
@@ -150,12 +152,14 @@ def run(
     if images is None:
         reporter.note("the patterns are not scored: featviz has no natural images for this model's input; "
                       "pass --dataset")  # fmt: skip
-    total = total_steps(select_layers(loaded.model, settings.layers), settings, loaded.model)
+    layers = select_layers(loaded.model, settings.layers)
     with reporter.stage("natural images", len(images) if images is not None else 0) as progress:
         natural = scan_natural(loaded, settings, progress, executor)
-    with reporter.stage("patterns", total) as progress:
+    found = atlas_page.for_gallery(loaded, layers[-1], settings, out, reporter) if settings.atlas else None
+    with reporter.stage("patterns", total_steps(layers, settings, loaded.model)) as progress:
         report = build(loaded, out, settings, progress, natural, executor)
     note_restarted(reporter, report.restarted)
+    report.atlas = found.page if found is not None else None
     return report
 
 

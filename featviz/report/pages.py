@@ -29,6 +29,10 @@ RATIO_NOTE = (
     'random images\' do (docs/method.md, "Can you trust a pattern?").'
 )
 HOME = ("index", layout.INDEX)
+ATLAS_NOTE = (
+    "Thousands of activation vectors of natural images laid out in 2-D and binned into a grid; each cell shows "
+    "the pattern of its mean vector, so neighbouring cells show what the layer sees as alike (Carter et al. 2019)."
+)
 
 
 def write_all(site: Site) -> None:
@@ -192,6 +196,11 @@ def _index_body(site: Site, page: str) -> str:
         parts += [f'<p class="muted">{what}</p>', _class_tiles(site, page)]
     if site.out.path(layout.COMPARE_INDEX).exists():
         parts.append(f"<p>{html.link_to(page, layout.COMPARE_INDEX, 'Comparisons with other models')}</p>")
+    atlas = layout.atlas_page(site.innermost.info) if site.layers else None
+    if atlas is not None and site.out.path(atlas).exists():
+        name = site.innermost.info.name
+        parts.append(f"<h2>{html.link_to(page, atlas, f'Activation atlas of {name}')}</h2>")
+        parts.append(f'<p class="muted">{ATLAS_NOTE}</p>')
     for r in site.layers:
         parts.append(f"<h2>{html.link_to(page, layout.layer_page(r.info), r.info.name)}</h2>")
         parts += [f'<p class="muted">{_layer_line(r)}</p>', _tiles(r, page)]

@@ -34,6 +34,7 @@ class Settings:
     accentuate: bool = False  # also accentuate each map's top natural image
     diversity: int = 0  # K > 1: also K diverse patterns per map (diversity.py)
     observer: object | None = None  # a two_choice.Observer: also run the two-choice test on every layer
+    atlas: bool = False  # also the activation atlas of the innermost layer (report/atlas_page.py)
 
 
 @dataclass

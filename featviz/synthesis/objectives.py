@@ -117,6 +117,30 @@ def direction(layer: str, vector: Sequence[float], kind: str = "mean") -> Object
     return Objective(fn, frozenset([layer]), f"{kind} of {layer} along a direction")
 
 
+def directions(layer: str, vectors, kind: str = "mean", cossim_power: float = 0.0) -> Objective:
+    """`direction`, batched: image i is scored along vectors[i] (an (N, maps) array), so N directions optimize
+    together.
+
+    With `cossim_power` p, each position's projection is weighted by its cosine with the direction, floored
+    at 0.1, to the power p (lucid's direction_neuron_cossim): an image that raises every map at once gains
+    less than one whose activations point along its own direction.
+    """
+    parse_kind(kind)
+
+    def fn(taps, images):
+        tf = _tf.tf()
+        out = taps[layer]
+        v = tf.constant(vectors, out.dtype)
+        v = tf.reshape(v, [-1] + [1] * (len(out.shape) - 2) + [v.shape[-1]])
+        projected = tf.reduce_sum(out * v, axis=-1)
+        if cossim_power:
+            norms = tf.norm(out, axis=-1) * tf.norm(v, axis=-1) + 1e-6
+            projected = projected * tf.pow(tf.maximum(projected / norms, 0.1), cossim_power)
+        return projected if len(projected.shape) == 1 else reduce_map(projected, kind)
+
+    return Objective(fn, frozenset([layer]), f"{kind} of {layer} along {len(vectors)} directions")
+
+
 def reduce_map(selected, kind: str):
     """(N, h, w) -> (N,): the mean over the map, minus it ("negative"), the value at its centre, or at ("at:Y,X")."""
     tf = _tf.tf()
