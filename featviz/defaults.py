@@ -19,3 +19,6 @@ PRECISIONS = ("auto", "float32", "bfloat16")  # auto: bfloat16 where the CPU has
 SEEDS = (0, 1, 2)  # the gallery's seeds
 PREPROCESS_PRESETS = ("caffe", "tf", "torch")  # the keras.applications conventions (preprocess.PRESETS)
 NO_CLASS_OUTPUT = "has no class output"
+# Feature inversion (featviz invert): steps in all, the last fifth on the pixels, and the total-variation weight.
+INVERT_STEPS = 1280
+INVERT_TV = 0.05

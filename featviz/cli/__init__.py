@@ -4,12 +4,13 @@ TensorFlow is imported inside the commands, never at module level, so that
 `featviz --help` answers at once.
 """
 
+from .analysis_commands import invert
 from .app import main
 from .model_commands import activations, check, layers
 from .pattern_commands import accentuate, patterns, trust
 from .report_commands import compare, gallery
 
-for _command in (layers, activations, patterns, gallery, compare, check, trust, accentuate):
+for _command in (layers, activations, patterns, gallery, compare, check, trust, accentuate, invert):
     main.add_command(_command)
 
 __all__ = ["main"]
