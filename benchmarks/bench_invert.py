@@ -2,6 +2,7 @@
 
     python benchmarks/bench_invert.py [--set mnist|cifar] [--steps 1280] [--precision float32]
                                       [--images 10] [--json FILE] [--figure FILE.png]
+    python benchmarks/bench_invert.py --load mnist.json cifar.json --figure FILE.png
 
 For each model of the set, every image is rebuilt from noise out of the
 activations of each chosen layer (featviz.methods.inversion, the recipe of
@@ -12,7 +13,8 @@ error on the saved PNG (mean, max), and as a yardstick for that error the
 mean relative error between the activations of two different images of the
 set; then the time per model and the CPU. --json keeps every figure;
 --figure draws mean SSIM by depth (with the spread) and one image's
-reconstructions per model.
+reconstructions per model; --load redraws and reports earlier --json files
+(the figure in docs/results.md: --load mnist.json cifar.json).
 
 The layers are those at comparable depths in both twins: the stem, then
 each unit's output (the residual sum in a ResNet, the unit's second
@@ -110,28 +112,20 @@ def report(result: dict) -> None:
               f"{result['yardstick'][k]:.2f} |")  # fmt: skip
 
 
-def figure(results: list[dict], path: Path) -> None:
-    """Mean SSIM by relative depth (sd shaded) per model, and one image's reconstructions per model."""
+def figure(sets: list[list[dict]], path: Path) -> None:
+    """Per set, mean SSIM by relative depth (sd shaded), one line per model; below, one image's reconstructions
+    per model."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    results = [r for one in sets for r in one]
     cols = 1 + max(len(r["layers"]) for r in results)
-    fig = Figure(figsize=(10, 3.2 + 0.9 * len(results)), dpi=80, layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3.2, 0.9 * len(results)])
-    ax = top.subplots()
-    for r in results:
-        s = np.array(r["ssim"])
-        line = ax.plot(r["depths"], s.mean(0), marker="o", label=r["model"].removesuffix(".keras"))[0]
-        ax.fill_between(r["depths"], s.mean(0) - s.std(0, ddof=1), s.mean(0) + s.std(0, ddof=1),
-                        color=line.get_color(), alpha=0.15)  # fmt: skip
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(min(0.0, ax.get_ylim()[0]), 1.02)
-    ax.set_xlabel("relative depth (convolutions from the input, over the deepest maps')")
-    ax.set_ylabel(f"SSIM, mean ± sd of {len(results[0]['images'])} images")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    fig = Figure(figsize=(10, 3 + 0.85 * len(results)), dpi=80, layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3, 0.85 * len(results)])
+    for ax, one in zip(top.subplots(1, len(sets), squeeze=False)[0], sets):
+        _plot(ax, one)
     axes = bottom.subplots(len(results), cols, squeeze=False)
     for row, r in zip(axes, results):
         tiles = [np.array(r["original"]), *np.array(r["example"])]
@@ -145,6 +139,21 @@ def figure(results: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=80, metadata={"Software": None})
 
 
+def _plot(ax, results: list[dict]) -> None:
+    for r in results:
+        s = np.array(r["ssim"])
+        line = ax.plot(r["depths"], s.mean(0), marker="o", label=r["model"].removesuffix(".keras"))[0]
+        ax.fill_between(r["depths"], s.mean(0) - s.std(0, ddof=1), s.mean(0) + s.std(0, ddof=1),
+                        color=line.get_color(), alpha=0.15)  # fmt: skip
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(-0.15, 1.02)
+    ax.set_xlabel("relative depth (convolutions from the input)", fontsize=8)
+    ax.set_ylabel(f"SSIM, mean ± sd of {len(results[0]['images'])} images", fontsize=8)
+    ax.set_title(f"{results[0]['model'].split('_')[0].upper()}: {len(results[0]['images'])} images", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=sorted(SETS), default="mnist")
@@ -152,9 +161,20 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--images", type=int, default=10)
     parser.add_argument("--models", default=None, help="Only these models of the set (comma-separated).")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="Keep every figure here.")
     parser.add_argument("--figure", type=Path, default=None)
+    parser.add_argument("--load", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="Measure nothing: report and draw earlier --json files, one panel each.")  # fmt: skip
     args = parser.parse_args()
+    sets = [json.loads(p.read_text()) for p in args.load] if args.load else [run(args)]
+    if args.load:
+        for result in (r for one in sets for r in one):
+            report(result)
+    if args.figure:
+        figure(sets, args.figure)
+
+
+def run(args) -> list[dict]:
     image_names, layers = SETS[args.set]
     chosen = args.models.split(",") if args.models else list(layers)
     options = inversion.Options(steps=args.steps, precision=args.precision)
@@ -165,8 +185,7 @@ def main() -> None:
         report(results[-1])
         if args.json:
             args.json.write_text(json.dumps(results))
-    if args.figure:
-        figure(results, args.figure)
+    return results
 
 
 if __name__ == "__main__":
