@@ -29,3 +29,6 @@ ATLAS_LAYOUTS = ("tsne", "umap", "pca")
 ATLAS_LAYOUT = ATLAS_LAYOUTS[0]
 ATLAS_VECTORS = 4000  # activation vectors laid out, spread over the dataset's images
 ATLAS_GRID = 20  # cells per side
+# Feature inversion (featviz invert): steps in all, the last fifth on the pixels, and the total-variation weight.
+INVERT_STEPS = 1280
+INVERT_TV = 0.05

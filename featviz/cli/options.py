@@ -96,6 +96,14 @@ def resolved_input(loaded, o: dict):
     return resolve_input(loaded.model, asked_input(o))
 
 
+def inversion_options(o: dict):
+    """Feature inversion's settings: --steps (its own default when not given), --tv, --seed, --precision, the input."""
+    from ..methods import inversion
+
+    steps, tv = o["steps"] or defaults.INVERT_STEPS, o.get("tv", defaults.INVERT_TV)
+    return inversion.Options(asked_input(o), steps, tv, o["precision"], o["seed"])
+
+
 def colour_of(o: dict) -> str | None:
     """--colour as the Recipe's colour: "dataset", or None for plain RGB."""
     return None if o["colour"] == "none" else o["colour"]

@@ -65,30 +65,40 @@ def gallery(model: str | None, **o) -> None:
 @click.argument("model_paths", nargs=-1, required=True, metavar="MODEL...")
 @click.option("--image", "image_path", default=None, help="The image every model looks at.")
 @click.option("--classes", "class_patterns", is_flag=True, help="Compare the models' class patterns instead.")
+@click.option("--invert", "invert_path", default=None, metavar="IMAGE",
+              help="Rebuild IMAGE from each model's layers by depth instead (feature inversion).")  # fmt: skip
 @click.option("--top", "top_k", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Patterns of this many most active maps per model.")  # fmt: skip
-@options.steps
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help=f"Gradient steps per image (default: {defaults.STEPS} per pattern, {defaults.INVERT_STEPS} per "
+              "reconstruction).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True)
+@options.precision
 @options.inputs
 @options.output
 @options.model
-def compare(model_paths: tuple[str, ...], image_path: str | None, class_patterns: bool, **o) -> None:
-    """The same IMAGE through several models side by side, or (--classes) their class patterns.
+def compare(model_paths: tuple[str, ...], image_path: str | None, class_patterns: bool, invert_path: str | None,
+            **o) -> None:  # fmt: skip
+    """The same IMAGE through several models side by side, (--classes) their class patterns, or (--invert) what
+    their layers keep of an image.
 
-    Writes a PNG and a page. Bundled models can be named by file name:
+    Writes PNGs and a page. Bundled models can be named by file name:
     mnist_cnn.keras, mnist_plain_deep.keras, mnist_resnet_v2.keras.
     """
-    from ..report import class_compare
+    from ..report import class_compare, invert_compare
     from ..report import compare as compare_api
     from ..synthesis.render import Recipe
 
-    if (image_path is None) == (not class_patterns):
-        raise click.UsageError("give --image IMAGE, or --classes")
-    comparison = compare_api.Comparison(o["top_k"], options.asked_input(o), Recipe(steps=o["steps"]), o["seed"])
+    if [image_path is not None, class_patterns, invert_path is not None].count(True) != 1:
+        raise click.UsageError("give one of --image IMAGE, --classes, --invert IMAGE")
+    recipe = Recipe(steps=o["steps"] or defaults.STEPS, precision=o["precision"])
+    comparison = compare_api.Comparison(o["top_k"], options.asked_input(o), recipe, o["seed"])
     loaded = [options.load(p, o) for p in model_paths]
     with options.folder(o) as out:
         if class_patterns:
             echo(class_compare.run(loaded, comparison, out, BARS).lines())
+        elif invert_path is not None:
+            echo(invert_compare.run(loaded, invert_path, options.inversion_options(o), out, BARS).lines())
         else:
             echo(compare_api.run(loaded, image_path, comparison, out, BARS).lines())
 

@@ -13,6 +13,8 @@
     layers/<layer>/atlas/{atlas.png,atlas.json,index.html}   `featviz atlas`, the layer's activation atlas
     explain/<image>.html, explain/<image>.png   what a sample image drives
     compare/index.html, compare/<image>-<models>/{index.html,compare.png}
+    invert-<image>-<model>/{original.png,<layer>.png,invert.png,invert.json}    `featviz invert`
+    compare/invert-<image>-<models>/{index.html,compare.png,ssim.png}           `featviz compare --invert`
 
 Layer and image names are user data: a folder is named by an index, a slug
 and a short hash (`04-conv3-dee0c6`), never by the raw name. Paths here are
@@ -114,6 +116,15 @@ def compare_dir(image: Path, model_hashes: Sequence[str]) -> str:
     return f"compare/{slug(image.stem)}-{short_hash('|'.join(model_hashes))}"
 
 
+def invert_compare_dir(image: Path, model_hashes: Sequence[str]) -> str:
+    return f"compare/invert-{slug(image.stem)}-{short_hash('|'.join(model_hashes))}"
+
+
 def link(page: str, target: str) -> str:
     """The relative link from the file `page` to the file `target`."""
     return posixpath.relpath(target, posixpath.dirname(page) or ".")
+
+
+def inversion_dir(image: Path, model_sha256: str) -> str:
+    """invert-<image>-<model>/: original.png, a PNG per layer, invert.png and invert.json."""
+    return f"invert-{slug(image.stem)}-{model_sha256[:6]}"

@@ -141,6 +141,38 @@ def directions(layer: str, vectors, kind: str = "mean", cossim_power: float = 0.
     return Objective(fn, frozenset([layer]), f"{kind} of {layer} along {len(vectors)} directions")
 
 
+def match(layer: str | Sequence[str], target) -> Objective:
+    """Minus the relative squared error of a layer's activations from a target: -||A(x) - T||² / ||T||².
+
+    Feature inversion maximizes it. `target` is the activations wanted:
+    (1, ...) for every image or (N, ...) one per image. With a sequence of
+    layers, image i is scored on layers[i] against target[i], a sequence of
+    arrays (one image's activations each): every layer of a model is
+    inverted in one batch.
+    """
+    if isinstance(layer, str):
+        return Objective(lambda taps, images: -relative_error(taps[layer], target), frozenset([layer]),
+                         f"match {layer}")  # fmt: skip
+    layers, targets = list(layer), list(target)
+
+    def fn(taps, images):
+        tf = _tf.tf()
+        return -tf.concat(
+            [relative_error(taps[n][i : i + 1], t[None]) for i, (n, t) in enumerate(zip(layers, targets))], 0
+        )
+
+    return Objective(fn, frozenset(layers), f"match {len(set(layers))} layers")
+
+
+def relative_error(activations, target):
+    """(N,): ||activations - target||² / ||target||², summed over every axis but the first; target broadcasts."""
+    tf = _tf.tf()
+    wanted = tf.constant(target, tf.float32)
+    axes = list(range(1, len(activations.shape)))
+    energy = tf.maximum(tf.reduce_sum(tf.square(wanted), axis=axes), 1e-12)
+    return tf.reduce_sum(tf.square(activations - wanted), axis=axes) / energy
+
+
 def reduce_map(selected, kind: str):
     """(N, h, w) -> (N,): the mean over the map, minus it ("negative"), the value at its centre, or at ("at:Y,X")."""
     tf = _tf.tf()
