@@ -17,5 +17,6 @@ PARAM_FOR_COLOUR = "fourier"
 CLASS_PARAM = "fourier"
 PRECISIONS = ("auto", "float32", "bfloat16")  # auto: bfloat16 where the CPU has it natively
 SEEDS = (0, 1, 2)  # the gallery's seeds
+BUDGET = "30m"  # a default gallery estimated longer renders less, and says how to get everything (--budget)
 PREPROCESS_PRESETS = ("caffe", "tf", "torch")  # the keras.applications conventions (preprocess.PRESETS)
 NO_CLASS_OUTPUT = "has no class output"

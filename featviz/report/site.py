@@ -21,7 +21,7 @@ from ..synthesis.render import Recipe
 
 @dataclass
 class Settings:
-    layers: Sequence[str] | None = None  # None: models.feature_layers, the convolutions and merges
+    layers: Sequence[str] | None = None  # None: models.feature_layers, within `budget`; ["all"]: all of them
     images: Sequence[str | Path] = ()  # (): the bundled sample digits
     dataset: str | Path | None = None
     seeds: Sequence[int] = defaults.SEEDS
@@ -33,6 +33,7 @@ class Settings:
     accentuate: bool = False  # also accentuate each map's top natural image
     diversity: int = 0  # K > 1: also K diverse patterns per map (diversity.py)
     observer: object | None = None  # a two_choice.Observer: also run the two-choice test on every layer
+    budget: float | None = None  # seconds: a default gallery estimated longer is cut to fit (gallery_plan.py)
 
 
 @dataclass
