@@ -7,8 +7,8 @@ models/cost.py) and the largest call of the cheapest layer. Every call of the ru
 per image-step, a + b x FLOPs (the canvas-wide work, and the network's), and per call a trace that grows with
 the layer's depth (`Rate`). The rest is rough: the self-check's repairs (REPAIR_SHARE of the maps rendered again,
 one call per layer), the scan of the natural images (a forward pass each, and decoding files), and scoring,
-pictures and pages (per pattern and per map shown). A run that would take under CALIBRATE_ABOVE seconds at a
-nominal rate is not worth a calibration, and is estimated at that rate.
+pictures and pages (per pattern and per map shown). A run whose steps would take under CALIBRATE_ABOVE seconds
+at a nominal rate (`nominal`) is not worth a calibration, and is estimated at that rate.
 
 Peak memory is the process's peak after the calibration, which ran the run's largest batch, plus the patterns
 the run holds and what each render call leaves behind; on a GPU, the GPU's peak during the calibration too.
@@ -34,11 +34,14 @@ from .budget import bytes_text, duration_text
 from .driver import tasks_for
 
 CALIBRATION_STEPS = 3  # timed after the warm-up step
-CALIBRATE_ABOVE = 20.0  # seconds of steps at the NOMINAL rate: a shorter run is estimated without a calibration
-NOMINAL = dict(per_image=2e-4, per_flop=2 / 50e9, trace=1.5)  # a step at 50 GFLOP/s, 0.2 ms an image, 1.5 s a trace
+CALIBRATE_ABOVE = 20.0  # seconds of steps at the nominal rate: a shorter run is estimated without a calibration
+# Nominal rates, for a run not worth calibrating: an image-step's canvas-wide work by its values (0.2 ms at 28x28,
+# 38 ms at 224x224x3, as calibrated on the MNIST CNN and a MobileNetV2 here), its network at 50 GFLOP/s, a trace 1.5 s.
+NOMINAL_PER_VALUE, NOMINAL_FLOPS, NOMINAL_TRACE = 2.5e-7, 50e9, 1.5
 MIN_IMAGES = 8  # a step costs at least this many images' work: a smaller batch leaves the cores idle
-REPAIR_SHARE = 0.05  # maps the self-check flags and renders again: 9% in the MNIST CNN's gallery, 0.7% in the CIFAR
-# ResNet's; in one call per layer (9 and 16 calls there)
+# The self-check's repairs: REPAIR_SHARE of a layer's maps rendered again in one call, for REPAIR_CALLS of the layers
+# (9% of the maps in 9 calls for 4 layers in the MNIST CNN's gallery; 0.7% in 16 calls for 31 in the CIFAR ResNet's).
+REPAIR_SHARE, REPAIR_CALLS = 0.1, 0.5
 DECODE_SECONDS = 0.015  # an image file read, decoded and resized by the scan
 FOLDER_SECONDS = 0.5  # a folder's manifest, grid and scoring pass
 PNG_SECONDS_PER_PIXEL = 5e-8  # a pattern written, read back and drawn: 7.5 ms at 224x224x3
@@ -85,7 +88,9 @@ class Rate:
         return self.per_flop * flops / 2
 
 
-NOMINAL_RATE = Rate(NOMINAL["per_image"], NOMINAL["per_flop"], ((0, NOMINAL["trace"]),))
+def nominal(values: int) -> Rate:
+    """The nominal rate of images of `values` pixel values each."""
+    return Rate(NOMINAL_PER_VALUE * values, 2 / NOMINAL_FLOPS, ((0, NOMINAL_TRACE),))
 
 
 def fit(points: Sequence[tuple[Call, float, float]]) -> Rate:
@@ -220,14 +225,18 @@ def estimate(
     canvas = jobs[0].request.canvas if jobs else (1, 1)
     flops = cost.cumulative_flops(model, canvas) if jobs else {}
     work = work_of(jobs, out, flops)
-    found = calibration if isinstance(calibration, Calibration) else _calibration(model, work.calls, calibration)
-    rate, pixels = found.rate, canvas[0] * canvas[1] * models.image_channels(model)
+    pixels = canvas[0] * canvas[1] * models.image_channels(model)
+    found = (
+        calibration if isinstance(calibration, Calibration) else _calibration(model, work.calls, calibration, pixels)
+    )
+    rate = found.rate
     layers = dict.fromkeys(work.folders, FOLDER_SECONDS)
     for c in work.calls:
         layers[c.layer] += rate.call(c) / workers + c.images * (rate.forward(c.flops) + pixels * PNG_SECONDS_PER_PIXEL)
     for c in work.repairs:
-        layers[c.layer] += rate.call(c) / workers
-    patterns, repairs = (sum(map(rate.call, calls)) / workers for calls in (work.calls, work.repairs))
+        layers[c.layer] += REPAIR_CALLS * rate.call(c) / workers
+    patterns = sum(map(rate.call, work.calls)) / workers
+    repairs = REPAIR_CALLS * sum(map(rate.call, work.repairs)) / workers
     scoring = sum(layers.values()) - patterns - repairs + around.fixed + around.shown_maps * PAGE_SECONDS
     scan = _scan(rate, around, flops)
     images = sum(c.images for c in work.calls)
@@ -235,10 +244,11 @@ def estimate(
     return Estimate(patterns, repairs, scan, scoring, layers, found, images, int(around.held_bytes + kept), workers)
 
 
-def _calibration(model, calls: Sequence[Call], calibrate: bool | None) -> Calibration:
-    nominal = sum(c.steps * NOMINAL_RATE.step(c.images, c.flops) for c in calls)
-    if not calls or calibrate is False or (calibrate is None and nominal <= CALIBRATE_ABOVE):
-        return Calibration(NOMINAL_RATE, None, device.process_peak())
+def _calibration(model, calls: Sequence[Call], calibrate: bool | None, values: int) -> Calibration:
+    rate = nominal(values)
+    short = sum(c.steps * rate.step(c.images, c.flops) for c in calls) <= CALIBRATE_ABOVE
+    if not calls or calibrate is False or (calibrate is None and short):
+        return Calibration(rate, None, device.process_peak())
     return measure(model, calls)
 
 

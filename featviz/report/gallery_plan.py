@@ -99,7 +99,10 @@ class _Planner:
             f"the whole gallery ({len(every)} layers, {len(settings.seeds)} seeds) is estimated at "
             f"{duration_text(full.total)}, over the {duration_text(budget)} budget: this run renders "
         )
-        tail = "; --layers all renders every layer (or raise --budget, or spread the work with --executor ray)"
+        tail = (
+            "; --layers all renders every layer at every seed (or raise --budget, or spread the work with --executor "
+            "ray)"
+        )
         found = self.estimate(one, full.calibration)
         if found.total <= budget:
             return one, f"{head_line}every layer at seed {one.seeds[0]}{tail}"

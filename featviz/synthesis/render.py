@@ -184,14 +184,22 @@ def time_steps(model, objective: Objective, batch: Batch, recipe: Recipe = Recip
                steps: int = 3) -> tuple[float, float]:  # fmt: skip
     """What a render of `batch` costs: (seconds of its first step, tracing included; seconds per step after it).
 
-    Runs 1 + `steps` steps of the render, as `render` would start it, and keeps nothing.
+    Times 1 + `steps` steps as `render` starts, then `steps` of the last polish_steps, which skip the transforms;
+    the seconds per step weigh the two as the recipe's steps do. Keeps nothing.
     """
-    ascent = _Ascent(model, objective, batch, replace(recipe, steps=max(recipe.steps, steps + 1)), seed)
+    recipe = replace(recipe, steps=max(recipe.steps, 2 * steps + 1))
+    ascent = _Ascent(model, objective, batch, recipe, seed)
+    first = _timed(ascent, 0, 1)
+    moving = _timed(ascent, 1, steps) / steps
+    polish = min(recipe.polish_steps, recipe.steps - 1)
+    still = _timed(ascent, recipe.steps - steps, steps) / steps if polish >= steps else moving
+    return first, (moving * (recipe.steps - polish) + still * polish) / recipe.steps
+
+
+def _timed(ascent: _Ascent, first: int, count: int) -> float:
     started = time.perf_counter()
-    ascent.run(0, 1)
-    first = time.perf_counter() - started
-    ascent.run(1, steps)
-    return first, (time.perf_counter() - started - first) / steps
+    ascent.run(first, count)
+    return time.perf_counter() - started
 
 
 def steps_per_call(seconds: float, count: int) -> int:
