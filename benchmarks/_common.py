@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from featviz import models
+from featviz.models.cost import prefix_flops  # noqa: F401  (the benchmarks' FLOP counts are the plan's)
 from featviz.runtime import _tf
 
 HERE = Path(__file__).resolve().parent
@@ -55,35 +55,10 @@ def in_default_threads(module: str, function: str, **kwargs):
     return json.loads([line for line in done.stdout.splitlines() if line.startswith("@@")][-1][2:])
 
 
-def prefix_flops(model, layer_name: str, canvas: tuple[int, int]) -> float:
-    """Forward FLOPs per image of every Conv2D and Dense layer up to layer_name, at canvas size.
-
-    The gradient with respect to the input costs as much again, so a pattern
-    step costs twice this per image.
-    """
-    keras = _tf.keras()
-    inp = keras.Input((*canvas, models.input_shape(model)[-1]))
-    _, taps = models.run_graph(model, inp, None)
-    total = 0.0
-    for name, out in taps.items():
-        layer = models.get_layer(model, name)
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            kernel = layer.kernel.shape
-            per_output = 1
-            for d in kernel[:-1]:
-                per_output *= d
-            outputs = 1
-            for d in out.shape[1:]:
-                outputs *= d
-            total += 2.0 * per_output * outputs
-        if name == layer_name:
-            break
-    return total
-
-
 def cpu_line() -> str:
-    """The CPU, whether it computes bfloat16 natively, and what --precision auto picks here."""
+    """The device (a GPU TensorFlow sees, else the CPU), whether the CPU computes bfloat16 natively, and what
+    --precision auto picks here."""
     from featviz.runtime import cpu
 
-    auto = "bfloat16" if cpu.native_bfloat16() else "float32"
-    return f"{cpu.name()}, {os.cpu_count()} cores; native bfloat16: {cpu.native_bfloat16()}; auto picks {auto}"
+    found = _tf.device()
+    return f"{found.text()}; native bfloat16 on the CPU: {cpu.native_bfloat16()}; auto picks {found.auto_precision}"

@@ -22,6 +22,7 @@ CHROMA = 0.35  # colour models: the colour directions' scale, relative to the da
 CLASS_PARAM = "fourier"
 PRECISIONS = ("auto", "float32", "bfloat16")  # auto: bfloat16 where the CPU has it natively
 SEEDS = (0, 1, 2)  # the gallery's seeds
+BUDGET = "30m"  # a default gallery estimated longer renders less, and says how to get everything (--budget)
 PREPROCESS_PRESETS = ("caffe", "tf", "torch")  # the keras.applications conventions (preprocess.PRESETS)
 NO_CLASS_OUTPUT = "has no class output"
 # The activation atlas (featviz atlas): t-SNE needs only scikit-learn; umap-learn is the optional extra "atlas".

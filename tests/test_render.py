@@ -257,7 +257,7 @@ def test_a_small_layer_s_seeds_share_one_unit(tmp_path):
     job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(6)), patterns.NaturalBest(None, None))
     with OutputDir(tmp_path / "out") as out:
         stores = [Store(job.for_seed(s), out) for s in (0, 1, 2)]
-        units, owner, pending = driver._plan(stores, None)
+        units, owner, pending = driver.tasks_for(stores, None)
     assert [(u.maps, u.all_seeds) for u in units] == [(tuple(range(6)), (0, 1, 2))]
     assert owner[units[0].key] == [0, 1, 2] and pending == [1, 1, 1]
 
@@ -283,7 +283,7 @@ def test_an_80_map_layer_s_seeds_share_a_unit_only_on_a_small_canvas(tmp_path, s
     request = patterns.PatternRequest(models.resolve_layer(model, "wide"), (side, side), recipe=FAST)
     job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(80)), patterns.NaturalBest(None, None))
     with OutputDir(tmp_path / "out") as out:
-        units, _, _ = driver._plan([Store(job.for_seed(s), out) for s in (0, 1, 2)], None)
+        units, _, _ = driver.tasks_for([Store(job.for_seed(s), out) for s in (0, 1, 2)], None)
     assert [u.all_seeds for u in units] == seed_groups
     assert all(u.maps == tuple(range(80)) for u in units)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import click
 
@@ -66,6 +66,9 @@ colour = click.option("--colour", type=click.Choice(["dataset", "none"]), defaul
 dataset = click.option("--dataset", default=None, metavar="PATH",
                        help="Natural images behind the ratio: .npz with x, or a folder, one sub-folder per class "
                        "(default: the bundled exemplars, for a model of 28x28x1 or 32x32x3 input).")  # fmt: skip
+plan = click.option("--plan", "plan_only", is_flag=True,
+                    help="Print what the run would render, on what device, its estimated time and peak memory "
+                    "(from a few timed steps), and exit.")  # fmt: skip
 observer = click.option("--observer", default=None, metavar="MODEL",
                         help="The model whose features judge the two-choice test "
                         "(default: another bundled model of the same data).")  # fmt: skip
@@ -102,6 +105,11 @@ def inversion_options(o: dict):
 
     steps, tv = o["steps"] or defaults.INVERT_STEPS, o.get("tv", defaults.INVERT_TV)
     return inversion.Options(asked_input(o), steps, tv, o["precision"], o["seed"])
+
+
+def workers(o: dict) -> int:
+    """The workers a plan divides the pattern work among: --workers on Ray (assumed as fast as this process), else 1."""
+    return o["workers"] or 1 if o["executor"] == "ray" else 1
 
 
 def colour_of(o: dict) -> str | None:
@@ -142,7 +150,8 @@ def echo(lines: list[str]) -> None:
 
 
 class Bars:
-    """The API's Reporter on a terminal: a progress bar per stage, notes as 'featviz: note:' lines, on stderr."""
+    """The API's Reporter on a terminal: a progress bar per stage, notes and plans as 'featviz: note:' and
+    'featviz: plan:' lines, on stderr."""
 
     @contextlib.contextmanager
     def stage(self, label: str, total: int) -> Iterator[Callable[[int], None]]:
@@ -151,6 +160,10 @@ class Bars:
 
     def note(self, text: str) -> None:
         click.echo(f"featviz: note: {text}", err=True)
+
+    def plan(self, lines: Sequence[str]) -> None:
+        for line in lines:
+            click.echo(f"featviz: plan: {line}", err=True)
 
 
 BARS = Bars()

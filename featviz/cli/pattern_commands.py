@@ -41,6 +41,7 @@ from .options import BARS, echo
 @click.option("--transfer", default=None, metavar="MODEL,...",
               help="For class patterns: other models to read them (default: the other bundled models of the same "
               "data).")  # fmt: skip
+@options.plan
 @options.executor
 @options.output
 @options.model
@@ -65,6 +66,8 @@ def patterns(model: str | None, **o) -> None:
     if o["show_weights"]:  # read from the weights: nothing rendered, nothing written
         echo(built_from.run(loaded, asked).lines())
         return
+    if o["plan_only"]:
+        return echo(layer_patterns.plan(loaded, asked, options.folder(o), options.workers(o)).lines())
     with options.runner(loaded, o) as runner, options.folder(o) as out:
         echo(layer_patterns.run(loaded, asked, out, runner, BARS).lines())
 

@@ -12,8 +12,13 @@ from .options import BARS, echo
 
 @click.command()
 @click.argument("model", required=False)
-@click.option("--layers", "layer_list", default=None, metavar="A,B,...",
-              help="Layers to include (default: the convolutions and merges such as residual sums).")  # fmt: skip
+@click.option("--layers", "layer_list", default=None, metavar="A,B,...|all",
+              help="Layers to include (default: the convolutions and merges such as residual sums, within "
+              "--budget; all: every one of them, whatever the budget).")  # fmt: skip
+@click.option("--budget", default=defaults.BUDGET, show_default=True, metavar="DURATION",
+              help="When the default gallery is estimated to take longer (e.g. 90s, 30m, 2h), render its block "
+              "outputs at one seed, innermost first, within it.")  # fmt: skip
+@options.plan
 @click.option("--images", "image_specs", multiple=True, metavar="FILE|DIR",
               help="Sample images (repeatable; default: the bundled digits, or CIFAR-10 images for a 32x32x3 "
               "model).")  # fmt: skip
@@ -43,7 +48,9 @@ from .options import BARS, echo
 def gallery(model: str | None, **o) -> None:
     """Write a browsable static report of the whole model: index.html and a page per layer, map and image."""
     from ..evaluation.two_choice import observer_for
+    from ..execution.budget import parse_duration
     from ..report import gallery as gallery_api
+    from ..report import gallery_plan
     from ..synthesis.render import Recipe
 
     loaded = options.load(model, o)
@@ -52,11 +59,16 @@ def gallery(model: str | None, **o) -> None:
         dataset=o["dataset"], seeds=_seeds(o["seeds"]), input_range=options.asked_input(o),
         recipe=Recipe(steps=o["steps"], colour=options.colour_of(o), precision=o["precision"]),
         negative=o["negative"], accentuate=o["accentuate"], diversity=o["diversity"] or 0, atlas=o["atlas"],
+        budget=parse_duration(o["budget"]),
     )  # fmt: skip
     if o["two_choice_test"] or o["observer"]:
         settings.observer = observer_for(loaded, o["observer"])
         if settings.observer is None:
             raise UserError("--two-choice needs an observer: pass --observer MODEL (a model of the same data)")
+    if o["plan_only"]:
+        return echo(
+            gallery_plan.plan(loaded, settings, options.folder(o), options.workers(o), calibration=True).lines()
+        )
     with options.runner(loaded, o) as runner, options.folder(o) as out:
         echo(gallery_api.run(loaded, settings, out, runner, BARS).lines())
 

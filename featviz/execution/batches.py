@@ -43,17 +43,27 @@ def synthesize(
     own index and seed, not on the other images it is batched with.
     `remedy` renders them as a self-check remedy does (remedied). `progress` gets the images stepped.
     """
+    out = []
+    for objective, recipe, batch in render_calls(request, maps, seeds, remedy):
+        result = render.render(model, objective, batch, recipe, seed=request.seed, progress=progress)
+        out.append(result.images)
+    return np.concatenate(out)
+
+
+def render_calls(
+    request: PatternRequest, maps: Sequence[int], seeds: Sequence[int] | None = None, remedy: str | None = None
+) -> list[tuple[objectives.Objective, render.Recipe, render.Batch]]:
+    """What `synthesize` renders, call by call: (objective, recipe, batch), batch_size(canvas) images each."""
     seeds = list(seeds) if seeds is not None else [request.seed]
     images = [(s, m) for s in seeds for m in maps]
-    out = []
+    calls = []
     size = batch_size(request.canvas)
     for start in range(0, len(images), size):
         part = images[start : start + size]
         objective, recipe, per_seed = remedied(request, [m for _, m in part], [s for s, _ in part], remedy)
         batch = render.Batch(tuple(m for _, m in part), request.canvas, request.input_range, seeds=per_seed)
-        result = render.render(model, objective, batch, recipe, seed=request.seed, progress=progress)
-        out.append(result.images)
-    return np.concatenate(out)
+        calls.append((objective, recipe, batch))
+    return calls
 
 
 def remedied(request: PatternRequest, maps: list[int], seeds: list[int], remedy: str | None):

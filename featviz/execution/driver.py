@@ -1,4 +1,4 @@
-"""The driver: plan tasks from the manifests, run them on an executor, save and score what comes back.
+"""The driver: tasks cut from the manifests, run them on an executor, save and score what comes back.
 
 Whichever executor runs the tasks, only the driver writes files: it saves
 each task's PNGs atomically, finishes a folder's manifest as soon as its
@@ -40,7 +40,7 @@ def run_jobs(
     executor, and each keeps the better pattern (patterns/store.py: Store.consider).
     """
     stores = [Store(job, out) for job in jobs]
-    tasks, owner, pending = _plan(stores, progress)
+    tasks, owner, pending = tasks_for(stores, progress)
     ledger = _Ledger(out)
     executor = executor or LocalExecutor(jobs[0].loaded)
     grids = list(grids) if grids is not None else [True] * len(jobs)
@@ -75,7 +75,7 @@ def _repair(stores: list[Store], executor: Executor, ledger: _Ledger, progress, 
     return [store.finish(grid) for store, grid in zip(stores, grids)]
 
 
-def _plan(stores: list[Store], progress) -> tuple[list[Task], dict[str, list[int]], list[int]]:
+def tasks_for(stores: list[Store], progress=None) -> tuple[list[Task], dict[str, list[int]], list[int]]:
     """The tasks, which stores each one feeds (one per seed), and how many tasks each store waits for.
 
     Consecutive stores that differ only in their seed and miss the same maps share tasks: a layer of 16 maps

@@ -12,6 +12,7 @@ from .tasks import Done, Task
 
 class LocalExecutor:
     name = "local"
+    workers = 1
 
     def __init__(self, loaded: models.LoadedModel):
         self.loaded = loaded

@@ -69,6 +69,7 @@ class RayExecutor:
         actor = self.ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_restarts=ATTEMPTS, max_task_retries=1)(Worker)
         self.model = self.ray.put(loaded.path.read_bytes())  # held for the run: a restarted actor reads it again
         self.actors = [actor.remote(self.model, loaded.path.suffix, loaded.trusted) for _ in range(count)]
+        self.workers = count
 
     def render(self, tasks: Sequence[Task], progress=None) -> Iterator[Done]:
         """Units on the actors, one in flight per actor; a task whose task fails goes to the back of the queue."""

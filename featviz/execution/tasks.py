@@ -56,6 +56,7 @@ class Done:
 
 class Executor(Protocol):
     name: str
+    workers: int  # tasks it runs at once
 
     def render(self, tasks: Sequence[Task], progress=None) -> Iterator[Done]:
         """Each task's images, in the order they finish."""

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .. import defaults, models
 from ..errors import FeatvizError
 from ..evaluation import transfer
 from ..execution.driver import run_job
+from ..execution.plan import Around, Plan, estimate
 from ..execution.tasks import Executor
 from ..files.output import OutputDir
 from ..models import card, head
 from ..models.inputs import resolve_input
 from ..natural import datasets
-from ..patterns import PatternRequest, PatternSet, canvas_for, layout, parse_maps, prepare
-from ..patterns.request import unit_kind
+from ..patterns import NaturalBest, PatternJob, PatternRequest, PatternSet, canvas_for, layout, parse_maps, prepare
+from ..patterns.request import recipe_for, unit_kind
 from ..pixels.display import Shown
 from ..pixels.preprocess import Preprocess
+from ..runtime import _tf
 from ..runtime.progress import SILENT, Reporter
 from ..synthesis.render import Recipe
 from . import directions, diversity
@@ -93,6 +95,15 @@ def run(
     return asked.layer(executor)
 
 
+def plan(
+    loaded: models.LoadedModel, options: PatternOptions, out: OutputDir, workers: int = 1, *, calibrate: bool = True
+) -> Plan:
+    """What `run` would render for `options`, on what device, in how long and how much memory (execution/plan.py)."""
+    if options.direction or options.diversity:
+        raise FeatvizError("--plan covers a layer's patterns, not --direction or --diversity")
+    return _Asked(loaded, options, out, SILENT).plan(workers, calibrate)
+
+
 class _Asked:
     """One `featviz patterns` run: the checked request, its natural images, where it writes and reports."""
 
@@ -101,8 +112,21 @@ class _Asked:
         self.request, self.maps = options.request(loaded)
         self.dataset = datasets.for_model(models.input_shape(loaded.model), options.dataset)
 
+    def plan(self, workers: int, calibrate: bool | None) -> Plan:
+        model, request, data = self.loaded.model, self.request, self.dataset
+        recipe = recipe_for(model, request.recipe, data, request.canvas, request.layer)
+        job = PatternJob(self.loaded, replace(request, recipe=recipe), self.maps, NaturalBest(None, None))
+        held = 4 * request.canvas[0] * request.canvas[1] * models.image_channels(model) * len(self.maps)
+        files = data is not None and data.x is None
+        around = Around(len(data) if data is not None else 0, request.layer.name, files, 0, held)
+        found = estimate(model, [job], self.out, around, calibration=calibrate, workers=workers)
+        work = (f"{request.layer.name}: {len(self.maps)} maps at seed {request.seed}, {recipe.steps} steps, "
+                f"{found.images} to render")  # fmt: skip
+        return Plan([work], _tf.device(), recipe.precision, recipe.resolved_precision, found)
+
     def layer(self, executor: Executor | None) -> LayerPatterns:
         request, maps, reporter = self.request, self.maps, self.reporter
+        reporter.plan(self.plan(executor.workers if executor is not None else 1, None).lines())
         with reporter.stage("natural images", len(self.dataset) if self.dataset is not None else 0) as progress:
             job = prepare(self.loaded, request, maps, self.dataset, progress)
         if job.natural.best is None:

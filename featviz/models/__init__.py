@@ -7,6 +7,7 @@ from .extractor import extractor
 from .graph import run_graph
 from .layers import (
     LayerInfo,
+    block_outputs,
     feature_layers,
     first_convolution,
     get_layer,
@@ -23,6 +24,7 @@ from .loading import LoadedModel, load, wrap
 __all__ = [
     "LayerInfo",
     "LoadedModel",
+    "block_outputs",
     "extractor",
     "feature_layers",
     "first_convolution",

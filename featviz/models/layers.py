@@ -88,6 +88,18 @@ def feature_layers(model) -> list[LayerInfo]:
     return made or spatial
 
 
+def block_outputs(model) -> list[LayerInfo]:
+    """The feature layers that end a block, in execution order: merges (residual sums, concatenations), the last
+    feature layer at each map size, and the innermost."""
+    found = feature_layers(model)
+    ends = [
+        info
+        for info, after in zip(found, [*found[1:], None])
+        if info.class_name in MERGE_LAYERS or after is None or after.output_shape[:2] != info.output_shape[:2]
+    ]
+    return ends
+
+
 def first_convolution(layers: Sequence[LayerInfo]) -> LayerInfo | None:
     return next((info for info in layers if info.class_name == "Conv2D"), None)
 

@@ -5,7 +5,7 @@
 - `settings`: everything that decides the pixels, as the user asked for
   them (precision "auto" stays "auto"). A manifest whose settings match is
   reused map by map, whatever machine wrote it;
-- `ran`: what actually computed them (precision, CPU, library versions);
+- `ran`: what actually computed them (precision, device, CPU, library versions);
 - `dataset`: which natural images the scores are measured against;
 - `maps`: one score per map (scoring.MapScore), and their summary.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..evaluation.scoring import MapScore, from_record, summarize
-from ..runtime import cpu
+from ..runtime import _tf, cpu
 from ..version import __version__
 from . import layout
 
@@ -75,8 +75,11 @@ def _show(value: Any) -> str:
 
 
 def this_machine(precision: str) -> dict[str, Any]:
-    """What computes the patterns here: the precision that ran, the CPU, and the library versions."""
+    """What computes the patterns here: the precision that ran, the device (a GPU, or the CPU), the CPU, and the
+    library versions."""
     import keras
     import tensorflow as tf
 
-    return {"precision": precision, "cpu": cpu.name(), "tensorflow": tf.__version__, "keras": keras.__version__}
+    found = _tf.device()
+    return {"precision": precision, "device": found.text(), "cpu": cpu.name(), "tensorflow": tf.__version__,
+            "keras": keras.__version__}  # fmt: skip

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import models, patterns
+from .. import models
 from ..errors import FeatvizError
 from ..evaluation import paths, transfer, two_choice
-from ..execution.driver import run_jobs
 from ..execution.local import LocalExecutor
 from ..execution.tasks import Executor
 from ..files import bundled
@@ -27,13 +26,14 @@ from ..methods import accentuate, activations, diversity
 from ..methods.layer_patterns import note_restarted
 from ..models import LayerInfo, card, head
 from ..models.inputs import resolve_input
-from ..natural import datasets, exemplars
+from ..natural import datasets
 from ..natural.datasets import Dataset
 from ..natural.exemplars import Exemplars
-from ..patterns import NaturalBest, PatternJob, PatternRequest, layout
+from ..patterns import PatternRequest, layout
 from ..pixels.display import Described
 from ..runtime.progress import SILENT, Reporter
-from . import atlas_page, built_from, pages, pictures
+from . import atlas_page, built_from, gallery_plan, pages, pictures
+from .jobs import PatternRun, Scanned, natural_images, select_layers
 from .site import ClassResult, LayerResult, Sample, Settings, Site
 
 __all__ = [
@@ -87,33 +87,6 @@ def sample_images(specs: Sequence[str | Path], input_shape: tuple = (28, 28, 1))
     return found
 
 
-def select_layers(model, names: Sequence[str] | None) -> list[LayerInfo]:
-    """The layers with maps the gallery shows: `names` (the class layer among them is always shown anyway)."""
-    if names is None:
-        chosen = models.feature_layers(model)
-        if not chosen:
-            raise FeatvizError(f"model {model.name!r} has no layer with spatial maps")
-        return chosen
-    target = head.class_layer(model)
-    chosen = [models.resolve_layer(model, name, flat=target is not None) for name in names]
-    for info in chosen:
-        if not info.spatial and info != target:
-            with_maps = ", ".join(i.name for i in models.list_layers(model) if i.spatial)
-            raise FeatvizError(
-                f"layer {info.name!r} has no spatial maps; the gallery takes layers with maps ({with_maps})"
-                + (f" and the class layer {target.name!r}" if target is not None else "")
-            )
-    return [info for info in chosen if info.spatial]
-
-
-@dataclass
-class Scanned:
-    """The gallery's natural images and every chosen layer's statistics over them (None without images)."""
-
-    dataset: Dataset | None
-    stats: dict[str, exemplars.LayerStats | None]
-
-
 def scan_natural(
     loaded: models.LoadedModel,
     settings: Settings,
@@ -138,16 +111,15 @@ def _scanned_layers(model, settings: Settings) -> list[LayerInfo]:
     return found + ([target] if target is not None and target not in found else [])
 
 
-def natural_images(model, settings: Settings) -> Dataset | None:
-    """settings.dataset; without one, the bundled digits for a model of 28x28x1 input; else None."""
-    return datasets.for_model(models.input_shape(model), settings.dataset)
-
-
 def run(
     loaded: models.LoadedModel, settings: Settings, out: OutputDir, executor: Executor | None = None,
     reporter: Reporter = SILENT,
 ) -> Report:  # fmt: skip
-    """`featviz gallery`: the natural images scanned once, then the whole report written into `out`."""
+    """`featviz gallery`: its plan (gallery_plan.py, which may cut a default gallery to the budget), the natural
+    images scanned once, then the whole report written into `out`."""
+    made = gallery_plan.plan(loaded, settings, out, executor.workers if executor is not None else 1)
+    reporter.plan(made.lines())
+    settings = made.settings
     images = natural_images(loaded.model, settings)
     if images is None:
         reporter.note("the patterns are not scored: featviz has no natural images for this model's input; "
@@ -182,7 +154,7 @@ def build(
     samples = sample_images(settings.images, models.input_shape(model))
     natural = natural or scan_natural(loaded, settings)
     target = head.class_layer(model)
-    run = _PatternRun(loaded, settings, natural)
+    run = PatternRun(loaded, settings, natural)
     done = run.all(layers + ([target] if target is not None else []), out, executor, progress)
     results = [done[layer.name] for layer in layers]
     if results:
@@ -202,59 +174,6 @@ def build(
     units = target.units if target is not None else 0
     restarted = sorted(set(run.restarted))
     return Report(out.root / layout.INDEX, results, run.rendered, run.reused, restarted, units, run.repaired)
-
-
-class _PatternRun:
-    """Every seed of every layer as patterns.PatternJobs in one run, counting what was rendered and reused."""
-
-    def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Scanned):
-        self.loaded, self.settings, self.natural = loaded, settings, natural
-        self.rendered, self.reused, self.repaired, self.restarted = 0, 0, 0, []
-
-    def job(self, layer: LayerInfo) -> PatternJob:
-        canvas = patterns.canvas_for(self.loaded.model, layer, None)
-        recipe = patterns.recipe_for(self.loaded.model, self.settings.recipe, self.natural.dataset, canvas, layer)
-        request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=recipe)
-        stats = self.natural.stats.get(layer.name)
-        best = (
-            NaturalBest(stats.best, self.natural.dataset.record(), stats.worst)
-            if stats is not None
-            else NaturalBest(None, None)
-        )
-        return PatternJob(self.loaded, request, list(range(layer.units)), best)
-
-    def negative_job(self, layer: LayerInfo) -> PatternJob | None:
-        """The first seed's negative patterns, for a signed layer whose maps natural images drive below zero."""
-        stats = self.natural.stats.get(layer.name)
-        if not self.settings.negative or stats is None or stats.worst is None or not (stats.worst < 0).any():
-            return None
-        job = self.job(layer).for_seed(self.settings.seeds[0])
-        # the scan measured each map's mean: for its negation, the best is minus the lowest mean, and vice versa
-        natural = NaturalBest(-stats.worst, job.natural.dataset, -stats.best)
-        return replace(job, request=replace(job.request, kind="negative"), natural=natural)
-
-    def all(
-        self, layers: Sequence[LayerInfo], out: OutputDir, executor: Executor | None, progress
-    ) -> dict[str, LayerResult]:
-        seeds = list(self.settings.seeds)
-        jobs = [self.job(layer).for_seed(seed) for layer in layers for seed in seeds]
-        grids = [seed == seeds[0] for _ in layers for seed in seeds]
-        negatives = {layer.name: self.negative_job(layer) for layer in layers}
-        extra = [job for job in negatives.values() if job is not None]
-        sets = run_jobs(jobs + extra, out, executor, progress, grids + [True] * len(extra))
-        for done in sets:
-            self.rendered, self.reused = self.rendered + done.rendered, self.reused + done.reused
-            self.repaired += done.repaired
-            self.restarted += done.restarted
-        negative_sets = dict(zip([name for name, job in negatives.items() if job is not None], sets[len(jobs) :]))
-        sets = sets[: len(jobs)]
-        by_layer = [dict(zip(seeds, sets[i * len(seeds) : (i + 1) * len(seeds)])) for i in range(len(layers))]
-        return {
-            layer.name: LayerResult(
-                layer, self.natural.stats.get(layer.name), found, negative=negative_sets.get(layer.name)
-            )
-            for layer, found in zip(layers, by_layer)
-        }
 
 
 def _paths(model, r: LayerResult, dataset: Dataset | None, settings: Settings):

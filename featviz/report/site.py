@@ -22,7 +22,7 @@ from ..synthesis.render import Recipe
 
 @dataclass
 class Settings:
-    layers: Sequence[str] | None = None  # None: models.feature_layers, the convolutions and merges
+    layers: Sequence[str] | None = None  # None: models.feature_layers, within `budget`; ["all"]: all of them
     images: Sequence[str | Path] = ()  # (): the bundled sample digits
     dataset: str | Path | None = None
     seeds: Sequence[int] = defaults.SEEDS
@@ -35,6 +35,7 @@ class Settings:
     diversity: int = 0  # K > 1: also K diverse patterns per map (diversity.py)
     observer: object | None = None  # a two_choice.Observer: also run the two-choice test on every layer
     atlas: bool = False  # also the activation atlas of the innermost layer (report/atlas_page.py)
+    budget: float | None = None  # seconds: a default gallery estimated longer is cut to fit (gallery_plan.py)
 
 
 @dataclass

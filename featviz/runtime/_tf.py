@@ -1,4 +1,4 @@
-"""Import TensorFlow and Keras quietly, only when a command needs them.
+"""Import TensorFlow and Keras quietly, only when a command needs them, and set it up for the device it sees.
 
 TensorFlow 2.21 writes C++ log lines to stderr at import and at its first op
 whatever TF_CPP_MIN_LOG_LEVEL says, so unless --verbose is given stderr is
@@ -53,6 +53,22 @@ def tf():
     return _tf
 
 
+def device():
+    """The device featviz computes on (device.py): the GPU TensorFlow sees, else this CPU."""
+    keras()
+    return _state["device"]
+
+
+def configure(tf):
+    """Before TensorFlow's first op: the CPU's threads for chains (chains.py), unless a GPU computes; the device."""
+    from . import chains, device
+
+    found = device.detect(tf)
+    if not found.gpu:
+        chains.configure(tf)
+    return found
+
+
 def _import() -> None:
     verbose = _state["verbose"]
     if not verbose:
@@ -61,9 +77,7 @@ def _import() -> None:
     with quiet:
         import tensorflow as _tf
 
-        from . import chains
-
-        chains.configure(_tf)
+        _state["device"] = configure(_tf)
         import keras as _keras  # noqa: F401
 
         _tf.constant(0.0)  # the first op initialises devices, and logs

@@ -32,7 +32,7 @@ def cores() -> int:
 
 
 def configure(tf) -> None:
-    """Set TensorFlow's thread pools for chains; call before its first op.
+    """Set TensorFlow's thread pools for chains; call before its first op, on a CPU (_tf.configure).
 
     Leaves them alone, and batches run as one chain, when FEATVIZ_CHAINS=1
     or TF_NUM_INTRAOP_THREADS is set, or when TensorFlow already runs

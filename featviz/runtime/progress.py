@@ -8,7 +8,7 @@ stderr, and a notebook can pass its own. `Silent` is the default.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 
@@ -21,6 +21,10 @@ class Reporter(Protocol):
         """Something the reader should know that is not the result: a setting that was changed, a skipped score."""
         ...
 
+    def plan(self, lines: Sequence[str]) -> None:
+        """What a long run is about to do, and its estimated time and memory (execution/plan.py), before it starts."""
+        ...
+
 
 class Silent:
     """A Reporter that shows nothing."""
@@ -30,6 +34,9 @@ class Silent:
         yield lambda steps: None
 
     def note(self, text: str) -> None:
+        pass
+
+    def plan(self, lines: Sequence[str]) -> None:
         pass
 
 

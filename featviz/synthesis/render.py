@@ -53,7 +53,7 @@ class Recipe:
     relax_steps: int = 64
     polish_steps: int = 48  # the last steps run without transforms
     transforms: Callable | None = None  # default: transforms.default_for(canvas)
-    precision: str = "auto"  # "float32", "bfloat16", or "auto": bfloat16 where the CPU computes it natively
+    precision: str = "auto"  # "float32", "bfloat16", or "auto": bfloat16 where the device computes it fast
     fast_conv: bool = True  # the fast first-layer gradient, and activations moved past max-pools
     jit: bool = False  # XLA's CPU convolutions are about 2x slower than oneDNN's
     decay: float | None = None  # "fourier": the spectrum's scale falls as 1/f**decay (lucid: 1); None: by channels
@@ -75,16 +75,16 @@ class Recipe:
 
     @property
     def resolved_precision(self) -> str:
-        """What "auto" means on this machine."""
+        """What "auto" means on the device featviz computes on (runtime/device.py)."""
         if self.precision != "auto":
             return self.precision
-        return "bfloat16" if cpu.native_bfloat16() else "float32"
+        return _tf.device().auto_precision
 
     @property
     def compute_dtype(self) -> str | None:
         """None for float32, else the dtype layers compute in."""
         precision = self.resolved_precision
-        if precision == "bfloat16" and not cpu.bfloat16_runs():
+        if precision == "bfloat16" and not _tf.device().gpu and not cpu.bfloat16_runs():
             isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
             raise FeatvizError(f"bfloat16 cannot run with oneDNN held to {isa} (ONEDNN_MAX_CPU_ISA); use float32")
         return None if precision == "float32" else precision
@@ -181,6 +181,28 @@ def render(
             progress(len(batch.keys) * count)
         block = steps_per_call(time.perf_counter() - started, count)
     return RenderResult(ascent.images(), np.concatenate(history))
+
+
+def time_steps(model, objective: Objective, batch: Batch, recipe: Recipe = Recipe(), *, seed: int = 0,
+               steps: int = 3) -> tuple[float, float]:  # fmt: skip
+    """What a render of `batch` costs: (seconds of its first step, tracing included; seconds per step after it).
+
+    Times 1 + `steps` steps as `render` starts, then `steps` of the last polish_steps, which skip the transforms;
+    the seconds per step weigh the two as the recipe's steps do. Keeps nothing.
+    """
+    recipe = replace(recipe, steps=max(recipe.steps, 2 * steps + 1))
+    ascent = _Ascent(model, objective, batch, recipe, seed)
+    first = _timed(ascent, 0, 1)
+    moving = _timed(ascent, 1, steps) / steps
+    polish = min(recipe.polish_steps, recipe.steps - 1)
+    still = _timed(ascent, recipe.steps - steps, steps) / steps if polish >= steps else moving
+    return first, (moving * (recipe.steps - polish) + still * polish) / recipe.steps
+
+
+def _timed(ascent: _Ascent, first: int, count: int) -> float:
+    started = time.perf_counter()
+    ascent.run(first, count)
+    return time.perf_counter() - started
 
 
 def steps_per_call(seconds: float, count: int) -> int:
