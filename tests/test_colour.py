@@ -53,9 +53,9 @@ def rgb_model():
     return helpers.tiny_cnn((12, 12, 3))
 
 
-def test_recipe_for_grey_keeps_pixels_and_records_no_colour():
+def test_recipe_for_grey_is_a_gentler_fourier_image_with_no_colour():
     recipe = patterns.recipe_for(helpers.tiny_cnn(), render.Recipe(), None, (12, 12))
-    assert recipe.param == "pixels" and recipe.colour is None
+    assert (recipe.param, recipe.decay, recipe.colour) == ("fourier", 1.5, None)
     assert "colour" not in patterns.recipe_record(recipe)
 
 

@@ -236,7 +236,8 @@ def test_gallery_command(cli, tiny_files, tmp_path, tiny_model):
         tiny_files / "stroke.png",
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "1 layers, 6 maps, 3 classes; 9 patterns rendered, 0 reused"
+    # then perhaps ", N repaired by the self-check", which depends on the CPU's rounding at 4 steps
+    assert result.stdout.splitlines()[0].startswith("1 layers, 6 maps, 3 classes; 9 patterns rendered, 0 reused")
     assert "atlas" not in (tmp_path / "gallery" / "index.html").read_text()  # the atlas is opt-in (--atlas)
     assert len(result.stdout.splitlines()) == 2 and not list((tmp_path / "gallery").rglob("atlas*"))
     bad = cli("gallery", tiny_files / "tiny.keras", "--seeds", "a")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from featviz import models
+from featviz.evaluation import self_check
 from featviz.execution.driver import run_jobs
 from featviz.files.output import OutputDir
 from featviz.natural import exemplars
@@ -86,7 +87,8 @@ def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(clu
     build(tiny, tmp_path / "local", settings(tiny_files))
     assert files(tmp_path / "ray") == files(tmp_path / "local")
     tasks = json.loads((tmp_path / "ray" / ".featviz-tasks.json").read_text())
-    first = [k for k in tasks if not k.endswith(("+specific", "+restart", "+uncapped"))]  # the rest: repairs
+    remedies = tuple(f"+{r}" for ladder in self_check.REMEDIES.values() for r in ladder)
+    first = [k for k in tasks if not k.endswith(remedies)]  # the rest: the self-check's repairs
     assert len(first) == 3 and all(k.endswith("+seeds-0,1,2") for k in first)  # c1, c2, classes: seeds batched
     workers = {int(u["worker"].rsplit(":", 1)[1]) for u in tasks.values()}
     assert workers <= pids and os.getpid() not in workers

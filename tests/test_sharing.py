@@ -114,12 +114,17 @@ def test_a_full_disk_or_a_read_only_folder_is_one_line_and_leaves_nothing_half_w
     monkeypatch.setattr(output.os, "replace", failing)
     result = cli(*patterns_args(tiny_files, 6, tmp_path / "out"))
     assert result.exit_code == 2 and "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("featviz:")]  # besides progress bars
+    lines = said(result)
     assert len(lines) == 1 and lines[0].startswith("featviz: error: cannot write ") and words in lines[0]
     assert not list((tmp_path / "out").rglob("*.tmp")) and len(calls) >= 4
     monkeypatch.setattr(output.os, "replace", real)
     again = cli(*patterns_args(tiny_files, 6, tmp_path / "out"))
     assert again.exit_code == 0, again.output
+
+
+def said(result) -> list[str]:
+    """What a run said on stderr besides its progress bars and its plan (printed before the first file is written)."""
+    return [line for line in result.stderr.splitlines() if line.startswith("featviz:") and "featviz: plan" not in line]
 
 
 def test_a_folder_that_cannot_take_a_temporary_file_is_one_line(cli, tmp_path, tiny_files, monkeypatch):
@@ -128,7 +133,7 @@ def test_a_folder_that_cannot_take_a_temporary_file_is_one_line(cli, tmp_path, t
 
     monkeypatch.setattr(output.tempfile, "mkstemp", refuse)
     result = cli(*patterns_args(tiny_files, 6, tmp_path / "out"))
-    lines = [line for line in result.stderr.splitlines() if line.startswith("featviz:")]
+    lines = said(result)
     assert result.exit_code == 2 and len(lines) == 1
     assert "cannot write into" in lines[0] and "Read-only file system" in lines[0]
 
