@@ -2,6 +2,7 @@
 
     python benchmarks/bench_zoo.py [--split tune|held_out|all] [--models a,b] [--bundled]
                                    [--recipes default,maco,...] [--steps 256] [--xplique] [--json FILE]
+                                   [--figure FILE.png]
 
 One row per model, layer (its innermost and middle, as its card names them)
 and recipe. Each featviz recipe runs the real pipeline (patterns.prepare,
@@ -98,6 +99,10 @@ class Row:
                 f"sat {self.sat:5.2f}x  flags {flags}")  # fmt: skip
 
 
+SHOWN: dict[tuple[str, str, str], np.ndarray] = {}  # (model, role, recipe) -> its first patterns, for --figure
+FIGURE_MAPS = 12
+
+
 def members(split: str, names: list[str] | None, bundled: bool) -> list[dict]:
     """The zoo's cards (and the bundled models, as cards) to measure."""
     cards = json.loads((ZOO / "zoo.json").read_text())
@@ -142,7 +147,25 @@ def measure(loaded, card: dict, role: str, recipes: list[str], steps: int) -> li
             done = run_job(job, out)
             seconds = time.perf_counter() - start
         rows.append(row(card, layer, role, name, seconds, done.scores, done.images, natural))
+        SHOWN[(card["name"], role, name)] = done.images[:FIGURE_MAPS]
     return rows
+
+
+def figure(path: str) -> None:
+    """One row per model, layer and recipe measured: the first FIGURE_MAPS patterns, as saved."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(FIGURE_MAPS * 0.9, len(SHOWN) * 1.05 + 0.2))
+    for i, ((model, role, recipe), pictures) in enumerate(SHOWN.items()):
+        for j, picture in enumerate(pictures):
+            ax = fig.add_subplot(len(SHOWN), FIGURE_MAPS, i * FIGURE_MAPS + j + 1)
+            ax.imshow(picture.squeeze(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"{recipe}", fontsize=8)
+        fig.axes[i * FIGURE_MAPS].set_title(f"{model} {role}: maps 0-{FIGURE_MAPS - 1}", fontsize=8, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
 
 
 def row(card, layer, role, recipe, seconds, scores, pictures, natural) -> Row:
@@ -215,6 +238,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=256)
     p.add_argument("--xplique", action="store_true")
     p.add_argument("--json", default=None, help="append the rows here, one JSON object per line")
+    p.add_argument("--figure", default=None, help="draw each row's first 12 patterns into this PNG")
     args = p.parse_args()
     print(f"machine: {cpu_line()}; {args.steps} steps")
     names = args.models.split(",") if args.models else None
@@ -230,6 +254,8 @@ def main() -> None:
                 if args.json:
                     with open(args.json, "a") as f:
                         f.write(json.dumps(asdict(r)) + "\n")
+    if args.figure:
+        figure(args.figure)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,3 @@
 """featviz's version: one place, read by the package, the manifests and the pages."""
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"

@@ -1,0 +1,93 @@
+"""The plan's estimate against the run it plans: `featviz gallery` and `featviz patterns`, each in a fresh process.
+
+    python benchmarks/bench_plan.py [--cases mnist,cifar,224] [--precision auto]
+
+For each case the command runs once into an empty temporary folder. The
+script reads the plan's "estimated ..." line from stderr, times the run from
+the moment the estimate is printed to the end of the process (the time the
+estimate speaks of: calibration, loading and start-up come before it), and
+prints both with their quotient. Issue #34's goal: the actual time within
+0.5x to 2x of the estimate.
+
+  - mnist: the default gallery of the bundled MNIST CNN (702 patterns);
+  - cifar: the default gallery of the bundled CIFAR-10 ResNet V2;
+  - 224: `featviz patterns` on 64 maps of a middle layer of keras.applications
+    MobileNetV2 (alpha 0.35, 224 px, random weights: they time the same), 64 steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import cpu_line
+
+UNITS = {"h": 3600.0, "min": 60.0, "s": 1.0}
+
+
+def seconds_of(text: str) -> float:
+    """The seconds in the plan's duration text, such as "1 h 2 min" or "3 min 20 s"."""
+    return sum(float(n) * UNITS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)\s*(h|min|s)\b", text))
+
+
+def mobilenet(folder: Path) -> tuple[Path, str]:
+    from featviz import models
+    from featviz.runtime import _tf
+
+    keras = _tf.keras()
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(alpha=0.35, weights=None, input_shape=(224, 224, 3))
+    path = folder / "mobilenetv2_035.keras"
+    model.save(path)
+    layers = models.feature_layers(model)
+    return path, layers[len(layers) // 2].name
+
+
+def command(case: str, folder: Path) -> list[str]:
+    if case == "mnist":
+        return ["gallery"]
+    if case == "cifar":
+        return ["gallery", "cifar10_resnet_v2.keras"]
+    path, layer = mobilenet(folder)
+    return ["patterns", str(path), "--layer", layer, "--maps", "0-63", "--steps", "64"]
+
+
+def run(argv: list[str], out: Path) -> tuple[float, float, str]:
+    """(estimated seconds, seconds from the estimate to the end, the estimate's line)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "featviz", *argv, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    line, since = "", None
+    for text in process.stderr:
+        if "estimated" in text and since is None:
+            line, since = text.strip(), time.perf_counter()
+    if process.wait() != 0 or since is None:
+        raise SystemExit(f"featviz {' '.join(argv)} failed or printed no estimate")
+    actual = time.perf_counter() - since
+    return seconds_of(line.split("estimated", 1)[1].split("(")[0]), actual, line
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", default="mnist,cifar,224")
+    p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
+    a = p.parse_args()
+    print(cpu_line())
+    print(f"{'case':8} {'estimated':>10} {'actual':>10} {'actual/estimated':>17}")
+    for case in a.cases.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = [*command(case, Path(tmp)), "--precision", a.precision]
+            estimated, actual, line = run(argv, Path(tmp) / "out")
+        print(f"{case:8} {estimated:9.0f}s {actual:9.0f}s {actual / estimated:16.2f}x   ({line})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
