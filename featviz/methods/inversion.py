@@ -4,9 +4,9 @@ For each chosen layer, an image starts from noise and is changed by
 gradient descent until the layer's activations on it match those of the
 original (the relative squared error ||A(x) - A(x0)||² / ||A(x0)||², with a
 small total-variation term). Every layer is inverted in the same batch:
-image i reads layer i. A first stage moves the 1/f Fourier spectrum, a
-second the pixels, without transforms; docs/results.md ("What a layer
-keeps") has the measurements behind the recipe. The SSIM of the
+image i reads layer i. A first stage moves a Fourier spectrum (the default decay), a
+second the pixels, without transforms (docs/method.md, "Feature
+inversion"; the figures are in docs/results.md, "What a layer keeps"). The SSIM of the
 reconstruction against the original, both as 8-bit PNGs, says how much of
 the image the layer keeps; the activation error on the saved PNG says how
 closely the optimizer matched the layer.
