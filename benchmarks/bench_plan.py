@@ -1,6 +1,6 @@
 """The plan's estimate against the run it plans: `featviz gallery` and `featviz patterns`, each in a fresh process.
 
-    python benchmarks/bench_plan.py [--cases mnist,cifar,224] [--precision auto]
+    python benchmarks/bench_plan.py [--cases mnist,cifar,224,224-gallery] [--precision auto]
 
 For each case the command runs once into an empty temporary folder. The
 script reads the plan's "estimated ..." line from stderr, times the run from
@@ -11,8 +11,11 @@ prints both with their quotient. Issue #34's goal: the actual time within
 
   - mnist: the default gallery of the bundled MNIST CNN (702 patterns);
   - cifar: the default gallery of the bundled CIFAR-10 ResNet V2;
-  - 224: `featviz patterns` on 64 maps of a middle layer of keras.applications
-    MobileNetV2 (alpha 0.35, 224 px, random weights: they time the same), 64 steps.
+  - 224: `featviz patterns` on 64 maps of `block_13_expand_relu` of keras.applications
+    MobileNetV2 (alpha 0.35, 224 px, random weights: they time the same), 256 steps:
+    the layer of issue #34's Teachable Machine model;
+  - 224-gallery: the default gallery of that MobileNetV2 with --budget 5m: the plan cuts
+    it to the block outputs that fit (printed), and the run should end within the budget.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_line
 
 UNITS = {"h": 3600.0, "min": 60.0, "s": 1.0}
+LAYER_224 = "block_13_expand_relu"
+GALLERY_BUDGET_224 = "5m"
 
 
 def seconds_of(text: str) -> float:
@@ -38,7 +43,6 @@ def seconds_of(text: str) -> float:
 
 
 def mobilenet(folder: Path) -> tuple[Path, str]:
-    from featviz import models
     from featviz.runtime import _tf
 
     keras = _tf.keras()
@@ -46,8 +50,7 @@ def mobilenet(folder: Path) -> tuple[Path, str]:
     model = keras.applications.MobileNetV2(alpha=0.35, weights=None, input_shape=(224, 224, 3))
     path = folder / "mobilenetv2_035.keras"
     model.save(path)
-    layers = models.feature_layers(model)
-    return path, layers[len(layers) // 2].name
+    return path, LAYER_224
 
 
 def command(case: str, folder: Path) -> list[str]:
@@ -56,7 +59,9 @@ def command(case: str, folder: Path) -> list[str]:
     if case == "cifar":
         return ["gallery", "cifar10_resnet_v2.keras"]
     path, layer = mobilenet(folder)
-    return ["patterns", str(path), "--layer", layer, "--maps", "0-63", "--steps", "64"]
+    if case == "224-gallery":
+        return ["gallery", str(path), "--budget", GALLERY_BUDGET_224]
+    return ["patterns", str(path), "--layer", layer, "--maps", "0-63"]
 
 
 def run(argv: list[str], out: Path) -> tuple[float, float, str]:
@@ -67,6 +72,8 @@ def run(argv: list[str], out: Path) -> tuple[float, float, str]:
     )  # fmt: skip
     line, since = "", None
     for text in process.stderr:
+        if "budget" in text:
+            print(f"  {text.strip()}")
         if "estimated" in text and since is None:
             line, since = text.strip(), time.perf_counter()
     if process.wait() != 0 or since is None:
@@ -77,7 +84,7 @@ def run(argv: list[str], out: Path) -> tuple[float, float, str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cases", default="mnist,cifar,224")
+    p.add_argument("--cases", default="mnist,cifar,224,224-gallery")
     p.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16"])
     a = p.parse_args()
     print(cpu_line())

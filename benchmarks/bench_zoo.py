@@ -155,17 +155,17 @@ def figure(path: str) -> None:
     """One row per model, layer and recipe measured: the first FIGURE_MAPS patterns, as saved."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(FIGURE_MAPS * 0.9, len(SHOWN) * 1.05 + 0.2))
+    fig = Figure(figsize=(FIGURE_MAPS * 1.1, len(SHOWN) * 1.35))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.02, top=0.9, wspace=0.06, hspace=0.35)
     for i, ((model, role, recipe), pictures) in enumerate(SHOWN.items()):
         for j, picture in enumerate(pictures):
             ax = fig.add_subplot(len(SHOWN), FIGURE_MAPS, i * FIGURE_MAPS + j + 1)
-            ax.imshow(picture.squeeze(), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(picture.squeeze(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if j == 0:
-                ax.set_ylabel(f"{recipe}", fontsize=8)
-        fig.axes[i * FIGURE_MAPS].set_title(f"{model} {role}: maps 0-{FIGURE_MAPS - 1}", fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
+                ax.set_ylabel(recipe, fontsize=10)
+        fig.axes[i * FIGURE_MAPS].set_title(f"{model} {role}: maps 0-{FIGURE_MAPS - 1}", fontsize=10, loc="left")
+    fig.savefig(path, dpi=100)
 
 
 def row(card, layer, role, recipe, seconds, scores, pictures, natural) -> Row:

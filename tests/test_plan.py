@@ -176,15 +176,20 @@ def test_over_budget_the_default_gallery_renders_block_outputs_at_one_seed_inner
     costs = {name: seconds + page for name, seconds in one.plan.estimate.layers.items()}
     costs.update({name: costs[name] + 2 * plan.PAGE_SECONDS for name in ("c3", "c4", "add2")})  # 6 maps, not 4
     fixed = single - sum(costs[name] for name in ("c1", "c2", "add1", "c3", "c4", "add2"))
-    budget = fixed + costs["add2"] + 0.5 * costs["add1"]  # room for the innermost block output alone
-    tight = planned(budget=budget)
-    assert (tight.settings.layers, list(tight.settings.seeds)) == (["add2"], [0])
-    assert tight.plan.estimate.total == pytest.approx(fixed + costs["add2"]) and tight.plan.estimate.total <= budget
+    out = one.plan.estimate.layers["out"] + 3 * plan.PAGE_SECONDS  # the class layer: 3 units, no layer page
+    fixed -= out  # the class patterns are kept only when they fit after the block outputs
+    tight = planned(budget=fixed + costs["add2"] + 0.5 * min(costs["add1"], out))  # the innermost block alone
+    assert (tight.settings.layers, list(tight.settings.seeds), tight.settings.classes) == (["add2"], [0], False)
+    assert tight.plan.estimate.total == pytest.approx(fixed + costs["add2"])
+    assert tight.lines()[0].startswith("1 layers (add2): 6 maps x 1 seed")
     assert tight.lines()[-1].startswith("the whole gallery (6 layers, 3 seeds) is estimated at ")
     assert (
-        "renders 1 block outputs at seed 0, innermost first (add2); --layers all renders every layer"
-        in (tight.lines()[-1])
+        "renders 1 block outputs at seed 0, innermost first (add2), without the class layer out; --layers all renders"
+        in tight.lines()[-1]
     )
+    blocks = planned(budget=fixed + costs["add2"] + costs["add1"] + out + 0.5 * costs["c1"])
+    assert (blocks.settings.layers, blocks.settings.classes) == (["add1", "add2"], True)
+    assert blocks.plan.estimate.total <= fixed + costs["add2"] + costs["add1"] + out + 0.5 * costs["c1"]
     everything = planned(layers=["all"], budget=1.0)
     assert everything.settings.layers == ["all"] and everything.lines()[0].startswith("6 layers")
 

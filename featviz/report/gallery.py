@@ -33,7 +33,7 @@ from ..patterns import PatternRequest, layout
 from ..pixels.display import Described
 from ..runtime.progress import SILENT, Reporter
 from . import atlas_page, built_from, gallery_plan, pages, pictures
-from .jobs import PatternRun, Scanned, natural_images, select_layers
+from .jobs import PatternRun, Scanned, class_target, natural_images, select_layers
 from .site import ClassResult, LayerResult, Sample, Settings, Site
 
 __all__ = [
@@ -153,7 +153,7 @@ def build(
     layers = select_layers(model, settings.layers)
     samples = sample_images(settings.images, models.input_shape(model))
     natural = natural or scan_natural(loaded, settings)
-    target = head.class_layer(model)
+    target = class_target(model, settings)
     run = PatternRun(loaded, settings, natural)
     done = run.all(layers + ([target] if target is not None else []), out, executor, progress)
     results = [done[layer.name] for layer in layers]
@@ -217,7 +217,7 @@ def _class_result(loaded: models.LoadedModel, result: LayerResult) -> ClassResul
 
 def total_steps(layers: Sequence[LayerInfo], settings: Settings, model=None) -> int:
     """Image-steps of the whole run, for a progress bar: every map, seed and step, the classes' too."""
-    target = head.class_layer(model) if model is not None else None
+    target = class_target(model, settings) if model is not None else None
     units = sum(layer.units for layer in layers) + (target.units if target is not None else 0)
     return units * len(settings.seeds) * settings.recipe.steps  # a --negative run adds to it as it goes
 

@@ -4,7 +4,8 @@ default when the default gallery's estimate passes the time budget.
 The rule fits the budget by construction, from the estimate: every default layer at every seed when they fit;
 else every default layer at the first seed; else the block outputs (models.block_outputs) at the first seed,
 innermost first, each kept while it fits in what the ones before it left (budget.fit_budget). The class layer's
-patterns are cheap, and stay. `--layers all` asks for every default layer, whatever the estimate.
+patterns follow the block outputs: a 1,000-class model's may not fit. `--layers all` asks for every default layer,
+whatever the estimate.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class _Planner:
     def layers(self, settings: Settings) -> list[LayerInfo]:
         """The layers with maps, then the class layer: the gallery renders its patterns too."""
         found = select_layers(self.loaded.model, settings.layers)
-        return found + ([self.target] if self.target is not None else [])
+        return found + ([self.target] if self.target is not None and settings.classes else [])
 
     def jobs(self, settings: Settings) -> list[PatternJob]:
         run = PatternRun(self.loaded, replace(settings, input_range=self.input_range), Scanned(self.dataset, {}))
@@ -106,10 +107,15 @@ class _Planner:
         found = self.estimate(one, full.calibration)
         if found.total <= budget:
             return one, f"{head_line}every layer at seed {one.seeds[0]}{tail}"
-        kept = _blocks_within(self.loaded.model, every, found, budget)
-        chosen = replace(one, layers=[info.name for info in kept])
-        names = _names([info.name for info in kept])
-        return chosen, f"{head_line}{len(kept)} block outputs at seed {one.seeds[0]}, innermost first ({names}){tail}"
+        kept = _blocks_within(self.loaded.model, every + [self.target] * (self.target is not None), found, budget)
+        classes = self.target is not None and self.target in kept
+        blocks = [info.name for info in kept if info != self.target]
+        chosen = replace(one, layers=blocks, classes=classes)
+        without = f", without the class layer {self.target.name}" if self.target is not None and not classes else ""
+        return chosen, (
+            f"{head_line}{len(blocks)} block outputs at seed {one.seeds[0]}, innermost first ({_names(blocks)})"
+            f"{without}{tail}"
+        )
 
     def left_out(self) -> list[str]:
         s = self.settings
@@ -124,7 +130,7 @@ class _Planner:
         layers = self.layers(settings)
         spatial = [layer.name for layer in layers if layer.spatial]
         named = [f"{len(spatial)} layers ({_names(spatial)})"] if spatial else []
-        named += [f"the class layer {self.target.name}"] if self.target is not None else []
+        named += [f"the class layer {self.target.name}"] if self.target is not None and settings.classes else []
         units, seeds = sum(layer.units for layer in layers), len(settings.seeds)
         work = (
             f"{' and '.join(named)}: {units} maps x {seeds} seed{'s' * (seeds > 1)} = {units * seeds} patterns of "
@@ -135,12 +141,15 @@ class _Planner:
 
 
 def _blocks_within(model, every: list[LayerInfo], found: Estimate, budget: float) -> list[LayerInfo]:
-    """The block outputs that fit the budget at one seed, innermost first; in execution order."""
-    cost = {info.name: found.layers.get(info.name, 0.0) + info.units * PAGE_SECONDS + LAYER_SECONDS for info in every}
-    fixed = found.total - sum(cost.values())  # the scan, the class layer, the pages' fixed part
+    """The block outputs that fit the budget at one seed, innermost first, then the class layer (the last of
+    `every`, if it is the model's) when it still fits; in execution order."""
+    cost = {i.name: found.layers.get(i.name, 0.0) + i.units * PAGE_SECONDS + LAYER_SECONDS * i.spatial for i in every}
+    fixed = found.total - sum(cost.values())  # the scan, the pages' fixed part
     blocks = models.block_outputs(model)
-    kept = set(fit_budget([(info.name, cost[info.name]) for info in reversed(blocks)], fixed, budget))
-    return [info for info in blocks if info.name in kept]
+    classes = [every[-1]] if every and not every[-1].spatial else []
+    wanted = [*reversed(blocks), *classes]
+    kept = set(fit_budget([(info.name, cost[info.name]) for info in wanted], fixed, budget))
+    return [info for info in [*blocks, *classes] if info.name in kept]
 
 
 def _names(names: list[str]) -> str:

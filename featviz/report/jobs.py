@@ -38,6 +38,11 @@ def select_layers(model, names: Sequence[str] | None) -> list[LayerInfo]:
     return [info for info in chosen if info.spatial]
 
 
+def class_target(model, settings: Settings) -> LayerInfo | None:
+    """The class layer whose patterns the gallery renders: the model's (models.head), unless settings leave it out."""
+    return head.class_layer(model) if settings.classes else None
+
+
 @dataclass
 class Scanned:
     """The gallery's natural images and every chosen layer's statistics over them (None without images)."""

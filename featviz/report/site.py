@@ -35,6 +35,7 @@ class Settings:
     diversity: int = 0  # K > 1: also K diverse patterns per map (diversity.py)
     observer: object | None = None  # a two_choice.Observer: also run the two-choice test on every layer
     atlas: bool = False  # also the activation atlas of the innermost layer (report/atlas_page.py)
+    classes: bool = True  # the class layer's patterns and page; a gallery cut to its budget may leave them out
     budget: float | None = None  # seconds: a default gallery estimated longer is cut to fit (gallery_plan.py)
 
 
