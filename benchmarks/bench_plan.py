@@ -67,7 +67,7 @@ def command(case: str, folder: Path) -> list[str]:
 def run(argv: list[str], out: Path) -> tuple[float, float, str]:
     """(estimated seconds, seconds from the estimate to the end, the estimate's line)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "featviz", *argv, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "featviz", *argv, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
     line, since = "", None
@@ -76,9 +76,11 @@ def run(argv: list[str], out: Path) -> tuple[float, float, str]:
             print(f"  {text.strip()}")
         if "estimated" in text and since is None:
             line, since = text.strip(), time.perf_counter()
+    summary = process.stdout.readline().strip()  # what was rendered, reused and repaired
     if process.wait() != 0 or since is None:
         raise SystemExit(f"featviz {' '.join(argv)} failed or printed no estimate")
     actual = time.perf_counter() - since
+    print(f"  {summary}")
     return seconds_of(line.split("estimated", 1)[1].split("(")[0]), actual, line
 
 

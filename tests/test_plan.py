@@ -89,12 +89,13 @@ def test_the_estimate_line_reads_in_h_min_and_s_and_names_the_gpu_memory():
     found = Estimate(125.0, 10.0, 5.0, 60.0, {}, Calibration(RATE, 7.0, int(1.2e9), int(3.4e9)), 702, int(1e8))
     assert found.line() == (
         "estimated 3 min 20 s (patterns 2 min 5 s, self-check repairs 10 s, natural images 5 s, scoring and pages "
-        "1 min; calibrated in 7 s); peak memory about 1.3 GB, 3.4 GB of it on the GPU"
+        "1 min; calibrated in 7 s); up to 7 min 20 s if the self-check renders every map again; peak memory about "
+        "1.3 GB, 3.4 GB of it on the GPU"
     )
     nominal = Estimate(3.0, 0.0, 0.0, 1.0, {}, Calibration(RATE, None, int(9e8)), 12, workers=4)
     assert nominal.line() == (
         "estimated 4 s (patterns 3 s, scoring and pages 1 s; not calibrated: a short run, over 4 workers as fast as "
-        "this process); peak memory about 900 MB"
+        "this process); up to 10 s if the self-check renders every map again; peak memory about 900 MB"
     )
 
 

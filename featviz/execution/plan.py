@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import models
+from ..evaluation import self_check
 from ..files.output import OutputDir
 from ..models import cost
 from ..patterns import PatternJob
@@ -196,6 +197,11 @@ class Estimate:
         return self.patterns + self.repairs + self.scan + self.scoring
 
     @property
+    def worst(self) -> float:
+        """The total if the self-check flags every map, in each of its rounds (as on a model with random weights)."""
+        return self.total - self.repairs + self_check.ROUNDS * self.patterns
+
+    @property
     def peak(self) -> int | None:
         return self.calibration.peak + self.added_bytes if self.calibration.peak is not None else None
 
@@ -210,7 +216,10 @@ class Estimate:
         memory = f"; peak memory about {bytes_text(self.peak)}" if self.peak else ""
         gpu = self.calibration.device_peak
         on_gpu = f", {bytes_text(gpu)} of it on the GPU" if gpu else ""
-        return f"estimated {duration_text(self.total)} ({shown}; {how}{workers}){memory}{on_gpu}"
+        worst = (
+            f"; up to {duration_text(self.worst)} if the self-check renders every map again" if self.patterns else ""
+        )
+        return f"estimated {duration_text(self.total)} ({shown}; {how}{workers}){worst}{memory}{on_gpu}"
 
 
 def estimate(
