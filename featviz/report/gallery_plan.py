@@ -107,7 +107,7 @@ class _Planner:
         found = self.estimate(one, full.calibration)
         if found.total <= budget:
             return one, f"{head_line}every layer at seed {one.seeds[0]}{tail}"
-        kept = _blocks_within(self.loaded.model, every + [self.target] * (self.target is not None), found, budget)
+        kept = _blocks_within(self.loaded.model, every, self.target, found, budget)
         classes = self.target is not None and self.target in kept
         blocks = [info.name for info in kept if info != self.target]
         chosen = replace(one, layers=blocks, classes=classes)
@@ -140,15 +140,19 @@ class _Planner:
         return Plan([work], _tf.device(), recipe.precision, recipe.resolved_precision, found, notes)
 
 
-def _blocks_within(model, every: list[LayerInfo], found: Estimate, budget: float) -> list[LayerInfo]:
-    """The block outputs that fit the budget at one seed, innermost first, then the class layer (the last of
-    `every`, if it is the model's) when it still fits; in execution order."""
-    cost = {i.name: found.layers.get(i.name, 0.0) + i.units * PAGE_SECONDS + LAYER_SECONDS * i.spatial for i in every}
+def _blocks_within(
+    model, every: list[LayerInfo], target: LayerInfo | None, found: Estimate, budget: float
+) -> list[LayerInfo]:
+    """The block outputs that fit the budget at one seed, innermost first, then the class layer `target` if it
+    still fits; in execution order."""
+    classes = [target] if target is not None else []
+    cost = {
+        i.name: found.layers.get(i.name, 0.0) + i.units * PAGE_SECONDS + LAYER_SECONDS * i.spatial
+        for i in [*every, *classes]
+    }
     fixed = found.total - sum(cost.values())  # the scan, the pages' fixed part
     blocks = models.block_outputs(model)
-    classes = [every[-1]] if every and not every[-1].spatial else []
-    wanted = [*reversed(blocks), *classes]
-    kept = set(fit_budget([(info.name, cost[info.name]) for info in wanted], fixed, budget))
+    kept = set(fit_budget([(info.name, cost[info.name]) for info in [*reversed(blocks), *classes]], fixed, budget))
     return [info for info in [*blocks, *classes] if info.name in kept]
 
 
