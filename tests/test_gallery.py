@@ -409,3 +409,11 @@ def test_layers_takes_the_class_layer_as_the_default_gallery_shows_it(cli, tmp_p
     refused = cli("gallery", *common, "--layers", "flat")
     assert refused.exit_code == 2
     assert "the gallery takes layers with maps (c1, pool, c2) and the class layer 'out'" in refused.stderr
+
+
+def test_a_gallery_without_its_class_patterns_renders_and_links_none(tmp_path, tiny_files, tiny_model):
+    # what a gallery cut to its budget does when the class patterns do not fit (report/gallery_plan.py)
+    report = build(tiny_model, tmp_path, settings(tiny_files, seeds=(0,), layers=["c2"], classes=False))
+    assert report.classes == 0 and not (tmp_path / layout.CLASSES).exists()
+    assert not list(tmp_path.glob("layers/*-out-*")) and list(tmp_path.glob("layers/*-c2-*/seed-0/map-0000.png"))
+    assert "classes/index.html" not in (tmp_path / layout.INDEX).read_text()
