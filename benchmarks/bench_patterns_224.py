@@ -1,6 +1,8 @@
 """Pattern synthesis on a 224x224x3 model: featviz against its compute floor and a roofline, at both precisions.
 
-    python benchmarks/bench_patterns_224.py [--maps 64] [--steps 64]
+    python benchmarks/bench_patterns_224.py [--model mobilenetv2|resnet50v2] [--maps 64] [--steps 64]
+
+(with PYTHONPATH=. from a checkout, to measure its featviz rather than an installed one)
 
 keras.applications MobileNetV2 (weights=None: random weights time the same),
 64 maps of a middle layer:
@@ -48,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import conv_rate, cpu_line, in_default_threads, memory_rate, prefix_flops
 
+import featviz
 from featviz import models, patterns
 from featviz.execution import batches
 from featviz.models import cost
@@ -141,6 +144,7 @@ def main() -> None:
     roof = roofline(model, layer.name, args.maps, rate, max(bandwidths))
     floors = {"compute floor": flops / rate, "roofline": roof["seconds"] * args.steps}
     print(f"{APPS[args.model]} 224x224x3, layer {layer.name}: {args.maps} maps x {args.steps} steps; {cpu_line()}")
+    print(f"  featviz {featviz.__version__} from {Path(featviz.__file__).parent} (PYTHONPATH=. measures a checkout)")
     gb = roof["bytes"] * args.steps / 1e9
     numpy, tensorflow = (b / 1e9 for b in bandwidths)
     compute = f"{flops / 1e9:,.0f} GFLOP at {rate / 1e9:.0f} GFLOP/s"
