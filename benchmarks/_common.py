@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: this machine's convolution rate, and FLOP counts."""
+"""Shared by the benchmarks: this machine's convolution rate and memory bandwidth, and FLOP counts."""
 
 from __future__ import annotations
 
@@ -36,6 +36,44 @@ def conv_rate(repeats: int = 5) -> float:
         [c.numpy() for c in conv()]
         best = min(best, time.perf_counter() - start)
     return 32 * 64 * 64 * 128 * 9 * 128 * 2 / best
+
+
+def memory_rate(repeats: int = 5, mib: int = 256) -> tuple[float, float]:
+    """Bytes/s of one large float32 add (x + y, `mib` MiB each) on all cores, best of `repeats`: (numpy, TensorFlow).
+
+    Counted as STREAM counts an add: two arrays read and one written (3 x mib
+    MiB), not the extra read a cache line's write-allocate costs. At 256 MiB
+    the arrays are far larger than any cache here, as a 224-px batch's
+    activations are. numpy adds into an array allocated once, one thread per
+    core; TensorFlow adds in the chains (one core's threads each), and
+    allocates its output each time, as a step does.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from featviz.runtime import chains
+
+    tf, n = _tf.tf(), mib * 2**20 // 4
+    x, y, out = np.random.rand(n).astype(np.float32), np.random.rand(n).astype(np.float32), np.empty(n, np.float32)
+    rows = chains.slices(n, chains.cores())
+    with ThreadPoolExecutor(len(rows)) as pool:
+        numpy = _best(lambda: list(pool.map(lambda r: np.add(x[r], y[r], out=out[r]), rows)), repeats)
+    tx, ty, parts = tf.constant(x), tf.constant(y), chains.sizes(n)
+    add = tf.function(lambda: [a + b for a, b in zip(tf.split(tx, parts), tf.split(ty, parts))])
+    tensorflow = _best(lambda: [c.numpy() for c in add()], repeats)
+    return 3 * 4 * n / numpy, 3 * 4 * n / tensorflow
+
+
+def _best(run, repeats: int) -> float:
+    """The shortest of `repeats` timed runs of `run`, after one untimed run."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def in_default_threads(module: str, function: str, **kwargs):

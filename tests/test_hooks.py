@@ -6,7 +6,7 @@ import pytest
 
 from featviz import models
 from featviz.runtime import _tf
-from featviz.synthesis.hooks import Hooks
+from featviz.synthesis.hooks import Hooks, same_padding
 
 
 def value_and_gradient(model, layer, hooks):
@@ -136,3 +136,40 @@ def test_the_objectives_own_relu_is_not_fused_so_it_can_be_relaxed():
 
     value_and_gradient(model, "r1", Hooks(relu=relu, relu_layers={"r1"}, fast_conv=True))
     assert len(calls) == 1
+
+
+def padded_model():
+    """keras.applications' MobileNets pad, then convolve 'valid'. Before a depthwise convolution, (0, 1) at
+    stride 2 and (1, 1) at stride 1 are what 'same' adds; (1, 1) at stride 2 is not, and a dense convolution keeps
+    its padding whatever it is."""
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=6)
+    x = inp = k.Input((12, 12, 1))
+    x = k.layers.Conv2D(4, 1, name="c0", kernel_initializer=init)(x)
+    for name, pad, stride in (("d1", ((0, 1), (0, 1)), 2), ("d2", 1, 1), ("d3", 1, 2)):  # 12 -> 6 -> 6 -> 3
+        x = k.layers.ZeroPadding2D(pad, name=f"pad_{name}")(x)
+        x = k.layers.DepthwiseConv2D(3, strides=stride, name=name, depthwise_initializer=init)(x)
+    x = k.layers.ZeroPadding2D(1, name="pad_c4")(x)
+    return k.Model(inp, k.layers.Conv2D(2, 3, name="c4", kernel_initializer=init)(x))
+
+
+def test_same_padding_is_what_tensorflow_adds():
+    assert [same_padding(112, 3, 2), same_padding(56, 3, 1), same_padding(57, 5, 2), same_padding(224, 7, 2)] == [
+        (0, 1),
+        (1, 1),
+        (2, 2),
+        (2, 3),
+    ]
+
+
+def test_a_padding_that_same_would_add_runs_inside_the_depthwise_convolution():
+    model = padded_model()
+    plain = value_and_gradient(model, "c4", Hooks())
+    hooked = value_and_gradient(model, "c4", Hooks(fast_conv=True))
+    np.testing.assert_array_equal(hooked[0], plain[0])
+    np.testing.assert_allclose(hooked[1], plain[1], rtol=1e-5, atol=1e-7)  # oneDNN's kernel for 4 channels
+
+    def unpads(hooks):  # a Pad's gradient is two Slices; the unused Pad itself is traced, then pruned
+        return sum(op.type == "Slice" for op in gradient_graph(model, "c4", hooks).get_operations()) // 2
+
+    assert (unpads(Hooks()), unpads(Hooks(fast_conv=True))) == (4, 2)

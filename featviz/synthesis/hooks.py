@@ -11,6 +11,10 @@ of each layer. It can
   (act(max(x)) == max(act(x)), on 4x fewer values for a 2x2 pool);
 - run a BatchNormalization and the ReLU (or ReLU6) that reads it as one
   XLA kernel (fusednorm.py);
+- run a ZeroPadding2D and the 'valid' depthwise convolution that reads it
+  as one 'same' convolution, when the padding is what 'same' would add
+  (keras.applications' MobileNets): no padded copy forward, no slice of
+  its gradient backward;
 - run the objective's own layers without their activation (`uncapped`): a
   bounded activation (ReLU6, tanh) stops the gradient at its ceiling, and
   what feeds it keeps rising.
@@ -43,6 +47,7 @@ class Hooks:
     deferred: dict = field(default_factory=dict)  # id(output) -> (output, pre-activation, activation)
     normalized: dict = field(default_factory=dict)  # id(output) -> (output, input, BatchNormalization)
     uncapped: Collection[str] = ()  # these layers run without their activation
+    padded: dict = field(default_factory=dict)  # id(output) -> (output, input, ZeroPadding2D)
 
     def __call__(self, layer, path: str, args: tuple, kwargs: dict):
         relu = self.relu if self.relu_layers is None or path in self.relu_layers else None
@@ -63,6 +68,8 @@ class Hooks:
             return pooled
         if self.fast_conv:
             fused = self._normalized_relu(layer, args, relu)
+            if fused is None:
+                fused = self._same_padded(layer, args, kwargs, relu)
             if fused is not None:
                 return fused
         if self.fast_conv and fastconv.applies(layer):
@@ -95,6 +102,22 @@ class Hooks:
             return None
         clips, top = fusednorm.ceiling(layer)
         return fusednorm.normalized_relu(entry[1], entry[2], top) if clips else None
+
+    def _same_padded(self, layer, args, kwargs, relu):
+        """A ZeroPadding2D returns its usual output and is noted; a convolution that reads it, and that is the same
+        convolution with padding 'same' on the unpadded input (pads_as_same), runs so.
+
+        When nothing but the convolution reads the padded tensor, the graph never computes it.
+        """
+        if isinstance(layer, _tf.keras().layers.ZeroPadding2D):
+            out = layer(*args, training=False)
+            self.padded[id(out)] = (out, args[0], layer)
+            return out
+        entry = self.padded.get(id(args[0])) if len(args) == 1 else None
+        if entry is None or entry[0] is not args[0] or not pads_as_same(entry[2], layer, entry[1].shape):
+            return None
+        with _same_padding(layer):
+            return self._run(layer, (entry[1],), kwargs, relu)
 
     def _fast_conv(self, layer, x, relu):
         keras = _tf.keras()
@@ -142,6 +165,31 @@ def _with_relu(layer, args, kwargs, relu):
     return layer(*args, training=False, **kwargs)
 
 
+def pads_as_same(pad, conv, shape) -> bool:
+    """True when ZeroPadding2D `pad` of an input of `shape`, then `conv`, is `conv` with padding 'same' on that input.
+
+    Only for a 'valid' DepthwiseConv2D. The values are the same; the input
+    gradient's last bits can differ with the kernel oneDNN picks for a shape:
+    the same bits on keras.applications' MobileNetV2 at 224 px (4 maps x 3
+    steps, float32 and bfloat16), the last bits with 4 channels at 12x12. A
+    dense convolution's float32 input gradient differed at 224 px, so dense
+    convolutions keep their padding. No bundled or zoo model pads.
+    """
+    keras = _tf.keras()
+    if not isinstance(conv, keras.layers.DepthwiseConv2D) or conv.padding != "valid":
+        return False
+    if {conv.data_format, pad.data_format} != {"channels_last"} or None in tuple(shape[1:3]):
+        return False
+    axes = zip(pad.padding, shape[1:3], conv.kernel_size, conv.strides, conv.dilation_rate)
+    return all(tuple(p) == same_padding(int(n), k, s, d) for p, n, k, s, d in axes)
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after): what padding 'same' adds on an axis of `size`, as TensorFlow pads it."""
+    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
 def _is_convolution(layer) -> bool:
     layers = _tf.keras().layers
     return isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D))
@@ -170,6 +218,17 @@ def _policy(layer, dtype: str):
         yield
     finally:
         layer.dtype_policy = saved
+
+
+@contextlib.contextmanager
+def _same_padding(layer):
+    """Run a convolution with padding 'same'."""
+    saved = layer.padding
+    layer.padding = "same"
+    try:
+        yield
+    finally:
+        layer.padding = saved
 
 
 @contextlib.contextmanager
