@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from .. import defaults
 from ..patterns.request import PatternRequest
 from ..synthesis import objectives, render
 
@@ -79,7 +78,7 @@ def remedied(request: PatternRequest, maps: list[int], seeds: list[int], remedy:
     if remedy == "uncapped":
         return objective, replace(recipe, uncapped=True), seeds
     if remedy in ("sharper", "restart"):
-        recipe = replace(recipe, decay=max(1.0, (recipe.decay or defaults.DECAY_FOR_COLOUR) - 0.5))
+        recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy == "sharpest":
         recipe = replace(recipe, decay=1.0, lr=None)
     if remedy == "restart":
