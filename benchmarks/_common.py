@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -100,3 +101,13 @@ def cpu_line() -> str:
 
     found = _tf.device()
     return f"{found.text()}; native bfloat16 on the CPU: {cpu.native_bfloat16()}; auto picks {found.auto_precision}"
+
+
+def in_child(child: str, args: list[str]) -> tuple[float, object]:
+    """Wall seconds of `child` (Python code that writes its JSON report to the file named by sys.argv[1]) run with
+    `args` in a fresh process, and that report."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", child, report.name, *args], check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        return seconds, json.loads(Path(report.name).read_text())

@@ -14,17 +14,14 @@ way. The precision `auto` picks on this machine is printed with the CPU.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cpu_line
+from _common import cpu_line, in_child
 
 # Runs `featviz atlas` with a reporter that times its stages; writes peak memory (MB), stage times and stdout.
 CHILD = """
@@ -57,11 +54,7 @@ finally:
 
 def run(args: list[str]) -> tuple[float, dict]:
     """Wall seconds and the child's report of one featviz atlas command in a fresh process."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as report:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", CHILD, report.name, *args], check=True, stdout=subprocess.DEVNULL)
-        seconds = time.perf_counter() - start
-        return seconds, json.loads(Path(report.name).read_text())
+    return in_child(CHILD, args)
 
 
 def main() -> None:

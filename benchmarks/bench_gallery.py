@@ -19,17 +19,14 @@ which #12's goal does not count.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import cpu_line
+from _common import cpu_line, in_child
 
 # Runs featviz's CLI and writes the process's own peak memory (MB) to the file named first.
 CHILD = """
@@ -45,11 +42,7 @@ finally:
 
 def run(args: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one featviz command in a fresh child process."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as report:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", CHILD, report.name, *args], check=True, stdout=subprocess.DEVNULL)
-        seconds = time.perf_counter() - start
-        return seconds, json.loads(Path(report.name).read_text())
+    return in_child(CHILD, args)
 
 
 def convolutions(model_spec: str) -> list[str]:
