@@ -42,19 +42,25 @@ def synthesize(
     own index and seed, not on the other images it is batched with.
     `remedy` renders them as a self-check remedy does (remedied). `progress` gets the images stepped.
     """
+    seeds = list(seeds) if seeds is not None else [request.seed]
+    return synthesize_pairs(model, request, [(s, m) for s in seeds for m in maps], progress, remedy)
+
+
+def synthesize_pairs(
+    model, request: PatternRequest, images: Sequence[tuple[int, int]], progress=None, remedy: str | None = None
+) -> np.ndarray:
+    """The pattern of each (seed, map) of `images`, as `synthesize` renders them."""
     out = []
-    for objective, recipe, batch in render_calls(request, maps, seeds, remedy):
+    for objective, recipe, batch in render_calls(request, images, remedy):
         result = render.render(model, objective, batch, recipe, seed=request.seed, progress=progress)
         out.append(result.images)
     return np.concatenate(out)
 
 
 def render_calls(
-    request: PatternRequest, maps: Sequence[int], seeds: Sequence[int] | None = None, remedy: str | None = None
+    request: PatternRequest, images: Sequence[tuple[int, int]], remedy: str | None = None
 ) -> list[tuple[objectives.Objective, render.Recipe, render.Batch]]:
-    """What `synthesize` renders, call by call: (objective, recipe, batch), batch_size(canvas) images each."""
-    seeds = list(seeds) if seeds is not None else [request.seed]
-    images = [(s, m) for s in seeds for m in maps]
+    """What `synthesize_pairs` renders, call by call: (objective, recipe, batch), batch_size(canvas) images each."""
     calls = []
     size = batch_size(request.canvas)
     for start in range(0, len(images), size):

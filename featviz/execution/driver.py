@@ -59,20 +59,43 @@ def run_jobs(
 
 
 def _repair(stores: list[Store], executor: Executor, ledger: _Ledger, progress, grids: list[bool]) -> list[PatternSet]:
-    """Each store's flagged maps rendered again with their remedies, a round per rung; the final PatternSets."""
+    """Each store's flagged maps rendered again with their remedies, a round per rung; the final PatternSets.
+
+    The flagged maps of a layer's seeds go in one batch per remedy, as its first render did: a repair call costs
+    a trace and a step whose cores a few images leave idle, whatever its size.
+    """
     for _ in range(self_check.ROUNDS):
         tasks, owner = [], {}
-        for i, store in enumerate(stores):
-            for remedy, maps in store.repairs().items():
-                for chunk in batches.chunks(maps):
-                    task = Task(store.job.request, tuple(chunk), remedy=remedy)
-                    tasks.append(task)
-                    owner[task.key] = i
+        for group in _seed_runs(stores, _same_request):
+            for task in _repair_tasks([store for _, store in group]):
+                tasks.append(task)
+                owner[task.key] = {store.job.request.seed: i for i, store in group}
         for done in executor.render(tasks, progress):
             ledger.note(done)
-            if done.images is not None:  # a remedy whose task failed leaves the pattern, to be tried again
-                stores[owner[done.task.key]].consider(done.task.maps, done.images, done.task.remedy)
+            if done.images is None:  # a remedy whose task failed leaves the pattern, to be tried again
+                continue
+            for seed, i in owner[done.task.key].items():
+                mine = [k for k, s in enumerate(done.task.seed_of) if s == seed]
+                if mine:
+                    maps = [done.task.maps[k] for k in mine]
+                    stores[i].consider(maps, done.images[mine], done.task.remedy)
     return [store.finish(grid) for store, grid in zip(stores, grids)]
+
+
+def _repair_tasks(group: list[Store]) -> list[Task]:
+    """The repair tasks of stores that differ only in their seed: per remedy, batch_size(canvas) images each."""
+    wanted: dict[str, list[tuple[int, int]]] = {}
+    for store in group:
+        for remedy, maps in store.repairs().items():
+            wanted.setdefault(remedy, []).extend((store.job.request.seed, m) for m in maps)
+    request = group[0].job.request
+    size = batches.batch_size(request.canvas)
+    tasks = []
+    for remedy, pairs in wanted.items():
+        for start in range(0, len(pairs), size):
+            seeds, maps = zip(*pairs[start : start + size])
+            tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds))
+    return tasks
 
 
 def tasks_for(stores: list[Store], progress=None) -> tuple[list[Task], dict[str, list[int]], list[int]]:
@@ -102,24 +125,25 @@ def tasks_for(stores: list[Store], progress=None) -> tuple[list[Task], dict[str,
 
 def _seed_groups(stores: list[Store]) -> list[list[tuple[int, Store]]]:
     """Runs of consecutive (index, store) whose requests differ only in their seed and that miss the same maps."""
+    return _seed_runs(stores, lambda a, b: _same_request(a, b) and a.missing() == b.missing())
+
+
+def _seed_runs(stores: list[Store], same: Callable[[Store, Store], bool]) -> list[list[tuple[int, Store]]]:
+    """Runs of consecutive (index, store), each store `same` as the one before it."""
     groups: list[list[tuple[int, Store]]] = []
     for i, store in enumerate(stores):
         last = groups[-1][-1][1] if groups else None
-        if last is not None and _same_but_seed(last, store):
+        if last is not None and same(last, store):
             groups[-1].append((i, store))
         else:
             groups.append([(i, store)])
     return groups
 
 
-def _same_but_seed(a: Store, b: Store) -> bool:
+def _same_request(a: Store, b: Store) -> bool:
+    """Whether two stores' requests differ only in their seed (and they render with the same model)."""
     ra, rb = a.job.request, b.job.request
-    return (
-        a.job.loaded is b.job.loaded
-        and replace(ra, seed=rb.seed) == rb
-        and ra.seed != rb.seed
-        and a.missing() == b.missing()
-    )
+    return a.job.loaded is b.job.loaded and replace(ra, seed=rb.seed) == rb and ra.seed != rb.seed
 
 
 def _per_seed(done: Done) -> list[Done]:

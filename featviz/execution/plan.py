@@ -142,7 +142,7 @@ def work_of(jobs: Sequence[PatternJob], out: OutputDir, flops: dict[str, float])
     for task in tasks_for(stores)[0]:
         request = task.request
         name = request.layer.name
-        for objective, recipe, batch in batches.render_calls(request, task.maps, task.all_seeds):
+        for objective, recipe, batch in batches.render_calls(request, task.pairs):
             work = (objective, recipe, batch, request.seed)
             calls.append(Call(name, depth[name], flops[name], len(batch.keys), recipe.steps, work))
     missing: dict[str, list[int]] = {}  # layer -> maps to render, over its seeds

@@ -10,27 +10,41 @@ import numpy as np
 
 from ..patterns import layout
 from ..patterns.request import PatternRequest
-from .batches import synthesize
+from .batches import synthesize_pairs
 
 TASKS_LEDGER = ".featviz-tasks.json"  # task key -> the worker that rendered it
 
 
 @dataclass(frozen=True)
 class Task:
-    """Maps of one request, for one seed or several rendered together (small layers fill a batch that way)."""
+    """Maps of one request, for one seed or several rendered together (small layers fill a batch that way).
+
+    With `seeds`, every map at every seed. A self-check repair gathers the flagged maps of several seeds into
+    one batch instead: `seed_of` gives each map's seed, and a map may then appear once per seed.
+    """
 
     request: PatternRequest
     maps: tuple[int, ...]
     seeds: tuple[int, ...] = ()  # (): request.seed alone
     remedy: str | None = None  # a self-check remedy (evaluation/self_check.py) for maps flagged the first time
+    seed_of: tuple[int, ...] = ()  # (): every map at every one of all_seeds
 
     @property
     def all_seeds(self) -> tuple[int, ...]:
+        if self.seed_of:
+            return tuple(dict.fromkeys(self.seed_of))
         return self.seeds or (self.request.seed,)
 
     @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """(seed, map) of each image, in the order `render` returns them."""
+        if self.seed_of:
+            return list(zip(self.seed_of, self.maps))
+        return [(s, m) for s in self.all_seeds for m in self.maps]
+
+    @property
     def images(self) -> int:
-        return len(self.maps) * len(self.all_seeds)
+        return len(self.pairs)
 
     @property
     def key(self) -> str:
@@ -41,8 +55,8 @@ class Task:
         return f"{folder}/{self.maps[0]:04d}-{self.maps[-1]:04d}{more}{remedy}"
 
     def render(self, model, progress=None) -> np.ndarray:
-        """(seeds x maps, H, W, C): every seed's patterns of the maps, seed after seed."""
-        return synthesize(model, self.request, list(self.maps), progress, self.all_seeds, self.remedy)
+        """(images, H, W, C): the pattern of each of `pairs`."""
+        return synthesize_pairs(model, self.request, self.pairs, progress, self.remedy)
 
 
 @dataclass
