@@ -1,17 +1,21 @@
 """The plan before a long run: its arithmetic with exact values, the budget's choice, and the device it names."""
 
 import json
+import math
 import subprocess
 import sys
 
 import helpers
+import numpy as np
 import pytest
 
 from featviz import models
 from featviz.errors import FeatvizError
-from featviz.execution import plan
+from featviz.evaluation import scoring, self_check
+from featviz.execution import calibration, plan
 from featviz.execution.budget import bytes_text, duration_text, fit_budget, parse_duration
-from featviz.execution.plan import Calibration, Call, Estimate, Rate
+from featviz.execution.calibration import Calibration, Call, Rate
+from featviz.execution.plan import Estimate
 from featviz.files.output import OutputDir
 from featviz.models import cost
 from featviz.patterns import NaturalBest, PatternJob, PatternRequest
@@ -59,7 +63,7 @@ RATE = Rate(per_image=1e-3, per_flop=1e-9, trace=((0, 1.0), (10, 3.0)))
 
 def test_a_call_costs_its_trace_and_its_steps_by_images_and_flops():
     assert RATE.step(100, 1e6) == pytest.approx(100 * 2e-3)
-    assert RATE.step(2, 1e6) == pytest.approx(plan.MIN_IMAGES * 2e-3)  # a small batch costs a floor
+    assert RATE.step(2, 1e6) == pytest.approx(calibration.MIN_IMAGES * 2e-3)  # a small batch costs a floor
     assert [RATE.tracing(d) for d in (0, 5, 10, 20)] == pytest.approx([1.0, 2.0, 3.0, 5.0])
     call = Call("x", 5, 1e6, 100, 256)
     assert RATE.call(call) == pytest.approx(2.0 + 256 * 0.2)
@@ -69,20 +73,20 @@ def test_a_call_costs_its_trace_and_its_steps_by_images_and_flops():
 
 def test_two_calibrated_layers_give_a_cost_per_image_and_per_flop():
     cheap, costly = Call("a", 0, 1e6, 100, 256), Call("b", 10, 11e6, 200, 256)
-    rate = plan.fit([(cheap, 2.2, 0.2), (costly, 7.2, 2.4)])  # 2 ms and 12 ms an image-step
+    rate = calibration.fit([(cheap, 2.2, 0.2), (costly, 7.2, 2.4)])  # 2 ms and 12 ms an image-step
     assert rate.per_flop == pytest.approx(1e-9) and rate.per_image == pytest.approx(1e-3)
     assert [d for d, _ in rate.trace] == [0, 10] and [t for _, t in rate.trace] == pytest.approx([2.0, 4.8])
-    one = plan.fit([(costly, 7.2, 2.4)])  # one layer: the cost scales with its FLOPs alone
+    one = calibration.fit([(costly, 7.2, 2.4)])  # one layer: the cost scales with its FLOPs alone
     assert (one.per_image, one.per_flop * 11e6) == pytest.approx((0.0, 12e-3))
-    flat = plan.fit([(cheap, 2.2, 0.4), (costly, 7.2, 0.4)])  # the costlier layer steps no slower
+    flat = calibration.fit([(cheap, 2.2, 0.4), (costly, 7.2, 0.4)])  # the costlier layer steps no slower
     assert (flat.per_image, flat.per_flop) == pytest.approx((0.8 / 300, 0.0))
 
 
 def test_the_calibration_times_the_costliest_call_and_the_cheapest_layer():
     calls = [Call("a", 0, 1e6, 96, 256), Call("b", 3, 5e6, 192, 256), Call("c", 6, 9e6, 256, 256),
              Call("c", 6, 9e6, 128, 256), Call("a", 0, 1e6, 30, 256)]  # fmt: skip
-    assert plan.pick(calls) == [calls[0], calls[2]]
-    assert plan.pick(calls[2:4]) == [calls[2]]
+    assert calibration.pick(calls) == [calls[0], calls[2]]
+    assert calibration.pick(calls[2:4]) == [calls[2]]
 
 
 def test_the_estimate_line_reads_in_h_min_and_s_and_names_the_gpu_memory():
@@ -151,10 +155,53 @@ def test_the_estimate_scales_with_maps_seeds_and_steps(residual, tmp_path):
 
     depth = list(flops).index("c4")
     each = RATE.per_image + RATE.per_flop * flops["c4"]
-    assert patterns(6, 1) == pytest.approx(RATE.tracing(depth) + 100 * plan.MIN_IMAGES * each)  # 6 images: the floor
+    # 6 images: the floor
+    assert patterns(6, 1) == pytest.approx(RATE.tracing(depth) + 100 * calibration.MIN_IMAGES * each)
     assert patterns(6, 3) == pytest.approx(RATE.tracing(depth) + 100 * 18 * each)  # three seeds, one batch
     assert patterns(6, 3, 200) - patterns(6, 3) == pytest.approx(100 * 18 * each)
     assert recipe.steps == 100
+
+
+def test_the_repairs_are_a_call_per_round_over_every_seed_of_a_layer(residual, tmp_path):
+    model = residual.model
+    info = models.resolve_layer(model, "c4")
+    flops = cost.cumulative_flops(model, (12, 12))
+
+    def repairs(maps: int, seeds: int, repair: bool = True) -> float:
+        request = PatternRequest(info, (12, 12), recipe=render.Recipe(steps=100, precision="float32", repair=repair))
+        job = PatternJob(residual, request, list(range(maps)), NaturalBest(None, None))
+        jobs = [job.for_seed(s) for s in range(seeds)]
+        return plan.estimate(model, jobs, OutputDir(tmp_path), calibration=Calibration(RATE)).repairs
+
+    each = RATE.per_image + RATE.per_flop * flops["c4"]
+    call = RATE.tracing(list(flops).index("c4"))
+    images = math.ceil(calibration.REPAIR_SHARE * 200 * 3)  # 600 patterns: more images than the floor
+    assert repairs(200, 3) == pytest.approx(self_check.ROUNDS * (call + 100 * images * each))
+    assert repairs(6, 1) == pytest.approx(self_check.ROUNDS * (call + 100 * calibration.MIN_IMAGES * each))
+    assert repairs(200, 3, repair=False) == 0
+
+
+def test_when_the_calibration_s_patterns_are_alike_every_map_is_counted_as_repaired():
+    layer = Call("x", 5, 1e6, 200, 256)
+    assert [c.images for c in Calibration(RATE).repairs(layer)] == [50] * self_check.ROUNDS  # 25%, each round
+    assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [50] * self_check.ROUNDS
+    alike = Calibration(RATE, 8.0, specific=0.03)
+    assert alike.alike and [c.images for c in alike.repairs(layer)] == [200] * self_check.ROUNDS
+    line = Estimate(125.0, 250.0, 0.0, 5.0, {}, alike, 64).line()
+    assert "(3% specific), as with random weights" in line and "up to" not in line
+
+
+def test_the_share_of_specific_maps_reads_the_first_seed_s_pictures(residual):
+    model = residual.model
+    batch = render.Batch((0, 1, 2, 0, 1, 2), (12, 12), seeds=(0, 0, 0, 1, 1, 1))
+    call = Call("c4", 3, 1e6, 6, 256, (None, None, batch, 0, "mean"))
+    same = np.full((6, 12, 12, 1), 0.5, np.float32)
+    assert calibration.specific_share(model, call, same) == 0.0  # every map ties with the others: none specific
+    rng = np.random.default_rng(0)
+    pictures = np.concatenate([rng.uniform(0, 1, (3, 12, 12, 1)), same[:3]]).astype(np.float32)
+    inputs = pictures[:3]
+    matrix = scoring.responses(model, "c4", [0, 1, 2], inputs, "mean")
+    assert calibration.specific_share(model, call, pictures) == pytest.approx(scoring.specific(matrix).mean())
 
 
 def test_over_budget_the_default_gallery_renders_block_outputs_at_one_seed_innermost_first(residual, tmp_path):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 from .. import models
 from ..execution.budget import duration_text, fit_budget
-from ..execution.plan import PAGE_SECONDS, Around, Calibration, Estimate, Plan, estimate
+from ..execution.calibration import Calibration
+from ..execution.plan import PAGE_SECONDS, Around, Estimate, Plan, estimate
 from ..files.output import OutputDir
 from ..models import LayerInfo, head
 from ..models.inputs import resolve_input

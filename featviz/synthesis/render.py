@@ -184,11 +184,12 @@ def render(
 
 
 def time_steps(model, objective: Objective, batch: Batch, recipe: Recipe = Recipe(), *, seed: int = 0,
-               steps: int = 3) -> tuple[float, float]:  # fmt: skip
-    """What a render of `batch` costs: (seconds of its first step, tracing included; seconds per step after it).
+               steps: int = 3) -> tuple[float, float, np.ndarray]:  # fmt: skip
+    """What a render of `batch` costs: (seconds of its first step, tracing included; seconds per step after it;
+    the images those steps reached, in 0..1).
 
     Times 1 + `steps` steps as `render` starts, then `steps` of the last polish_steps, which skip the transforms;
-    the seconds per step weigh the two as the recipe's steps do. Keeps nothing.
+    the seconds per step weigh the two as the recipe's steps do.
     """
     recipe = replace(recipe, steps=max(recipe.steps, 2 * steps + 1))
     ascent = _Ascent(model, objective, batch, recipe, seed)
@@ -196,7 +197,7 @@ def time_steps(model, objective: Objective, batch: Batch, recipe: Recipe = Recip
     moving = _timed(ascent, 1, steps) / steps
     polish = min(recipe.polish_steps, recipe.steps - 1)
     still = _timed(ascent, recipe.steps - steps, steps) / steps if polish >= steps else moving
-    return first, (moving * (recipe.steps - polish) + still * polish) / recipe.steps
+    return first, (moving * (recipe.steps - polish) + still * polish) / recipe.steps, ascent.images()
 
 
 def _timed(ascent: _Ascent, first: int, count: int) -> float:
