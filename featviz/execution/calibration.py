@@ -28,7 +28,7 @@ NOMINAL_PER_VALUE, NOMINAL_FLOPS, NOMINAL_TRACE = 2.5e-7, 50e9, 1.5
 MIN_IMAGES = 8  # a step costs at least this many images' work: a smaller batch leaves the cores idle
 # The self-check's repairs: each of its rounds renders REPAIR_SHARE of a layer's patterns again, every seed in one
 # call; every pattern when the calibration's patterns are ALIKE (under that share of them specific after a few
-# steps: 3% on a MobileNetV2 with random weights, 30% to 100% on trained layers; docs/method.md has the figures).
+# steps: 3% on a MobileNetV2 with random weights, 36% to 80% on trained layers; benchmarks/bench_alike.py).
 REPAIR_SHARE, ALIKE = 0.25, 0.15
 
 
