@@ -252,12 +252,12 @@ def test_a_repair_task_renders_each_map_at_its_own_seed():
 
     model = helpers.tiny_cnn()
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=FAST)
-    task = Task(request, (0, 3, 3), remedy="sharper", seed_of=(0, 0, 1))  # map 3 flagged at both seeds
+    task = Task(request, (0, 3, 3), remedy="uncapped", seed_of=(0, 0, 1))  # map 3 flagged at both seeds
     assert (task.pairs, task.images, task.all_seeds) == ([(0, 0), (0, 3), (1, 3)], 3, (0, 1))
-    assert task.key.endswith("/seed-0/0000-0003+seeds-0,1+sharper")
+    assert task.key.endswith("/seed-0/0000-0003+seeds-0,1+uncapped")
     alone = [
-        batches.synthesize(model, request, [0, 3], remedy="sharper"),
-        batches.synthesize(model, dataclasses.replace(request, seed=1), [3], remedy="sharper"),
+        batches.synthesize(model, request, [0, 3], remedy="uncapped"),
+        batches.synthesize(model, dataclasses.replace(request, seed=1), [3], remedy="uncapped"),
     ]
     np.testing.assert_allclose(task.render(model), np.concatenate(alone), atol=1e-5)
 
