@@ -79,6 +79,32 @@ def test_relaxed_relu_wakes_a_map_that_starts_at_zero():
     assert woke.history[-1, 0] > 0.0
 
 
+def relu6_cnn(form: str):
+    """A convolution whose map 0 fires only where a 3x3 window is nearly white, then ReLU6 as `form`: a ReLU(6)
+    layer, an Activation('relu6') layer, or the convolution's own activation. "r1" is the ReLU6's output."""
+    k = helpers.keras()
+    conv = k.layers.Conv2D(2, 3, name="r1" if form == "conv" else "c1", activation="relu6" if form == "conv" else None,
+                           kernel_initializer=k.initializers.GlorotUniform(seed=3))  # fmt: skip
+    six = {"layer": lambda: k.layers.ReLU(6.0, name="r1"), "activation": lambda: k.layers.Activation("relu6", name="r1")}
+    model = k.Sequential([k.Input((12, 12, 1)), conv, *([six[form]()] if form in six else [])])
+    kernel, bias = conv.get_weights()
+    kernel[..., 0] = np.abs(kernel[..., 0])
+    bias[0] = -0.9 * kernel[..., 0].sum()
+    conv.set_weights([kernel, bias])
+    return model
+
+
+@pytest.mark.parametrize("form", ["layer", "activation", "conv"])
+def test_relaxed_relu_wakes_a_relu6_map_and_keeps_its_ceiling(form):
+    model = relu6_cnn(form)
+    objective = objectives.channel("r1", [0])
+    batch = render.Batch.of(1, (12, 12))
+    woke = render.render(model, objective, batch, render.Recipe(steps=80, relax_steps=60))
+    stuck = render.render(model, objective, batch, render.Recipe(steps=80, relax_steps=0))
+    assert stuck.history[-1, 0] == 0.0
+    assert 0.0 < woke.history[-1, 0] <= 6.0
+
+
 @pytest.mark.parametrize("relax", [True, False])
 def test_relaxed_relu_passes_extra_gradient_only_in_maps_still_at_zero(relax):
     """An awake map learns through its positive units alone; a map with none gets the relaxed gradient."""

@@ -47,9 +47,16 @@ def ceiling(layer) -> tuple[bool, float | None]:
         top = cfg.get("max_value")
         return plain, None if top is None else float(top)
     if isinstance(layer, keras.layers.Activation):
-        for top, fn in ((None, keras.activations.relu), (6.0, getattr(keras.activations, "relu6", None))):
-            if fn is not None and layer.activation is fn:
-                return True, top
+        return relu_top(layer.activation)
+    return False, None
+
+
+def relu_top(activation) -> tuple[bool, float | None]:
+    """(True, top) when `activation` is Keras's relu (top None) or relu6 (top 6); else (False, None)."""
+    keras = _tf.keras()
+    for top, fn in ((None, keras.activations.relu), (6.0, getattr(keras.activations, "relu6", None))):
+        if fn is not None and activation is fn:
+            return True, top
     return False, None
 
 

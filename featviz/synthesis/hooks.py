@@ -3,8 +3,8 @@
 A `Hooks` object is a `models.graph.LayerCall`: `run_graph` calls it in place
 of each layer. It can
 
-- replace the plain ReLUs of the objective's own layers with the relaxed
-  ReLU of render.py;
+- replace the ReLUs and ReLU6s of the objective's own layers with the
+  relaxed ReLU of render.py (capped at 6 for a ReLU6);
 - compute first-layer convolutions with a faster input gradient (fastconv.py);
 - run layers in a lower compute precision, weights kept in float32;
 - run a convolution's monotone activation after the max-pool that reads it
@@ -38,8 +38,8 @@ MONOTONE_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid
 
 @dataclass
 class Hooks:
-    relu: Callable | None = None  # stands in for plain ReLUs of relu_layers
-    relu_layers: Collection[str] | None = None  # None: every plain ReLU
+    relu: Callable | None = None  # stands in for the ReLUs and ReLU6s of relu_layers
+    relu_layers: Collection[str] | None = None  # None: every ReLU and ReLU6
     fast_conv: bool = False
     compute_dtype: str | None = None  # e.g. "bfloat16"
     pool_first: bool = False
@@ -62,7 +62,6 @@ class Hooks:
             return self._run(layer, args, kwargs, relu)
 
     def _run(self, layer, args, kwargs, relu):
-        keras = _tf.keras()
         pooled = self._pool_deferred(layer, args)
         if pooled is not None:
             return pooled
@@ -73,7 +72,7 @@ class Hooks:
             if fused is not None:
                 return fused
         if self.fast_conv and fastconv.applies(layer):
-            return self._fast_conv(layer, args[0], relu or keras.activations.relu)
+            return self._fast_conv(layer, args[0], relu)
         if relu is None:
             return self._plain(layer, args, kwargs)
         return _with_relu(layer, args, kwargs, relu)
@@ -120,10 +119,9 @@ class Hooks:
             return self._run(layer, (entry[1],), kwargs, relu)
 
     def _fast_conv(self, layer, x, relu):
-        keras = _tf.keras()
-        activation = relu if layer.activation is keras.activations.relu else layer.activation
+        activation = _relaxed(layer.activation, relu)
         if self.pool_first and commutes_with_max(activation):
-            return self._defer(fastconv.call(layer, x, keras.activations.linear), activation)
+            return self._defer(fastconv.call(layer, x, _tf.keras().activations.linear), activation)
         return fastconv.call(layer, x, activation)
 
     def _plain(self, layer, args, kwargs):
@@ -156,13 +154,29 @@ def _without_activation(layer, args, kwargs):
 
 
 def _with_relu(layer, args, kwargs, relu):
-    keras = _tf.keras()
-    if _is_plain_relu_layer(layer):
-        return relu(args[0])
-    if getattr(layer, "activation", None) is keras.activations.relu:
-        with _linear_activation(layer):
-            return relu(layer(*args, training=False, **kwargs))
-    return layer(*args, training=False, **kwargs)
+    """The layer with `relu` (render's relaxed ReLU) standing in for its ReLU or ReLU6, if it has one."""
+    clips, top = fusednorm.ceiling(layer)
+    if clips:
+        return _at_most(relu, top)(args[0])
+    activation = getattr(layer, "activation", None)
+    relaxed = _relaxed(activation, relu)
+    if relaxed is activation:
+        return layer(*args, training=False, **kwargs)
+    with _linear_activation(layer):
+        return relaxed(layer(*args, training=False, **kwargs))
+
+
+def _relaxed(activation, relu):
+    """`activation` with `relu` standing in when it is a ReLU or ReLU6; `activation` itself otherwise."""
+    clips, top = fusednorm.relu_top(activation)
+    return _at_most(relu, top) if clips and relu is not None else activation
+
+
+def _at_most(relu, top: float | None):
+    """`relu`, capped at `top` (ReLU6's 6): below the ceiling its gradient is the relaxed ReLU's."""
+    if top is None:
+        return relu
+    return lambda x: _tf.tf().minimum(relu(x), top)
 
 
 def pads_as_same(pad, conv, shape) -> bool:
@@ -199,14 +213,6 @@ def commutes_with_max(activation) -> bool:
     """True for element-wise activations that never decrease: then act(max(x)) == max(act(x))."""
     activations = _tf.keras().activations
     return any(activation is getattr(activations, n, None) for n in MONOTONE_ACTIVATIONS)
-
-
-def _is_plain_relu_layer(layer) -> bool:
-    keras = _tf.keras()
-    if isinstance(layer, keras.layers.ReLU):
-        cfg = layer.get_config()
-        return cfg.get("max_value") is None and not cfg.get("negative_slope") and not cfg.get("threshold")
-    return isinstance(layer, keras.layers.Activation) and layer.activation is keras.activations.relu
 
 
 @contextlib.contextmanager

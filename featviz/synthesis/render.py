@@ -4,7 +4,7 @@
 parameterization, the random transforms, the forward pass up to the
 objective's layers, the gradient and the Adam update. One `tf.function`
 runs several steps in a graph loop, so Python is called only between them.
-During the first `relax_steps` steps every ReLU of the objective's own layers
+During the first `relax_steps` steps every ReLU (and ReLU6) of the objective's own layers
 lets through gradient that would raise its input, in maps that are still at
 zero, so they learn too (lucid's redirected ReLU, kept to the target and to
 sleeping maps: relaxing every ReLU of a deep network drives the image to
@@ -33,7 +33,7 @@ from .hooks import Hooks
 from .objectives import Objective
 
 # Bump when the same settings start giving different patterns: it is part of every resume key.
-NUMERICS = 6
+NUMERICS = 7
 LEARNING_RATES = {"pixels": 0.1, "fourier": 0.03, "maco": 0.2}  # maco: radians of phase
 CALL_SECONDS = 0.25  # the work of one call into the compiled step loop
 MAX_STEPS_PER_CALL = 32
