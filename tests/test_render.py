@@ -288,6 +288,43 @@ def test_a_repair_task_renders_each_map_at_its_own_seed():
     np.testing.assert_allclose(task.render(model), np.concatenate(alone), atol=1e-5)
 
 
+def test_apart_is_the_map_less_how_far_each_other_map_passes_its_ceiling():
+    tf = _tf.tf()
+    out = np.zeros((2, 2, 2, 3), np.float32)
+    out[0] = [1.0, 2.0, 3.0]  # image 0: map means 1, 2, 3
+    out[1] = [4.0, 0.5, 1.0]
+    ceilings = np.array([[0.0, 1.5, 2.0], [np.inf, np.inf, 0.0]], np.float32)
+    value = objectives.apart("l", [0, 2], ceilings)({"l": tf.constant(out)}, None).numpy()
+    np.testing.assert_allclose(value, [1.0 - (0.5 + 1.0), 1.0 - 0.0])  # image 1's own map 2 is not held down
+
+
+def test_apart_raises_its_map_and_holds_the_others_down():
+    model = helpers.tiny_cnn()
+    low = np.zeros((1, 6), np.float32)
+    plain = render.render(model, objectives.channel("c2", [0]), render.Batch.of(1, (12, 12)), FAST)
+    apart = render.render(model, objectives.apart("c2", [0], low), render.Batch.of(1, (12, 12)), FAST)
+    assert apart.history[-5:].mean() > apart.history[:5].mean()
+    means = [scoring.responses(model, "c2", range(6), r.images, "mean")[0] for r in (plain, apart)]
+    assert means[1][1:].sum() < means[0][1:].sum()
+
+
+def test_an_apart_task_holds_each_seed_to_its_own_patterns_ceilings():
+    from featviz.execution.tasks import Task
+
+    model = helpers.tiny_cnn()
+    resolved = dataclasses.replace(FAST, decay=2.0)  # as a job's recipe is (recipe_for): "apart" makes it sharper
+    request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=resolved)
+    rows = {0: (np.inf, 0.5, 0.5, 0.5, 0.5, 0.5), 1: (0.1,) * 6}
+    task = Task(request, (0, 0), remedy="apart", seed_of=(0, 1), ceilings=tuple(rows.items()))
+    alone = [
+        batches.synthesize_pairs(model, dataclasses.replace(request, seed=s), [(s, 0)], remedy="apart",
+                                 ceilings={s: np.asarray(rows[s], np.float32)})  # fmt: skip
+        for s in (0, 1)
+    ]
+    np.testing.assert_allclose(task.render(model), np.concatenate(alone), atol=1e-5)
+    assert not np.allclose(alone[0], alone[1])
+
+
 def test_a_small_layer_s_seeds_share_one_unit(tmp_path):
     from featviz.execution import driver
     from featviz.files.output import OutputDir

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..models import forward
-from ..natural.exemplars import reduce_maps
+from ..synthesis.objectives import reduce_maps
 
 
 @dataclass

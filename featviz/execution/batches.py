@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -47,44 +47,64 @@ def synthesize(
 
 
 def synthesize_pairs(
-    model, request: PatternRequest, images: Sequence[tuple[int, int]], progress=None, remedy: str | None = None
+    model,
+    request: PatternRequest,
+    images: Sequence[tuple[int, int]],
+    progress=None,
+    remedy: str | None = None,
+    ceilings: Mapping[int, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The pattern of each (seed, map) of `images`, as `synthesize` renders them."""
+    """The pattern of each (seed, map) of `images`, as `synthesize` renders them; `ceilings`: see `remedied`."""
     out = []
-    for objective, recipe, batch in render_calls(request, images, remedy):
+    for objective, recipe, batch in render_calls(request, images, remedy, ceilings):
         result = render.render(model, objective, batch, recipe, seed=request.seed, progress=progress)
         out.append(result.images)
     return np.concatenate(out)
 
 
 def render_calls(
-    request: PatternRequest, images: Sequence[tuple[int, int]], remedy: str | None = None
+    request: PatternRequest,
+    images: Sequence[tuple[int, int]],
+    remedy: str | None = None,
+    ceilings: Mapping[int, np.ndarray] | None = None,
 ) -> list[tuple[objectives.Objective, render.Recipe, render.Batch]]:
     """What `synthesize_pairs` renders, call by call: (objective, recipe, batch), batch_size(canvas) images each."""
     calls = []
     size = batch_size(request.canvas)
     for start in range(0, len(images), size):
         part = images[start : start + size]
-        objective, recipe, per_seed = remedied(request, [m for _, m in part], [s for s, _ in part], remedy)
+        objective, recipe, per_seed = remedied(request, part, remedy, ceilings)
         batch = render.Batch(tuple(m for _, m in part), request.canvas, request.input_range, seeds=per_seed)
         calls.append((objective, recipe, batch))
     return calls
 
 
-def remedied(request: PatternRequest, maps: list[int], seeds: list[int], remedy: str | None):
-    """(objective, recipe, seeds) for maps rendered with a self-check remedy (evaluation/self_check.py), or none:
+def remedied(
+    request: PatternRequest,
+    images: Sequence[tuple[int, int]],
+    remedy: str | None,
+    ceilings: Mapping[int, np.ndarray] | None = None,
+):
+    """(objective, recipe, seeds) for the (seed, map) images rendered with a self-check remedy
+    (evaluation/self_check.py), or none:
 
     - "uncapped": the layer without its bounded activation, so the gradient goes past the ceiling;
     - "sharper": a Fourier spectrum that falls less steeply (decay 0.5 lower, at least 1), so finer detail
       can tell the map apart; "sharpest": decay 1, lucid's;
+    - "apart": sharper, and the map raised while every other map of the layer is held below its ceiling
+      (objectives.apart); `ceilings[seed]` holds them, one per map of the layer, for that seed's patterns;
     - "restart": another start and other transforms, relaxed for half the steps, and sharper.
     """
+    maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
     objective = objectives.channel(request.layer.name, maps, request.kind)
-    recipe, seeds = request.recipe, tuple(seeds)
+    recipe = request.recipe
     if remedy == "uncapped":
         return objective, replace(recipe, uncapped=True), seeds
-    if remedy in ("sharper", "restart"):
+    if remedy in ("sharper", "restart", "apart"):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
+    if remedy == "apart":
+        rows = np.stack([ceilings[s] for s in seeds])
+        objective = objectives.apart(request.layer.name, maps, rows, request.kind)
     if remedy == "sharpest":
         recipe = replace(recipe, decay=1.0, lr=None)
     if remedy == "restart":

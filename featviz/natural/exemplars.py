@@ -25,7 +25,7 @@ from .. import defaults, models
 from ..pixels import images
 from ..pixels.preprocess import InputRange
 from ..runtime import _tf, chains, stable
-from ..synthesis.objectives import parse_kind
+from ..synthesis.objectives import reduce_maps
 from .datasets import Dataset
 
 SCAN_BATCH = 64
@@ -99,21 +99,6 @@ class Exemplars:
 
 def _lowest(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return b if a is None else a if b is None else np.minimum(a, b)
-
-
-def reduce_maps(maps, kind: str):
-    """(N, h, w, C) -> (N, C): each map's mean, minus it ("negative"), its centre unit, or its unit at ("at:Y,X").
-
-    (N, C) from a flat layer stays as it is (negated for "negative"). NumPy or TensorFlow.
-    """
-    if kind == "negative":
-        return -reduce_maps(maps, "mean")
-    if len(maps.shape) == 2:
-        return maps
-    if kind == "mean":
-        return maps.mean(axis=(1, 2)) if isinstance(maps, np.ndarray) else _tf.tf().reduce_mean(maps, axis=[1, 2])
-    y, x = parse_kind(kind) or (maps.shape[1] // 2, maps.shape[2] // 2)
-    return maps[:, y, x, :]
 
 
 @dataclass(frozen=True)

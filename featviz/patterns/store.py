@@ -158,6 +158,10 @@ class Store:
                 found.setdefault(remedy, []).append(m)
         return found
 
+    def ceilings(self) -> tuple[float, ...]:
+        """The "apart" remedy's bounds, one per map of the layer, from the patterns as they stand."""
+        return self_check.ceilings(self.record.maps, self.job.request.layer.units)
+
     def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
         """A remedy's patterns of `maps`: each replaces the saved one when self_check.Judge accepts it.
 

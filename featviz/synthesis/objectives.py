@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from .. import defaults
 from ..runtime import _tf
 
@@ -104,6 +106,27 @@ def channel(layer: str, index: int | Sequence[int], kind: str = "mean") -> Objec
     return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}]")
 
 
+def apart(layer: str, index: Sequence[int], ceilings: np.ndarray, kind: str = "mean") -> Objective:
+    """`channel(layer, index, kind)`, less how far image i drives each other map k of the layer past ceilings[i, k].
+
+    The self-check's "apart" remedy for collapsed maps (evaluation/self_check.py): a map's own value is raised
+    while every other map is held below a ceiling, the value its own pattern reaches (a little less), or inf
+    where there is nothing to keep. The candidate then drives its map without out-driving other maps' patterns.
+    """
+    parse_kind(kind)
+
+    def fn(taps, images):
+        tf = _tf.tf()
+        values = tf.cast(reduce_maps(taps[layer], kind), tf.float32)
+        chosen = tf.constant(list(index), tf.int32)
+        own = tf.gather(values, chosen, axis=1, batch_dims=1)
+        others = 1.0 - tf.one_hot(chosen, values.shape[-1])
+        over = tf.nn.relu(values - tf.constant(np.asarray(ceilings, np.float32))) * others
+        return own - tf.reduce_sum(over, axis=1)
+
+    return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}] apart from the others")
+
+
 def direction(layer: str, vector: Sequence[float], kind: str = "mean") -> Objective:
     """lucid's direction: the layer's activations projected on `vector` (one weight per map), then reduced."""
     parse_kind(kind)
@@ -185,6 +208,21 @@ def reduce_map(selected, kind: str):
         return selected[:, at[0], at[1]]
     h, w = tf.shape(selected)[1], tf.shape(selected)[2]
     return selected[:, h // 2, w // 2]
+
+
+def reduce_maps(maps, kind: str):
+    """(N, h, w, C) -> (N, C): each map's mean, minus it ("negative"), its centre unit, or its unit at ("at:Y,X").
+
+    (N, C) from a flat layer stays as it is (negated for "negative"). NumPy or TensorFlow.
+    """
+    if kind == "negative":
+        return -reduce_maps(maps, "mean")
+    if len(maps.shape) == 2:
+        return maps
+    if kind == "mean":
+        return maps.mean(axis=(1, 2)) if isinstance(maps, np.ndarray) else _tf.tf().reduce_mean(maps, axis=[1, 2])
+    y, x = parse_kind(kind) or (maps.shape[1] // 2, maps.shape[2] // 2)
+    return maps[:, y, x, :]
 
 
 def _describe(index) -> str:

@@ -1,0 +1,123 @@
+"""The self-check's remedies for collapsed maps, each tried on the same maps and judged the same way.
+
+    python benchmarks/bench_remedies.py [--layers c10_bn_after_gmp:innermost,mnist_cnn:middle,...]
+                                        [--remedies sharper,apart,sharpest]
+
+For each zoo or bundled layer (as bench_zoo.py names them): render every
+map with featviz's default recipe, save as 8-bit, and find the collapsed
+maps (another map's pattern drives them at least as hard as their own).
+Then render those maps with each remedy (execution/batches.remedied), all
+in one pass from the same first render, and judge every candidate as the
+self-check does (self_check.Judge: better for its map, and no other map
+loses its specificity). Prints, per remedy: the candidates specific for
+their own map, the share at ratio >= 1, how many the judge keeps, and the
+layer's specificity after them. One round; the real self-check runs the
+ladder (self_check.REMEDIES), a rung per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_zoo
+from _common import cpu_line
+
+from featviz import models, patterns
+from featviz.evaluation import scoring, self_check
+from featviz.evaluation.scoring import MapScore
+from featviz.execution import batches
+from featviz.models.inputs import resolve_input
+from featviz.natural import datasets
+from featviz.pixels import images
+
+LAYERS = (
+    "c10_bn_after_gmp:innermost,c10_wide256:innermost,mnist_cnn:middle,mnist_gelu_bn_after_gmp:middle,"
+    "c10_tanh_flat:middle,mnist_dw_relu6:innermost"
+)
+
+
+def as_saved(found: np.ndarray) -> np.ndarray:
+    return images.from_uint8(images.to_uint8(found, (0.0, 1.0)), (0.0, 1.0))
+
+
+def first_render(name: str, role: str):
+    """(job, patterns as saved, responses matrix) of a zoo or bundled layer with the default recipe."""
+    card = {c["name"]: c for c in bench_zoo.members("all", None, True)}[name]
+    loaded = models.load(bench_zoo.model_path(card))
+    layer = models.resolve_layer(loaded.model, card["layers"][role], flat=True)
+    data = datasets.load(bench_zoo.REPO / card["dataset"])
+    input_range = resolve_input(loaded.model, bench_zoo.input_of(card))
+    canvas = patterns.canvas_for(loaded.model, layer, None)
+    request = patterns.PatternRequest(layer, canvas, input_range=input_range)
+    job = patterns.prepare(loaded, request, list(range(layer.units)), data)
+    found = as_saved(batches.synthesize(loaded.model, job.request, job.maps))
+    return job, found, respond(job, found)
+
+
+def respond(job, found: np.ndarray) -> np.ndarray:
+    request = job.request
+    inputs = images.to_range(found, request.input_range)
+    return scoring.responses(job.loaded.model, request.layer.name, job.maps, inputs, request.kind)
+
+
+def ceilings_of(matrix: np.ndarray, specific: np.ndarray) -> np.ndarray:
+    """self_check.ceilings of the first render, as the second round's "apart" would see them."""
+    values = np.diagonal(matrix)
+    scores = {m: MapScore(m, "x.png", float(v), None, None, False, specific=bool(s))
+              for m, (v, s) in enumerate(zip(values, specific))}  # fmt: skip
+    return np.asarray(self_check.ceilings(scores, len(values)), np.float32)
+
+
+def judge(job, matrix: np.ndarray, collapsed: list[int], candidates: np.ndarray) -> str:
+    rows = respond(job, candidates)
+    best = job.natural.best
+    scale = np.where(best > 0, best, 1.0)
+    others = [np.delete(matrix[:, m], m).max() for m in collapsed]
+    own = sum(rows[k, m] > o for k, (m, o) in enumerate(zip(collapsed, others)))
+    ratio = np.mean([rows[k, m] / scale[m] >= 1 for k, m in enumerate(collapsed)])
+    keeper = self_check.Judge(matrix)
+    kept = sum(keeper.offer(m, rows[k], scale[m]) for k, m in enumerate(collapsed))
+    return (f"own-specific {own:3d}/{len(collapsed):<3d} ratio>=1 {ratio:4.0%}  kept {kept:3d}"
+            f"  layer specificity -> {keeper.specific().mean():.2f}")  # fmt: skip
+
+
+def measure(name: str, role: str, remedies: list[str]) -> None:
+    start = time.perf_counter()
+    job, found, matrix = first_render(name, role)
+    specific = scoring.specific(matrix)
+    best = job.natural.best
+    collapsed = [m for m in job.maps if not specific[m] and best is not None and best[m] > 0]
+    print(f"{name} {role} ({job.request.layer.name}): {len(collapsed)} of {len(job.maps)} collapsed, "
+          f"specificity {specific.mean():.2f} ({time.perf_counter() - start:.1f} s)", flush=True)  # fmt: skip
+    if not collapsed:
+        return
+    seed = job.request.seed
+    ceilings = {seed: ceilings_of(matrix, specific)}
+    for remedy in remedies:
+        start = time.perf_counter()
+        pairs = [(seed, m) for m in collapsed]
+        found = batches.synthesize_pairs(job.loaded.model, job.request, pairs, remedy=remedy, ceilings=ceilings)
+        verdict = judge(job, matrix, collapsed, as_saved(found))
+        print(f"  {remedy:<10} {verdict}  ({time.perf_counter() - start:.1f} s)", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--layers", default=LAYERS, help="comma-separated model:role (role: innermost or middle)")
+    p.add_argument("--remedies", default="sharper,apart,sharpest")
+    args = p.parse_args()
+    print(cpu_line(), flush=True)
+    for spec in args.layers.split(","):
+        name, role = spec.split(":")
+        measure(name, role, args.remedies.split(","))
+
+
+if __name__ == "__main__":
+    main()
