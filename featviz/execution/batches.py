@@ -91,7 +91,7 @@ def remedied(
     - "uncapped": the layer without its bounded activation, so the gradient goes past the ceiling;
     - "sharper": a Fourier spectrum that falls less steeply (decay 0.5 lower, at least 1), so finer detail
       can tell the map apart; "sharpest": decay 1, lucid's;
-    - "apart": sharper, and the map raised while every other map of the layer is held below its ceiling
+    - "apart": sharpest, and the map raised while every other map of the layer is held below its ceiling
       (objectives.apart); `ceilings[seed]` holds them, one per map of the layer, for that seed's patterns;
     - "restart": another start and other transforms, relaxed for half the steps, and sharper.
     """
@@ -100,12 +100,12 @@ def remedied(
     recipe = request.recipe
     if remedy == "uncapped":
         return objective, replace(recipe, uncapped=True), seeds
-    if remedy in ("sharper", "restart", "apart"):
+    if remedy in ("sharper", "restart"):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy == "apart":
         rows = np.stack([ceilings[s] for s in seeds])
         objective = objectives.apart(request.layer.name, maps, rows, request.kind)
-    if remedy == "sharpest":
+    if remedy in ("sharpest", "apart"):
         recipe = replace(recipe, decay=1.0, lr=None)
     if remedy == "restart":
         restarted = tuple(s + RESTART_SEED for s in seeds)
