@@ -16,7 +16,9 @@ PARAM_FOR_GREY = "fourier"
 PARAM_FOR_COLOUR = "fourier"
 DECAY_FOR_GREY = 1.5  # grey models: a steeper decay left MNIST maps below their natural images
 DECAY_FOR_COLOUR = 2.0
-CHROMA = 0.35  # colour models: the colour directions' scale, relative to the data's spread
+# Colour models: the colour directions' scale, relative to the data's spread. 0.25 rather than 0.7.0's 0.35 took
+# middle layers' saturation within 1.5x natural images' at a few % of ratio (docs/results.md, "Choosing the recipe").
+CHROMA = 0.25
 # Class patterns use the Fourier parameterization: on the three MNIST models it raised the share that the
 # other models read as their class from 62% to 73% (seeds 1 and 2), with every ratio still >= 1 (README).
 CLASS_PARAM = "fourier"
