@@ -195,3 +195,17 @@ def test_check_names_the_classes_from_the_model_card(cli, tmp_path, samples):
     (tmp_path / "digits.json").write_text(json.dumps({"classes": names}))
     result = cli("check", tmp_path / "digits.keras", samples / "digit6.png")
     assert result.exit_code == 0 and "--input-range 0,1" in result.stdout and "predicts six (" in result.stdout
+
+
+def test_compare_renders_with_the_recipe_featviz_patterns_uses():
+    """A 32x32x3 model's patterns in `compare` are Fourier images at the colour models' decay, in the colour basis
+    of the bundled CIFAR-10 exemplars, as `featviz patterns` makes them; before, compare rendered plain RGB at 1/f."""
+    from featviz import defaults
+    from featviz.report.compare import Comparison
+    from featviz.synthesis.colour import ColourBasis
+
+    model = helpers.tiny_cnn((32, 32, 3))
+    for name in ("c2", "out"):
+        recipe = Comparison().recipe_for(model, (32, 32), models.resolve_layer(model, name, flat=True))
+        assert (recipe.param, recipe.decay) == ("fourier", defaults.DECAY_FOR_COLOUR)
+        assert isinstance(recipe.colour, ColourBasis) and recipe.chroma == defaults.CHROMA

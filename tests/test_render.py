@@ -83,10 +83,16 @@ def relu6_cnn(form: str):
     """A convolution whose map 0 fires only where a 3x3 window is nearly white, then ReLU6 as `form`: a ReLU(6)
     layer, an Activation('relu6') layer, or the convolution's own activation. "r1" is the ReLU6's output."""
     k = helpers.keras()
-    conv = k.layers.Conv2D(2, 3, name="r1" if form == "conv" else "c1", activation="relu6" if form == "conv" else None,
-                           kernel_initializer=k.initializers.GlorotUniform(seed=3))  # fmt: skip
-    six = {"layer": lambda: k.layers.ReLU(6.0, name="r1"), "activation": lambda: k.layers.Activation("relu6", name="r1")}
-    model = k.Sequential([k.Input((12, 12, 1)), conv, *([six[form]()] if form in six else [])])
+    own = form == "conv"
+    init = k.initializers.GlorotUniform(seed=3)
+    conv = k.layers.Conv2D(
+        2, 3, name="r1" if own else "c1", activation="relu6" if own else None, kernel_initializer=init
+    )
+    six = {
+        "layer": lambda: [k.layers.ReLU(6.0, name="r1")],
+        "activation": lambda: [k.layers.Activation("relu6", name="r1")],
+    }
+    model = k.Sequential([k.Input((12, 12, 1)), conv, *six.get(form, list)()])
     kernel, bias = conv.get_weights()
     kernel[..., 0] = np.abs(kernel[..., 0])
     bias[0] = -0.9 * kernel[..., 0].sum()
@@ -317,8 +323,13 @@ def test_an_apart_task_holds_each_seed_to_its_own_patterns_ceilings():
     rows = {0: (np.inf, 0.5, 0.5, 0.5, 0.5, 0.5), 1: (0.1,) * 6}
     task = Task(request, (0, 0), remedy="apart", seed_of=(0, 1), ceilings=tuple(rows.items()))
     alone = [
-        batches.synthesize_pairs(model, dataclasses.replace(request, seed=s), [(s, 0)], remedy="apart",
-                                 ceilings={s: np.asarray(rows[s], np.float32)})  # fmt: skip
+        batches.synthesize_pairs(
+            model,
+            dataclasses.replace(request, seed=s),
+            [(s, 0)],
+            remedy="apart",
+            ceilings={s: np.asarray(rows[s], np.float32)},
+        )  # fmt: skip
         for s in (0, 1)
     ]
     np.testing.assert_allclose(task.render(model), np.concatenate(alone), atol=1e-5)

@@ -53,7 +53,7 @@ def _class_patterns(one: models.LoadedModel, comparison: Comparison, progress) -
         raise FeatvizError(f"{one.name}: the model has no class output (a Dense layer giving its output)")
     canvas = patterns.canvas_for(one.model, target, None)
     input_range = resolve_input(one.model, comparison.input_range)
-    recipe = patterns.recipe_for(one.model, comparison.recipe, None, canvas, target)
+    recipe = comparison.recipe_for(one.model, canvas, target)
     request = patterns.PatternRequest(target, canvas, input_range=input_range, recipe=recipe, seed=comparison.seed)
     return batches.synthesize(one.model, request, list(range(target.units)), progress)
 

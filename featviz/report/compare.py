@@ -19,6 +19,7 @@ from ..files.output import OutputDir
 from ..methods import activations
 from ..methods.activations import Activations
 from ..models.inputs import resolve_input
+from ..natural import datasets
 from ..patterns import layout
 from ..pixels import grids
 from ..pixels.display import Shown
@@ -49,6 +50,12 @@ class Comparison:
     recipe: Recipe = Recipe()
     seed: int = 0
 
+    def recipe_for(self, model, canvas: tuple[int, int], layer) -> Recipe:
+        """The recipe as `featviz patterns` resolves it for this model: its colour basis is measured on the
+        natural images featviz has for the model's input (datasets.for_model), as there."""
+        dataset = datasets.for_model(models.input_shape(model), None)
+        return patterns.recipe_for(model, self.recipe, dataset, canvas, layer)
+
 
 def view(
     loaded: models.LoadedModel,
@@ -62,9 +69,8 @@ def view(
     acts = activations.extract(model, image, None, input_range)
     top = acts.top(comparison.top_k)
     canvas = patterns.canvas_for(model, acts.layer, None)
-    request = patterns.PatternRequest(
-        acts.layer, canvas, input_range=input_range, recipe=comparison.recipe, seed=comparison.seed
-    )
+    recipe = comparison.recipe_for(model, canvas, acts.layer)
+    request = patterns.PatternRequest(acts.layer, canvas, input_range=input_range, recipe=recipe, seed=comparison.seed)
     found = batches.synthesize(model, request, [m for m, _ in top], progress)
     return ModelView(loaded.name, acts, top, found)
 
