@@ -1,11 +1,12 @@
-"""The self-check's remedies for collapsed maps, each tried on the same maps and judged the same way.
+"""The self-check's remedies, each tried on the same flagged maps and judged the same way.
 
-    python benchmarks/bench_remedies.py [--layers c10_bn_after_gmp:innermost,mnist_cnn:middle,...]
+    python benchmarks/bench_remedies.py [--flag collapsed|failed] [--layers c10_bn_after_gmp:innermost,...]
                                         [--remedies sharper,apart,sharpest]
 
 For each zoo or bundled layer (as bench_zoo.py names them): render every
 map with featviz's default recipe, save as 8-bit, and find the collapsed
-maps (another map's pattern drives them at least as hard as their own).
+maps (another map's pattern drives them at least as hard as their own),
+or with --flag failed the live maps a natural image beats (ratio < 1).
 Then render those maps with each remedy (execution/batches.remedied), all
 in one pass from the same first render, and judge every candidate as the
 self-check does (self_check.Judge: better for its map, and no other map
@@ -37,10 +38,12 @@ from featviz.models.inputs import resolve_input
 from featviz.natural import datasets
 from featviz.pixels import images
 
-LAYERS = (
-    "c10_bn_after_gmp:innermost,c10_wide256:innermost,mnist_cnn:middle,mnist_gelu_bn_after_gmp:middle,"
-    "c10_tanh_flat:middle,mnist_dw_relu6:innermost"
-)
+LAYERS = {
+    "collapsed": "c10_bn_after_gmp:innermost,c10_wide256:innermost,mnist_cnn:middle,mnist_gelu_bn_after_gmp:middle,"
+    "c10_tanh_flat:middle,mnist_dw_relu6:innermost",
+    "failed": "c10_plain_small:middle,c10_bn_after_flat:middle,c10_wide256:middle,c10_tanh_flat:middle",
+}
+REMEDIES = {"collapsed": "sharper,apart,sharpest", "failed": "restart,sharpest,vivid"}
 
 
 def as_saved(found: np.ndarray) -> np.ndarray:
@@ -75,48 +78,58 @@ def ceilings_of(matrix: np.ndarray, specific: np.ndarray) -> np.ndarray:
     return np.asarray(self_check.ceilings(scores, len(values)), np.float32)
 
 
-def judge(job, matrix: np.ndarray, collapsed: list[int], candidates: np.ndarray) -> str:
+def judge(job, matrix: np.ndarray, maps: list[int], candidates: np.ndarray) -> str:
     rows = respond(job, candidates)
     best = job.natural.best
     scale = np.where(best > 0, best, 1.0)
-    others = [np.delete(matrix[:, m], m).max() for m in collapsed]
-    own = sum(rows[k, m] > o for k, (m, o) in enumerate(zip(collapsed, others)))
-    ratio = np.mean([rows[k, m] / scale[m] >= 1 for k, m in enumerate(collapsed)])
+    others = [np.delete(matrix[:, m], m).max() for m in maps]
+    own = sum(rows[k, m] > o for k, (m, o) in enumerate(zip(maps, others)))
+    ratio = np.mean([rows[k, m] / scale[m] >= 1 for k, m in enumerate(maps)])
     keeper = self_check.Judge(matrix)
-    kept = sum(keeper.offer(m, rows[k], scale[m]) for k, m in enumerate(collapsed))
-    return (f"own-specific {own:3d}/{len(collapsed):<3d} ratio>=1 {ratio:4.0%}  kept {kept:3d}"
+    kept = sum(keeper.offer(m, rows[k], scale[m]) for k, m in enumerate(maps))
+    return (f"own-specific {own:3d}/{len(maps):<3d} ratio>=1 {ratio:4.0%}  kept {kept:3d}"
             f"  layer specificity -> {keeper.specific().mean():.2f}")  # fmt: skip
 
 
-def measure(name: str, role: str, remedies: list[str]) -> None:
+def flagged(job, matrix: np.ndarray, flag: str) -> list[int]:
+    """The live maps of the first render that are collapsed, or failed (a natural image beats them)."""
+    best = job.natural.best
+    live = [m for m in job.maps if best is not None and best[m] > 0]
+    if flag == "failed":
+        return [m for m in live if matrix[m, m] < best[m]]
+    specific = scoring.specific(matrix)
+    return [m for m in live if not specific[m]]
+
+
+def measure(name: str, role: str, flag: str, remedies: list[str]) -> None:
     start = time.perf_counter()
     job, found, matrix = first_render(name, role)
     specific = scoring.specific(matrix)
-    best = job.natural.best
-    collapsed = [m for m in job.maps if not specific[m] and best is not None and best[m] > 0]
-    print(f"{name} {role} ({job.request.layer.name}): {len(collapsed)} of {len(job.maps)} collapsed, "
+    maps = flagged(job, matrix, flag)
+    print(f"{name} {role} ({job.request.layer.name}): {len(maps)} of {len(job.maps)} {flag}, "
           f"specificity {specific.mean():.2f} ({time.perf_counter() - start:.1f} s)", flush=True)  # fmt: skip
-    if not collapsed:
+    if not maps:
         return
     seed = job.request.seed
     ceilings = {seed: ceilings_of(matrix, specific)}
     for remedy in remedies:
         start = time.perf_counter()
-        pairs = [(seed, m) for m in collapsed]
+        pairs = [(seed, m) for m in maps]
         found = batches.synthesize_pairs(job.loaded.model, job.request, pairs, remedy=remedy, ceilings=ceilings)
-        verdict = judge(job, matrix, collapsed, as_saved(found))
+        verdict = judge(job, matrix, maps, as_saved(found))
         print(f"  {remedy:<10} {verdict}  ({time.perf_counter() - start:.1f} s)", flush=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layers", default=LAYERS, help="comma-separated model:role (role: innermost or middle)")
-    p.add_argument("--remedies", default="sharper,apart,sharpest")
+    p.add_argument("--flag", choices=sorted(LAYERS), default="collapsed")
+    p.add_argument("--layers", default=None, help="comma-separated model:role (role: innermost or middle)")
+    p.add_argument("--remedies", default=None, help="comma-separated (default: by --flag)")
     args = p.parse_args()
     print(cpu_line(), flush=True)
-    for spec in args.layers.split(","):
+    for spec in (args.layers or LAYERS[args.flag]).split(","):
         name, role = spec.split(":")
-        measure(name, role, args.remedies.split(","))
+        measure(name, role, args.flag, (args.remedies or REMEDIES[args.flag]).split(","))
 
 
 if __name__ == "__main__":

@@ -314,6 +314,25 @@ def test_apart_raises_its_map_and_holds_the_others_down():
     assert means[1][1:].sum() < means[0][1:].sum()
 
 
+def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
+    model = helpers.tiny_cnn()
+    recipe = dataclasses.replace(FAST, decay=2.0, chroma=0.25)  # resolved, as a job's recipe is
+    request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=recipe)
+    found = {}
+    for remedy in (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid"):
+        objective, r, seeds = batches.remedied(request, [(0, 1)], remedy, {0: np.zeros(6, np.float32)})
+        found[remedy] = (r.decay, r.chroma, r.uncapped, "apart" in objective.name, seeds)
+    assert found == {
+        None: (2.0, 0.25, False, False, (0,)),
+        "uncapped": (2.0, 0.25, True, False, (0,)),
+        "sharper": (1.5, 0.25, False, False, (0,)),
+        "restart": (1.5, 0.25, False, False, (batches.RESTART_SEED,)),
+        "sharpest": (1.0, 0.25, False, False, (0,)),
+        "apart": (1.0, 0.25, False, True, (0,)),
+        "vivid": (1.0, 1.0, False, True, (0,)),
+    }
+
+
 def test_an_apart_task_holds_each_seed_to_its_own_patterns_ceilings():
     from featviz.execution.tasks import Task
 

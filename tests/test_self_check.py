@@ -44,7 +44,7 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["collapsed"]) == "sharper"
     assert self_check.remedy_for(["collapsed"], "sharper") == "apart"
     assert self_check.remedy_for(["collapsed"], "apart") is None
-    assert self_check.remedy_for(["failed"], "restart") == "sharpest"
+    assert self_check.remedy_for(["failed"], "restart") == "vivid"
     assert self_check.remedy_for(["collapsed", "capped"]) == "uncapped"
     assert self_check.remedy_for(["capped"], "uncapped") is None
     assert self_check.remedy_for(["failed"]) == "restart" and self_check.remedy_for([]) is None

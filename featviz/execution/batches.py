@@ -93,6 +93,8 @@ def remedied(
       can tell the map apart; "sharpest": decay 1, lucid's;
     - "apart": sharpest, and the map raised while every other map of the layer is held below its ceiling
       (objectives.apart); `ceilings[seed]` holds them, one per map of the layer, for that seed's patterns;
+    - "vivid": apart, in the data's full colour (chroma 1): what a failed map of a colour model reaches
+      when its colour is not held back;
     - "restart": another start and other transforms, relaxed for half the steps, and sharper.
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
@@ -102,11 +104,13 @@ def remedied(
         return objective, replace(recipe, uncapped=True), seeds
     if remedy in ("sharper", "restart"):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
-    if remedy == "apart":
+    if remedy in ("apart", "vivid"):
         rows = np.stack([ceilings[s] for s in seeds])
         objective = objectives.apart(request.layer.name, maps, rows, request.kind)
-    if remedy in ("sharpest", "apart"):
+    if remedy in ("sharpest", "apart", "vivid"):
         recipe = replace(recipe, decay=1.0, lr=None)
+    if remedy == "vivid":
+        recipe = replace(recipe, chroma=1.0)
     if remedy == "restart":
         restarted = tuple(s + RESTART_SEED for s in seeds)
         return objective, replace(recipe, relax_steps=max(recipe.relax_steps, recipe.steps // 2)), restarted

@@ -94,7 +94,7 @@ def _repair_tasks(group: list[Store]) -> list[Task]:
     for remedy, pairs in wanted.items():
         for start in range(0, len(pairs), size):
             seeds, maps = zip(*pairs[start : start + size])
-            ceilings = _ceilings(group, seeds) if remedy == self_check.APART else ()
+            ceilings = _ceilings(group, seeds) if remedy in self_check.HOLDING else ()
             tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds, ceilings=ceilings))
     return tasks
 

@@ -28,7 +28,7 @@ class Task:
     seeds: tuple[int, ...] = ()  # (): request.seed alone
     remedy: str | None = None  # a self-check remedy (evaluation/self_check.py) for maps flagged the first time
     seed_of: tuple[int, ...] = ()  # (): every map at every one of all_seeds
-    ceilings: tuple[tuple[int, tuple[float, ...]], ...] = ()  # (seed, one per map of the layer): for "apart"
+    ceilings: tuple[tuple[int, tuple[float, ...]], ...] = ()  # (seed, one per map of the layer): self_check.HOLDING
 
     @property
     def all_seeds(self) -> tuple[int, ...]:

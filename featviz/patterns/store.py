@@ -159,7 +159,8 @@ class Store:
         return found
 
     def ceilings(self) -> tuple[float, ...]:
-        """The "apart" remedy's bounds, one per map of the layer, from the patterns as they stand."""
+        """The bounds of the remedies that hold other maps down (self_check.HOLDING), one per map of the layer,
+        from the patterns as they stand."""
         return self_check.ceilings(self.record.maps, self.job.request.layer.units)
 
     def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
