@@ -173,3 +173,12 @@ def test_a_padding_that_same_would_add_runs_inside_the_depthwise_convolution():
         return sum(op.type == "Slice" for op in gradient_graph(model, "c4", hooks).get_operations()) // 2
 
     assert (unpads(Hooks()), unpads(Hooks(fast_conv=True))) == (4, 2)
+
+
+def test_a_bfloat16_run_keeps_depthwise_convolutions_in_float32():
+    """oneDNN's bfloat16 depthwise kernels are slower than its float32 ones; the dense convolutions run bfloat16."""
+    tf = _tf.tf()
+    model = padded_model()
+    x = tf.constant(np.random.default_rng(0).random((1, 12, 12, 1), dtype=np.float32))
+    _, taps = models.run_graph(model, x, ["c0", "d2", "c4"], Hooks(compute_dtype="bfloat16"))
+    assert [taps[n].dtype for n in ("c0", "d2", "c4")] == [tf.bfloat16, tf.float32, tf.bfloat16]
