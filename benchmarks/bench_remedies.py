@@ -70,12 +70,12 @@ def respond(job, found: np.ndarray) -> np.ndarray:
     return scoring.responses(job.loaded.model, request.layer.name, job.maps, inputs, request.kind)
 
 
-def ceilings_of(matrix: np.ndarray, specific: np.ndarray) -> np.ndarray:
-    """self_check.ceilings of the first render, as the second round's "apart" would see them."""
+def limits_of(matrix: np.ndarray, specific: np.ndarray) -> np.ndarray:
+    """self_check.limits of the first render, as the second round's "apart" would see them."""
     values = np.diagonal(matrix)
     scores = {m: MapScore(m, "x.png", float(v), None, None, False, specific=bool(s))
               for m, (v, s) in enumerate(zip(values, specific))}  # fmt: skip
-    return np.asarray(self_check.ceilings(scores, len(values)), np.float32)
+    return np.asarray(self_check.limits(scores, len(values)), np.float32)
 
 
 def judge(job, matrix: np.ndarray, maps: list[int], candidates: np.ndarray) -> str:
@@ -111,11 +111,11 @@ def measure(name: str, role: str, flag: str, remedies: list[str]) -> None:
     if not maps:
         return
     seed = job.request.seed
-    ceilings = {seed: ceilings_of(matrix, specific)}
+    limits = {seed: limits_of(matrix, specific)}
     for remedy in remedies:
         start = time.perf_counter()
         pairs = [(seed, m) for m in maps]
-        found = batches.synthesize_pairs(job.loaded.model, job.request, pairs, remedy=remedy, ceilings=ceilings)
+        found = batches.synthesize_pairs(job.loaded.model, job.request, pairs, remedy=remedy, limits=limits)
         verdict = judge(job, matrix, maps, as_saved(found))
         print(f"  {remedy:<10} {verdict}  ({time.perf_counter() - start:.1f} s)", flush=True)
 

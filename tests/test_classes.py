@@ -150,7 +150,7 @@ def test_unit_positions(kind, expected):
     assert objectives.parse_kind(kind) == expected
     maps = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
     if expected:
-        np.testing.assert_array_equal(exemplars.reduce_maps(maps, kind), maps[:, 1, 2, :])
+        np.testing.assert_array_equal(objectives.reduce_maps(maps, kind), maps[:, 1, 2, :])
 
 
 def test_a_unit_position_and_a_direction_each_get_their_own_pattern(cli, tmp_path, tiny_files):

@@ -94,7 +94,7 @@ def relu6_cnn(form: str):
     }
     model = k.Sequential([k.Input((12, 12, 1)), conv, *six.get(form, list)()])
     kernel, bias = conv.get_weights()
-    kernel[..., 0] = np.abs(kernel[..., 0])
+    kernel[..., 0] = 100 * np.abs(kernel[..., 0])  # a white window drives it to 10% of this sum: well past 6
     bias[0] = -0.9 * kernel[..., 0].sum()
     conv.set_weights([kernel, bias])
     return model
@@ -109,6 +109,8 @@ def test_relaxed_relu_wakes_a_relu6_map_and_keeps_its_ceiling(form):
     stuck = render.render(model, objective, batch, render.Recipe(steps=80, relax_steps=0))
     assert stuck.history[-1, 0] == 0.0
     assert 0.0 < woke.history[-1, 0] <= 6.0
+    white = np.ones((1, 12, 12, 1), np.float32)
+    assert models.run_graph(model, white, ["r1"], Hooks(relu=render.relaxed_relu()[0]))[1]["r1"].numpy().max() == 6.0
 
 
 @pytest.mark.parametrize("relax", [True, False])
@@ -299,8 +301,8 @@ def test_apart_is_the_map_less_how_far_each_other_map_passes_its_ceiling():
     out = np.zeros((2, 2, 2, 3), np.float32)
     out[0] = [1.0, 2.0, 3.0]  # image 0: map means 1, 2, 3
     out[1] = [4.0, 0.5, 1.0]
-    ceilings = np.array([[0.0, 1.5, 2.0], [np.inf, np.inf, 0.0]], np.float32)
-    value = objectives.apart("l", [0, 2], ceilings)({"l": tf.constant(out)}, None).numpy()
+    limits = np.array([[0.0, 1.5, 2.0], [np.inf, np.inf, 0.0]], np.float32)
+    value = objectives.apart("l", [0, 2], limits)({"l": tf.constant(out)}, None).numpy()
     np.testing.assert_allclose(value, [1.0 - (0.5 + 1.0), 1.0 - 0.0])  # image 1's own map 2 is not held down
 
 
@@ -331,28 +333,28 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
         "apart": (1.0, 0.25, False, True, (0,)),
         "vivid": (1.0, 1.0, False, True, (0,)),
     }
+    with pytest.raises(ValueError, match="'vivid' remedy needs the limits of seed 3"):
+        batches.remedied(request, [(0, 1), (3, 1)], "vivid", {0: np.zeros(6, np.float32)})
 
 
-def test_an_apart_task_holds_each_seed_to_its_own_patterns_ceilings():
+def test_an_apart_task_holds_each_seed_to_its_own_patterns_limits():
     from featviz.execution.tasks import Task
 
     model = helpers.tiny_cnn()
     resolved = dataclasses.replace(FAST, decay=2.0)  # as a job's recipe is (recipe_for): "apart" makes it sharper
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=resolved)
     rows = {0: (np.inf, 0.5, 0.5, 0.5, 0.5, 0.5), 1: (0.1,) * 6}
-    task = Task(request, (0, 0), remedy="apart", seed_of=(0, 1), ceilings=tuple(rows.items()))
-    alone = [
-        batches.synthesize_pairs(
-            model,
-            dataclasses.replace(request, seed=s),
-            [(s, 0)],
-            remedy="apart",
-            ceilings={s: np.asarray(rows[s], np.float32)},
-        )  # fmt: skip
-        for s in (0, 1)
-    ]
-    np.testing.assert_allclose(task.render(model), np.concatenate(alone), atol=1e-5)
-    assert not np.allclose(alone[0], alone[1])
+    task = Task(request, (0, 0), remedy="apart", seed_of=(0, 1), limits=tuple(rows.items()))
+
+    def alone(seed, row):
+        limits = {seed: np.asarray(row, np.float32)}
+        return batches.synthesize_pairs(
+            model, dataclasses.replace(request, seed=seed), [(seed, 0)], remedy="apart", limits=limits
+        )
+
+    together = np.concatenate([alone(0, rows[0]), alone(1, rows[1])])
+    np.testing.assert_allclose(task.render(model), together, atol=1e-5)
+    assert not np.allclose(alone(1, rows[0]), together[1:], atol=1e-3)  # seed 1 held to seed 0's limits draws otherwise
 
 
 def test_a_small_layer_s_seeds_share_one_unit(tmp_path):

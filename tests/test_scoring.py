@@ -61,14 +61,13 @@ def test_a_signed_map_never_above_zero_is_negative_not_dead():
 
 
 def test_the_negative_objective_drives_a_linear_map_down():
-    from featviz.natural import exemplars
     from featviz.synthesis import objectives, render
 
     k = helpers.keras()
     init = k.initializers.GlorotUniform(seed=2)
     model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="lin", kernel_initializer=init)])
     maps = np.random.default_rng(0).normal(size=(2, 4, 4, 3)).astype(np.float32)
-    np.testing.assert_allclose(exemplars.reduce_maps(maps, "negative"), -maps.mean(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(objectives.reduce_maps(maps, "negative"), -maps.mean(axis=(1, 2)), rtol=1e-6)
     recipe = render.Recipe(steps=30, relax_steps=0, polish_steps=5)
     objective = objectives.channel("lin", [0, 1], "negative")
     history = render.render(model, objective, render.Batch.of(2, (12, 12)), recipe).history

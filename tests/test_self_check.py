@@ -53,7 +53,7 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
 def test_apart_holds_each_specific_map_a_tenth_below_its_own_value_and_leaves_the_rest_free():
     scores = {0: score(2.0, specific=True), 1: score(3.0, specific=False), 3: score(-1.0, ratio=None, specific=True)}
     scores[4] = MapScore(4, None, None, 1.0, None, False, error="NaN or Inf in the pattern", specific=True)
-    assert self_check.ceilings(scores, 6) == (1.8, np.inf, np.inf, -1.1, np.inf, np.inf)
+    assert self_check.limits(scores, 6) == (1.8, np.inf, np.inf, -1.1, np.inf, np.inf)
 
 
 def test_a_better_pattern_is_specific_first_then_stronger():

@@ -46,7 +46,7 @@ FAILED_RATIO = 1.0  # a pattern that a natural image beats has not found what th
 CAP_SHARE = 0.95  # a value within 5% of the activation's ceiling sits at it
 FLAT = 1.0 / 255  # a pattern whose pixels vary by less than one 8-bit level is a flat picture
 APART, VIVID = "apart", "vivid"
-HOLDING = (APART, VIVID)  # remedies that hold the layer's other maps below their own patterns' values (ceilings)
+HOLDING = (APART, VIVID)  # remedies that hold the layer's other maps below their own patterns' values (limits)
 APART_MARGIN = 0.1  # 10% below those values: render's transforms blur the bound
 # Each flag's remedies, tried one per round while the flag stays; a map's first flag in this order decides.
 REMEDIES = {CAPPED: ("uncapped",), FAILED: ("restart", VIVID), COLLAPSED: ("sharper", APART)}
@@ -77,7 +77,7 @@ def remedy_for(found: list[str], tried: str | None = None) -> str | None:
     return later[0] if later else None
 
 
-def ceilings(scores: dict[int, MapScore], units: int) -> tuple[float, ...]:
+def limits(scores: dict[int, MapScore], units: int) -> tuple[float, ...]:
     """Per map of a layer of `units`: the bound the HOLDING remedies hold it under, APART_MARGIN below its own pattern's
     value where that pattern is specific, inf where there is no specificity to keep (self_check.Judge's rule)."""
     bound = [np.inf] * units

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..evaluation import self_check
 from ..patterns.request import PatternRequest
 from ..synthesis import objectives, render
 
@@ -52,11 +53,11 @@ def synthesize_pairs(
     images: Sequence[tuple[int, int]],
     progress=None,
     remedy: str | None = None,
-    ceilings: Mapping[int, np.ndarray] | None = None,
+    limits: Mapping[int, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """The pattern of each (seed, map) of `images`, as `synthesize` renders them; `ceilings`: see `remedied`."""
+    """The pattern of each (seed, map) of `images`, as `synthesize` renders them; `limits`: see `remedied`."""
     out = []
-    for objective, recipe, batch in render_calls(request, images, remedy, ceilings):
+    for objective, recipe, batch in render_calls(request, images, remedy, limits):
         result = render.render(model, objective, batch, recipe, seed=request.seed, progress=progress)
         out.append(result.images)
     return np.concatenate(out)
@@ -66,33 +67,40 @@ def render_calls(
     request: PatternRequest,
     images: Sequence[tuple[int, int]],
     remedy: str | None = None,
-    ceilings: Mapping[int, np.ndarray] | None = None,
+    limits: Mapping[int, np.ndarray] | None = None,
 ) -> list[tuple[objectives.Objective, render.Recipe, render.Batch]]:
     """What `synthesize_pairs` renders, call by call: (objective, recipe, batch), batch_size(canvas) images each."""
     calls = []
     size = batch_size(request.canvas)
     for start in range(0, len(images), size):
         part = images[start : start + size]
-        objective, recipe, per_seed = remedied(request, part, remedy, ceilings)
+        objective, recipe, per_seed = remedied(request, part, remedy, limits)
         batch = render.Batch(tuple(m for _, m in part), request.canvas, request.input_range, seeds=per_seed)
         calls.append((objective, recipe, batch))
     return calls
+
+
+def _limit_rows(limits: Mapping[int, np.ndarray] | None, seeds: tuple[int, ...], remedy: str) -> np.ndarray:
+    missing = sorted({s for s in seeds if limits is None or s not in limits})
+    if missing:
+        raise ValueError(f"the {remedy!r} remedy needs the limits of seed {missing[0]}'s patterns")
+    return np.stack([limits[s] for s in seeds])
 
 
 def remedied(
     request: PatternRequest,
     images: Sequence[tuple[int, int]],
     remedy: str | None,
-    ceilings: Mapping[int, np.ndarray] | None = None,
+    limits: Mapping[int, np.ndarray] | None = None,
 ):
     """(objective, recipe, seeds) for the (seed, map) images rendered with a self-check remedy
     (evaluation/self_check.py), or none:
 
     - "uncapped": the layer without its bounded activation, so the gradient goes past the ceiling;
     - "sharper": a Fourier spectrum that falls less steeply (decay 0.5 lower, at least 1), so finer detail
-      can tell the map apart; "sharpest": decay 1, lucid's;
-    - "apart": sharpest, and the map raised while every other map of the layer is held below its ceiling
-      (objectives.apart); `ceilings[seed]` holds them, one per map of the layer, for that seed's patterns;
+      can tell the map apart; "sharpest": decay 1, lucid's (in no ladder since "apart"; bench_remedies.py);
+    - "apart": sharpest, and the map raised while every other map of the layer is held below its limit
+      (objectives.apart); `limits[seed]` holds them, one per map of the layer, for that seed's patterns;
     - "vivid": apart, in the data's full colour (chroma 1): what a failed map of a colour model reaches
       when its colour is not held back;
     - "restart": another start and other transforms, relaxed for half the steps, and sharper.
@@ -104,10 +112,9 @@ def remedied(
         return objective, replace(recipe, uncapped=True), seeds
     if remedy in ("sharper", "restart"):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
-    if remedy in ("apart", "vivid"):
-        rows = np.stack([ceilings[s] for s in seeds])
-        objective = objectives.apart(request.layer.name, maps, rows, request.kind)
-    if remedy in ("sharpest", "apart", "vivid"):
+    if remedy in self_check.HOLDING:
+        objective = objectives.apart(request.layer.name, maps, _limit_rows(limits, seeds, remedy), request.kind)
+    if remedy in ("sharpest", *self_check.HOLDING):
         recipe = replace(recipe, decay=1.0, lr=None)
     if remedy == "vivid":
         recipe = replace(recipe, chroma=1.0)

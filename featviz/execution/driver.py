@@ -94,14 +94,14 @@ def _repair_tasks(group: list[Store]) -> list[Task]:
     for remedy, pairs in wanted.items():
         for start in range(0, len(pairs), size):
             seeds, maps = zip(*pairs[start : start + size])
-            ceilings = _ceilings(group, seeds) if remedy in self_check.HOLDING else ()
-            tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds, ceilings=ceilings))
+            limits = _limits(group, seeds) if remedy in self_check.HOLDING else ()
+            tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds, limits=limits))
     return tasks
 
 
-def _ceilings(group: list[Store], seeds: tuple[int, ...]) -> tuple:
-    """Task.ceilings for these seeds: each store's self_check.ceilings, from its current patterns."""
-    return tuple((store.job.request.seed, store.ceilings()) for store in group if store.job.request.seed in seeds)
+def _limits(group: list[Store], seeds: tuple[int, ...]) -> tuple:
+    """Task.limits for these seeds: each store's self_check.limits, from its current patterns."""
+    return tuple((store.job.request.seed, store.limits()) for store in group if store.job.request.seed in seeds)
 
 
 def tasks_for(stores: list[Store], progress=None) -> tuple[list[Task], dict[str, list[int]], list[int]]:

@@ -28,7 +28,7 @@ class Task:
     seeds: tuple[int, ...] = ()  # (): request.seed alone
     remedy: str | None = None  # a self-check remedy (evaluation/self_check.py) for maps flagged the first time
     seed_of: tuple[int, ...] = ()  # (): every map at every one of all_seeds
-    ceilings: tuple[tuple[int, tuple[float, ...]], ...] = ()  # (seed, one per map of the layer): self_check.HOLDING
+    limits: tuple[tuple[int, tuple[float, ...]], ...] = ()  # (seed, one per map of the layer): self_check.HOLDING
 
     @property
     def all_seeds(self) -> tuple[int, ...]:
@@ -57,8 +57,8 @@ class Task:
 
     def render(self, model, progress=None) -> np.ndarray:
         """(images, H, W, C): the pattern of each of `pairs`."""
-        ceilings = {seed: np.asarray(row, np.float32) for seed, row in self.ceilings}
-        return synthesize_pairs(model, self.request, self.pairs, progress, self.remedy, ceilings)
+        limits = {seed: np.asarray(row, np.float32) for seed, row in self.limits}
+        return synthesize_pairs(model, self.request, self.pairs, progress, self.remedy, limits)
 
 
 @dataclass

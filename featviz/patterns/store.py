@@ -158,10 +158,10 @@ class Store:
                 found.setdefault(remedy, []).append(m)
         return found
 
-    def ceilings(self) -> tuple[float, ...]:
+    def limits(self) -> tuple[float, ...]:
         """The bounds of the remedies that hold other maps down (self_check.HOLDING), one per map of the layer,
         from the patterns as they stand."""
-        return self_check.ceilings(self.record.maps, self.job.request.layer.units)
+        return self_check.limits(self.record.maps, self.job.request.layer.units)
 
     def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
         """A remedy's patterns of `maps`: each replaces the saved one when self_check.Judge accepts it.

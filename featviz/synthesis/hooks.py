@@ -7,7 +7,8 @@ of each layer. It can
   relaxed ReLU of render.py (capped at 6 for a ReLU6);
 - compute first-layer convolutions with a faster input gradient (fastconv.py);
 - run layers in a lower compute precision, weights kept in float32
-  (depthwise convolutions stay in float32, which is faster for them);
+  (depthwise convolutions stay in float32, which is faster for them, and
+  so does a fused BatchNormalization and ReLU that reads one);
 - run a convolution's monotone activation after the max-pool that reads it
   (act(max(x)) == max(act(x)), on 4x fewer values for a 2x2 pool);
 - run a BatchNormalization and the ReLU (or ReLU6) that reads it as one

@@ -106,11 +106,11 @@ def channel(layer: str, index: int | Sequence[int], kind: str = "mean") -> Objec
     return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}]")
 
 
-def apart(layer: str, index: Sequence[int], ceilings: np.ndarray, kind: str = "mean") -> Objective:
-    """`channel(layer, index, kind)`, less how far image i drives each other map k of the layer past ceilings[i, k].
+def apart(layer: str, index: Sequence[int], limits: np.ndarray, kind: str = "mean") -> Objective:
+    """`channel(layer, index, kind)`, less how far image i drives each other map k of the layer past limits[i, k].
 
     The self-check's "apart" remedy for collapsed maps (evaluation/self_check.py): a map's own value is raised
-    while every other map is held below a ceiling, the value its own pattern reaches (a little less), or inf
+    while every other map is held below a limit, the value its own pattern reaches (a little less), or inf
     where there is nothing to keep. The candidate then drives its map without out-driving other maps' patterns.
     """
     parse_kind(kind)
@@ -121,7 +121,7 @@ def apart(layer: str, index: Sequence[int], ceilings: np.ndarray, kind: str = "m
         chosen = tf.constant(list(index), tf.int32)
         own = tf.gather(values, chosen, axis=1, batch_dims=1)
         others = 1.0 - tf.one_hot(chosen, values.shape[-1])
-        over = tf.nn.relu(values - tf.constant(np.asarray(ceilings, np.float32))) * others
+        over = tf.nn.relu(values - tf.constant(np.asarray(limits, np.float32))) * others
         return own - tf.reduce_sum(over, axis=1)
 
     return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}] apart from the others")
