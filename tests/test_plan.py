@@ -176,17 +176,17 @@ def test_the_repairs_are_a_call_per_round_over_every_seed_of_a_layer(residual, t
     each = RATE.per_image + RATE.per_flop * flops["c4"]
     call = RATE.tracing(list(flops).index("c4"))
     images = math.ceil(calibration.REPAIR_SHARE * 200 * 3)  # 600 patterns: more images than the floor
-    assert repairs(200, 3) == pytest.approx(self_check.ROUNDS * (call + 100 * images * each))
-    assert repairs(6, 1) == pytest.approx(self_check.ROUNDS * (call + 100 * calibration.MIN_IMAGES * each))
+    assert repairs(200, 3) == pytest.approx(self_check.LADDER * (call + 100 * images * each))
+    assert repairs(6, 1) == pytest.approx(self_check.LADDER * (call + 100 * calibration.MIN_IMAGES * each))
     assert repairs(200, 3, repair=False) == 0
 
 
 def test_when_the_calibration_s_patterns_are_alike_every_map_is_counted_as_repaired():
     layer = Call("x", 5, 1e6, 200, 256)
-    assert [c.images for c in Calibration(RATE).repairs(layer)] == [50] * self_check.ROUNDS  # 25%, each round
-    assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [50] * self_check.ROUNDS
+    assert [c.images for c in Calibration(RATE).repairs(layer)] == [50] * self_check.LADDER  # 25%, each round
+    assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [50] * self_check.LADDER
     alike = Calibration(RATE, 8.0, specific=0.03)
-    assert alike.alike and [c.images for c in alike.repairs(layer)] == [200] * self_check.ROUNDS
+    assert alike.alike and [c.images for c in alike.repairs(layer)] == [200] * self_check.LADDER
     line = Estimate(125.0, 250.0, 0.0, 5.0, {}, alike, 64).line()
     assert "(3% specific), as with random weights" in line and "up to" not in line
 

@@ -321,7 +321,7 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
     recipe = dataclasses.replace(FAST, decay=2.0, chroma=0.25)  # resolved, as a job's recipe is
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=recipe)
     found = {}
-    for remedy in (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid"):
+    for remedy in (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "smoother"):
         objective, r, seeds = batches.remedied(request, [(0, 1)], remedy, {0: np.zeros(6, np.float32)})
         found[remedy] = (r.decay, r.chroma, r.uncapped, "apart" in objective.name, seeds)
     assert found == {
@@ -330,8 +330,9 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
         "sharper": (1.5, 0.25, False, False, (0,)),
         "restart": (1.5, 0.25, False, False, (batches.RESTART_SEED,)),
         "sharpest": (1.0, 0.25, False, False, (0,)),
-        "apart": (1.0, 0.25, False, True, (0,)),
-        "vivid": (1.0, 1.0, False, True, (0,)),
+        "apart": (1.5, 0.25, False, True, (0,)),
+        "vivid": (1.5, 1.0, False, True, (0,)),
+        "smoother": (2.5, 0.25, False, False, (0,)),
     }
     with pytest.raises(ValueError, match="'vivid' remedy needs the limits of seed 3"):
         batches.remedied(request, [(0, 1), (3, 1)], "vivid", {0: np.zeros(6, np.float32)})

@@ -10,6 +10,7 @@ from featviz import models
 from featviz.evaluation import naturalness, self_check
 from featviz.evaluation.scoring import MapScore
 from featviz.models import bounds
+from featviz.pixels import images
 from featviz.runtime import _tf
 from featviz.synthesis.hooks import Hooks
 
@@ -33,6 +34,20 @@ def test_flags_name_what_went_wrong_by_exact_rules():
     assert self_check.flags(score(6.0), False, FLAT, 6.0) == ["collapsed", "failed", "capped"]
 
 
+def test_a_pattern_with_three_times_natural_images_fine_detail_is_noisy_when_nothing_else_is_wrong():
+    share, smooth = naturalness.high_frequency_share(TEXTURE), np.linspace(0, 1, 64).reshape(8, 8, 1)
+    assert self_check.flags(score(2.0), True, TEXTURE, None, share / 3 * 1.01) == []  # 2.97x natural images'
+    assert self_check.flags(score(2.0), True, TEXTURE, None, share / 3 * 0.99) == ["noisy"]  # 3.03x
+    assert self_check.flags(score(2.0), False, TEXTURE, None, share / 10) == ["collapsed"]  # its own remedy first
+    assert self_check.flags(score(2.0), True, TEXTURE, None, None) == []  # no natural images: not measured
+    assert not score(2.0, flags=["noisy"]).flagged and score(2.0, flags=["collapsed"]).flagged  # red: misleading
+    busy, calm = [TEXTURE, TEXTURE, smooth], [TEXTURE, smooth, smooth]  # the smoother remedy: for a busy layer only
+    assert self_check.busy(np.stack(busy), share / 3 * 0.99) and not self_check.busy(np.stack(calm), share / 3 * 0.99)
+    assert not self_check.busy(np.stack(busy), None)
+    assert self_check.calmer("smoother", smooth, TEXTURE) and not self_check.calmer("smoother", TEXTURE, smooth)
+    assert self_check.calmer("sharper", TEXTURE, smooth)  # only a smoother candidate must be calmer
+
+
 def test_dead_negative_and_broken_maps_carry_no_flag():
     dead = MapScore(0, "m.png", 0.0, 0.0, None, True)
     negative = MapScore(0, "m.png", 0.5, 0.0, None, False, negative=True)
@@ -48,6 +63,8 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["collapsed", "capped"]) == "uncapped"
     assert self_check.remedy_for(["capped"], "uncapped") is None
     assert self_check.remedy_for(["failed"]) == "restart" and self_check.remedy_for([]) is None
+    assert self_check.remedy_for(["noisy"]) == "smoother" and self_check.remedy_for(["noisy"], "smoother") is None
+    assert self_check.remedy_for(["noisy"], "sharper") is None  # a repaired map is not smoothed back
 
 
 def test_apart_holds_each_specific_map_a_tenth_below_its_own_value_and_leaves_the_rest_free():
@@ -109,6 +126,27 @@ def test_capped_maps_are_flagged_and_their_remedy_is_recorded(cli, tmp_path):
     assert "capped" in result.stdout  # the summary line names what is still flagged
 
 
+def test_a_checkerboard_detector_s_pattern_is_flagged_noisy_and_rendered_smoother(cli, tmp_path, monkeypatch):
+    k = helpers.keras()
+    model = k.Sequential([k.Input((24, 24, 1)), k.layers.Conv2D(1, 3, name="c1"), k.layers.ReLU(name="r")])
+    checkerboard = np.indices((3, 3)).sum(axis=0) % 2 * 2.0 - 1.0
+    model.get_layer("c1").set_weights([checkerboard[:, :, None, None].astype(np.float32), np.array([0.05], np.float32)])
+    model.save(tmp_path / "checks.keras")
+    ramps = np.linspace(0, 255, 24)[None, None, :] * np.linspace(0.2, 1, 16)[:, None, None]  # smooth pictures
+    np.savez(tmp_path / "d.npz", x=np.repeat(ramps, 24, axis=1).astype(np.uint8), y=np.zeros(16, np.uint8))
+    monkeypatch.setattr(self_check, "NOISY_DETAIL", 2.0)  # the checkerboard's pattern has 2.6x the ramps' detail
+    result = cli("patterns", tmp_path / "checks.keras", "--steps", "64", "--dataset", tmp_path / "d.npz")
+    assert result.exit_code == 0, result.output
+    folder = next(tmp_path.glob("gallery/layers/*/seed-0"))
+    (checks,) = json.loads((folder / "manifest.json").read_text())["maps"]
+    assert checks["flags"] == ["noisy"]
+    share = naturalness.high_frequency_share(images.load_image(folder / checks["image"], channels=1))
+    assert share > 2.0 * naturalness.Naturalness.of(ramps.repeat(24, axis=1)[..., None] / 255).high_frequency
+    # Smoother, the checkerboard fades to under a tenth of its value: the first pattern stays, flagged, and says so.
+    assert checks["remedy"] == "smoother" and checks["repaired"] is False
+    assert "still 1 noisy" in result.stdout
+
+
 def test_naturalness_figures_are_exact_on_pictures_with_known_spectra():
     stripes = np.zeros((16, 16, 3))
     stripes[:, ::2] = 1.0  # all power at the Nyquist frequency
@@ -132,4 +170,18 @@ def test_the_judge_keeps_a_better_candidate_only_when_no_other_map_loses_its_spe
     assert judge.offer(0, np.array([3.0, 1.2, 0.5]), 1.0)  # specific for 0, harmless
     assert judge.specific().tolist() == [True, True, True]
     assert not judge.offer(2, np.array([0.0, 0.0, 0.9]), 1.0)  # weaker, and already specific
-    assert judge.offer(2, np.array([0.0, 0.0, 1.0]), 1.0, ties=True)  # an equal uncapped candidate wins the tie
+    assert judge.offer(2, np.array([0.0, 0.0, 1.0]), 1.0, "ties")  # an equal uncapped candidate wins the tie
+
+
+def test_a_smoother_candidate_wins_when_the_map_stays_specific_and_at_ratio_one():
+    rows = np.array([[2.0, 0.0, 0.0], [0.0, 1.5, 0.0], [0.0, 0.0, 3.0]])
+    judge = self_check.Judge(rows)
+    assert not judge.offer(0, np.array([1.9, 0.0, 0.0]), 2.0, "better")  # weaker: "better" refuses it
+    assert not judge.offer(0, np.array([1.9, 0.0, 0.0]), 2.0, "holds")  # ratio 0.95: now a natural image beats it
+    assert not judge.offer(0, np.array([2.1, 1.6, 0.0]), 2.0, "holds")  # map 1's own pattern loses to it
+    assert not judge.offer(2, np.array([3.1, 0.0, 2.5]), 2.0, "holds")  # not specific for map 2
+    assert judge.offer(0, np.array([2.0, 0.0, 0.0]), 2.0, "holds") and judge.rows[0, 0] == 2.0  # ratio 1: kept
+    assert judge.offer(2, np.array([0.0, 0.0, 2.2]), 2.0, "holds")  # weaker than 3.0, still ratio 1.1 and specific
+    assert not judge.offer(2, np.array([0.0, 0.0, 1.0]), 0.5, "holds")  # ratio 2, but under half of 2.2
+    weak = self_check.Judge(np.array([[0.5, 0.0], [0.0, 1.0]]))  # map 0 below its natural best (ratio 0.5)
+    assert weak.offer(0, np.array([0.5, 0.0]), 1.0, "holds") and not weak.offer(0, np.array([0.4, 0.0]), 1.0, "holds")

@@ -26,6 +26,8 @@ import numpy as np
 from ..models import forward
 from ..synthesis.objectives import reduce_maps
 
+FLAGS = ("collapsed", "failed", "capped", "noisy")  # what self_check.py can find wrong with a map, in its order
+
 
 @dataclass
 class MapScore:
@@ -42,7 +44,7 @@ class MapScore:
     # True: no natural image drives the map above zero, but some drive it below: a signed map whose signal is
     # negative. It has no ratio; its negative pattern (--objective negative) shows it. None otherwise.
     negative: bool | None = None
-    flags: list[str] | None = None  # what went wrong (self_check.py): collapsed, failed, capped; None: nothing
+    flags: list[str] | None = None  # what went wrong (self_check.py): of FLAGS; None: nothing
     remedy: str | None = None  # the remedy tried on a flagged map (self_check.REMEDIES)
     repaired: bool | None = None  # whether the remedy's pattern replaced the first one
 
@@ -64,7 +66,9 @@ class MapScore:
 
     @property
     def flagged(self) -> bool:
-        return bool(self.flags)
+        """Shown in red too: a flag that says the pattern may mislead. "noisy" only says it is busier than a
+        photograph, and stays on the map's page, in the summary and in the manifest."""
+        return any(flag != "noisy" for flag in self.flags or [])
 
     def record(self) -> dict:
         """As JSON: non-finite numbers become null; no verdict key unless the map is a class."""
@@ -190,7 +194,7 @@ def summarize(scores: Sequence[MapScore]) -> Summary:
     live = [s for s in scores if not s.marked and not s.negative]
     specifics = [s.specific for s in live if s.specific is not None]
     shares = [s.clipped for s in live if s.clipped is not None]
-    flagged = {flag: sum(flag in (s.flags or []) for s in scores) for flag in ("collapsed", "failed", "capped")}
+    flagged = {flag: sum(flag in (s.flags or []) for s in scores) for flag in FLAGS}
     return Summary(
         len(scores),
         sum(bool(s.dead) for s in scores),

@@ -7,7 +7,14 @@ After every render, each map whose pattern could mislead is flagged:
 - **failed**: a live map whose pattern does not reach what natural images
   do: a value at or below zero, a flat picture, or a ratio below FAILED_RATIO;
 - **capped**: the map's value sits at its bounded activation's ceiling
-  (ReLU6's 6, tanh's 1), where the mean objective has no gradient left.
+  (ReLU6's 6, tanh's 1), where the mean objective has no gradient left;
+- **noisy**: a pattern with nothing else wrong whose fine detail is more
+  than NOISY_DETAIL times natural images' (evaluation/naturalness.py):
+  speckle over the feature. On a layer whose median is over that too
+  (`busy`), its remedy, "smoother", renders it again with a steeper
+  spectrum and keeps that only where the map loses nothing the
+  other flags guard (still specific, still at ratio >= 1) and keeps at
+  least half its value (the "holds" rule).
 
 Dead and negative maps carry no flag: no natural image drives them above
 zero, so there is nothing for a pattern to reach. Each flag has a ladder
@@ -24,9 +31,11 @@ fixed 5 of 30, and an objective relative to the layer's mean (Olah et al.'s
 "specific" objectives) none. But on that model's innermost layer the judge
 kept 1 of 31 sharper patterns: each also drove some specific map harder
 than that map's own pattern. "apart" (objectives.apart) optimizes against
-exactly that, holding every specific map below its own pattern's value
-(with lucid's 1/f spectrum): the judge kept 31 of 31, and the layer's
-specificity went 0.68 -> 1.00 (benchmarks/bench_remedies.py). A failed
+exactly that, holding every specific map below its own pattern's value,
+at sharper's spectrum: the judge kept 27 of 27, and the layer's
+specificity went 0.72 -> 0.99 (benchmarks/bench_remedies.py). At
+lucid's 1/f it kept as many, but drew them as black and white stripes
+with 2.4 times the fine detail. A failed
 map of a colour model often needs the colour the default holds back
 (chroma 0.25); in full colour its candidate drives its neighbours too, and
 the judge refused nearly all. "vivid" is "apart" in full colour: the
@@ -38,23 +47,38 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import scoring
+from .naturalness import high_frequency_share
 from .scoring import MapScore
 
-COLLAPSED, FAILED, CAPPED = "collapsed", "failed", "capped"
-FLAGS = (COLLAPSED, FAILED, CAPPED)
+FLAGS = scoring.FLAGS
+COLLAPSED, FAILED, CAPPED, NOISY = FLAGS
 FAILED_RATIO = 1.0  # a pattern that a natural image beats has not found what the map responds to most
 CAP_SHARE = 0.95  # a value within 5% of the activation's ceiling sits at it
 FLAT = 1.0 / 255  # a pattern whose pixels vary by less than one 8-bit level is a flat picture
+NOISY_DETAIL = 3.0  # times natural images' median high-frequency share: issue #30's goal for a layer, per map
+SMOOTHER_KEEPS = 0.5  # a smoother pattern keeps at least half the value of the one it replaces
 APART, VIVID = "apart", "vivid"
 HOLDING = (APART, VIVID)  # remedies that hold the layer's other maps below their own patterns' values (limits)
 APART_MARGIN = 0.1  # 10% below those values: render's transforms blur the bound
 # Each flag's remedies, tried one per round while the flag stays; a map's first flag in this order decides.
-REMEDIES = {CAPPED: ("uncapped",), FAILED: ("restart", VIVID), COLLAPSED: ("sharper", APART)}
-ROUNDS = 2  # the longest ladder
+SMOOTHER = "smoother"
+REMEDIES = {CAPPED: ("uncapped",), FAILED: ("restart", VIVID), COLLAPSED: ("sharper", APART), NOISY: (SMOOTHER,)}
+# How a remedy's candidate is judged (Judge.offer): "better" by default; "ties" also wins a tie (its objective went
+# past the ceiling where the first one stopped); "holds" wins when the map keeps its specificity, ratio >= 1
+# and half its value.
+RULES = {"uncapped": "ties", SMOOTHER: "holds"}
+LADDER = 2  # the longest ladder: the rounds that can render every flagged map (execution/calibration.py counts them)
+# And a round after it: the sharper patterns of "sharper", "apart" and "vivid" can make a layer busy that was not,
+# and its noisy maps are then rendered "smoother" in the same run, not in the next.
+ROUNDS = LADDER + 1
 
 
-def flags(score: MapScore, specific: bool, pattern: np.ndarray, ceiling: float | None) -> list[str]:
-    """The flags of one map's pattern (in 0..1, as saved), given whether it is specific and the activation's ceiling."""
+def flags(
+    score: MapScore, specific: bool, pattern: np.ndarray, ceiling: float | None, detail: float | None = None
+) -> list[str]:
+    """The flags of one map's pattern (in 0..1, as saved), given whether it is specific, the activation's ceiling
+    and natural images' median high-frequency share (`detail`; None: not measured, so never noisy)."""
     if score.error or score.dead or score.negative or score.value is None:
         return []
     found = []
@@ -65,6 +89,8 @@ def flags(score: MapScore, specific: bool, pattern: np.ndarray, ceiling: float |
         found.append(FAILED)
     if ceiling is not None and score.value >= CAP_SHARE * ceiling:
         found.append(CAPPED)
+    if not found and detail and high_frequency_share(pattern) > NOISY_DETAIL * detail:
+        found.append(NOISY)
     return found
 
 
@@ -87,9 +113,28 @@ def limits(scores: dict[int, MapScore], units: int) -> tuple[float, ...]:
     return tuple(bound)
 
 
+def busy(pictures: np.ndarray, detail: float | None) -> bool:
+    """Whether a layer's patterns (N, H, W, C) are busier than issue #30's goal: their median high-frequency
+    share over NOISY_DETAIL times natural images' (`detail`). Only such a layer's noisy maps are rendered
+    "smoother": on a layer within the goal the few busy maps stay, flagged, and cost no render."""
+    shares = [high_frequency_share(p) for p in pictures if np.isfinite(p).all()]
+    return bool(detail and shares and float(np.median(shares)) > NOISY_DETAIL * detail)
+
+
+def calmer(remedy: str, candidate: np.ndarray, current: np.ndarray) -> bool:
+    """Whether a remedy's candidate picture may be offered at all: a "smoother" one only with less fine detail."""
+    return remedy != SMOOTHER or high_frequency_share(candidate) < high_frequency_share(current)
+
+
 def better(candidate: tuple[bool, float], current: tuple[bool, float]) -> bool:
     """Whether (specific, ratio or value) of a candidate beats the current pattern's: specific first, then higher."""
     return (candidate[0], candidate[1]) > (current[0], current[1])
+
+
+def _wins(offered: tuple[bool, float], kept: tuple[bool, float], rule: str) -> bool:
+    if rule == "holds":
+        return offered[0] and offered[1] >= max(min(FAILED_RATIO, kept[1]), SMOOTHER_KEEPS * kept[1])
+    return better(offered, kept) or (rule == "ties" and offered >= kept)
 
 
 class Judge:
@@ -109,15 +154,16 @@ class Judge:
         others = np.where(np.eye(len(self.rows), dtype=bool), -np.inf, self.rows).max(axis=0, initial=-np.inf)
         return np.isfinite(diagonal) & (diagonal > others)
 
-    def offer(self, column: int, candidate: np.ndarray, scale: float, ties: bool = False) -> bool:
+    def offer(self, column: int, candidate: np.ndarray, scale: float, rule: str = "better") -> bool:
         """Accept `candidate` (every map's response to it) as map `column`'s pattern? `scale`: its best natural value.
 
-        `ties`: an equal candidate wins too (a remedy whose objective did not stop where the first one did).
+        `rule` (RULES): "better", "ties" (an equal candidate wins too) or "holds" (a specific candidate wins at
+        ratio >= FAILED_RATIO, or the kept pattern's ratio where that is lower, and SMOOTHER_KEEPS of its value).
         """
         now, own = self.specific(), float(candidate[column])
         others = np.delete(self.rows[:, column], column).max(initial=-np.inf)
         offered, kept = (bool(own > others), own / scale), (bool(now[column]), self.rows[column, column] / scale)
-        if not (better(offered, kept) or (ties and offered >= kept)):
+        if not _wins(offered, kept, rule):
             return False
         harmed = now & (candidate >= np.diagonal(self.rows))
         harmed[column] = False

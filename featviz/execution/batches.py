@@ -99,22 +99,25 @@ def remedied(
     - "uncapped": the layer without its bounded activation, so the gradient goes past the ceiling;
     - "sharper": a Fourier spectrum that falls less steeply (decay 0.5 lower, at least 1), so finer detail
       can tell the map apart; "sharpest": decay 1, lucid's (in no ladder since "apart"; bench_remedies.py);
-    - "apart": sharpest, and the map raised while every other map of the layer is held below its limit
+    - "apart": sharper, and the map raised while every other map of the layer is held below its limit
       (objectives.apart); `limits[seed]` holds them, one per map of the layer, for that seed's patterns;
     - "vivid": apart, in the data's full colour (chroma 1): what a failed map of a colour model reaches
       when its colour is not held back;
-    - "restart": another start and other transforms, relaxed for half the steps, and sharper.
+    - "restart": another start and other transforms, relaxed for half the steps, and sharper;
+    - "smoother": a spectrum 0.5 steeper, for a noisy map: less fine detail.
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
     objective = objectives.channel(request.layer.name, maps, request.kind)
     recipe = request.recipe
     if remedy == "uncapped":
         return objective, replace(recipe, uncapped=True), seeds
-    if remedy in ("sharper", "restart"):
+    if remedy == self_check.SMOOTHER:
+        return objective, replace(recipe, decay=recipe.decay + 0.5), seeds
+    if remedy in ("sharper", "restart", *self_check.HOLDING):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy in self_check.HOLDING:
         objective = objectives.apart(request.layer.name, maps, _limit_rows(limits, seeds, remedy), request.kind)
-    if remedy in ("sharpest", *self_check.HOLDING):
+    if remedy == "sharpest":
         recipe = replace(recipe, decay=1.0, lr=None)
     if remedy == "vivid":
         recipe = replace(recipe, chroma=1.0)

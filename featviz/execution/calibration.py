@@ -121,7 +121,7 @@ class Calibration:
     def repairs(self, layer: Call) -> list[Call]:
         """The self-check's repair calls for all of a layer's patterns: one per round, of the share it renders."""
         share = 1.0 if self.alike else REPAIR_SHARE
-        return [replace(layer, images=math.ceil(share * layer.images))] * self_check.ROUNDS
+        return [replace(layer, images=math.ceil(share * layer.images))] * self_check.LADDER
 
 
 def measure(model, calls: Sequence[Call]) -> Calibration:

@@ -101,8 +101,8 @@ class Estimate:
 
     @property
     def worst(self) -> float:
-        """The total if the self-check flags every map, in each of its rounds (as on a model with random weights)."""
-        return self.total - self.repairs + self_check.ROUNDS * self.patterns
+        """The total if the self-check flags every map, in each round of its ladders (as with random weights)."""
+        return self.total - self.repairs + self_check.LADDER * self.patterns
 
     @property
     def peak(self) -> int | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import models
+from ..evaluation import naturalness
 from ..natural import datasets, exemplars
 from ..natural.datasets import Dataset
 from .request import PatternRequest, recipe_for
@@ -25,6 +26,7 @@ class NaturalBest:
     best: np.ndarray | None  # (maps,); None: no natural images fit the model, so nothing is scored
     dataset: dict | None  # name, sha256 and count of the images
     worst: np.ndarray | None = None  # (maps,) each map's lowest value: below zero, a signed map carries signal
+    detail: float | None = None  # their median high-frequency share at the canvas (self_check's "noisy")
 
     @classmethod
     def of(cls, model, request: PatternRequest, dataset: Dataset | None, progress=None) -> NaturalBest:
@@ -33,7 +35,18 @@ class NaturalBest:
         name = request.layer.name
         options = exemplars.ScanOptions(kind=request.kind, top_k=0)
         stats = exemplars.scan(model, [name], dataset, request.input_range, options, progress)
-        return cls(stats[name].best, dataset.record(), stats[name].worst)
+        return cls.scanned(stats[name], dataset, natural_detail(dataset, model, request.canvas))
+
+    @classmethod
+    def scanned(cls, stats: exemplars.LayerStats, dataset: Dataset, detail: float | None) -> NaturalBest:
+        """From one layer's statistics over `dataset` (exemplars.scan), and the images' `natural_detail`."""
+        return cls(stats.best, dataset.record(), stats.worst, detail)
+
+
+def natural_detail(dataset: Dataset, model, canvas: tuple[int, int]) -> float:
+    """The natural images' median high-frequency share at the canvas size (evaluation/naturalness.py)."""
+    shape = (*canvas, models.image_channels(model))
+    return naturalness.Naturalness.of(dataset.spread(naturalness.NATURAL_IMAGES, shape)).high_frequency
 
 
 @dataclass

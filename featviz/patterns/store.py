@@ -156,7 +156,16 @@ class Store:
             remedy = self_check.remedy_for(score.flags or [], score.remedy) if score and score.image else None
             if remedy is not None:
                 found.setdefault(remedy, []).append(m)
+        if self_check.SMOOTHER in found and not self._smooths():
+            del found[self_check.SMOOTHER]
         return found
+
+    def _smooths(self) -> bool:
+        """Whether "smoother" is tried: on a Fourier image (it steepens the spectrum) of a layer whose patterns,
+        as they stand, are busy."""
+        if self.job.request.recipe.param != "fourier":
+            return False
+        return self_check.busy(self._read([self._file(m) for m in self.job.maps]), self.job.natural.detail)
 
     def limits(self) -> tuple[float, ...]:
         """The bounds of the remedies that hold other maps down (self_check.HOLDING), one per map of the layer,
@@ -166,8 +175,8 @@ class Store:
     def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
         """A remedy's patterns of `maps`: each replaces the saved one when self_check.Judge accepts it.
 
-        Candidates are judged as they would be saved (8-bit), against every map's saved pattern. The
-        "uncapped" remedy wins ties: its objective did not stop at the activation's ceiling.
+        Candidates are judged as they would be saved (8-bit), against every map's saved pattern, by the
+        remedy's rule (self_check.RULES); a "smoother" candidate only when it has less fine detail.
         """
         request, model = self.job.request, self.job.loaded.model
         folder = sorted(m for m, s in self.record.maps.items() if s.image)
@@ -178,7 +187,10 @@ class Store:
         judge, best = self_check.Judge(matrix[: len(folder)]), self.job.natural.best
         for k, m in enumerate(maps):
             scale = float(best[m]) if best is not None and best[m] > 0 else 1.0
-            kept = judge.offer(folder.index(m), matrix[len(folder) + k], scale, ties=remedy == "uncapped")
+            row, rule = folder.index(m), self_check.RULES.get(remedy, "better")
+            kept = self_check.calmer(remedy, candidates[k], current[row]) and judge.offer(
+                row, matrix[len(folder) + k], scale, rule
+            )
             if kept:
                 self.saved[m] = self._write_png(m, candidates[k])
             self.remedies[m] = (remedy, kept)
@@ -208,7 +220,8 @@ class Store:
             score, saved = self.record.maps[m], file is not None
             score.specific = bool(specific) if saved else None
             score.clipped = scoring.clipped(pattern) if saved else None
-            score.flags = (self_check.flags(score, bool(specific), pattern, top) or None) if saved else None
+            found = self_check.flags(score, bool(specific), pattern, top, natural.detail) if saved else None
+            score.flags = found or None
 
     def _file(self, m: int) -> str | None:
         return self.saved.get(m, self.record.maps[m].image if m in self.record.maps else None)

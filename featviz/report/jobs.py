@@ -14,7 +14,7 @@ from ..files.output import OutputDir
 from ..models import LayerInfo, head
 from ..natural import datasets, exemplars
 from ..natural.datasets import Dataset
-from ..patterns import NaturalBest, PatternJob, PatternRequest
+from ..patterns import NaturalBest, PatternJob, PatternRequest, natural_detail
 from .site import LayerResult, Settings
 
 
@@ -62,17 +62,18 @@ class PatternRun:
     def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Scanned):
         self.loaded, self.settings, self.natural = loaded, settings, natural
         self.rendered, self.reused, self.repaired, self.restarted = 0, 0, 0, []
+        self.details: dict[tuple[int, int], float] = {}  # natural images' fine detail, by canvas
 
     def job(self, layer: LayerInfo) -> PatternJob:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
         recipe = patterns.recipe_for(self.loaded.model, self.settings.recipe, self.natural.dataset, canvas, layer)
         request = PatternRequest(layer, canvas, input_range=self.settings.input_range, recipe=recipe)
-        stats = self.natural.stats.get(layer.name)
-        best = (
-            NaturalBest(stats.best, self.natural.dataset.record(), stats.worst)
-            if stats is not None
-            else NaturalBest(None, None)
-        )
+        stats, dataset = self.natural.stats.get(layer.name), self.natural.dataset
+        if stats is None:
+            return PatternJob(self.loaded, request, list(range(layer.units)), NaturalBest(None, None))
+        if canvas not in self.details:
+            self.details[canvas] = natural_detail(dataset, self.loaded.model, canvas)
+        best = NaturalBest.scanned(stats, dataset, self.details[canvas])
         return PatternJob(self.loaded, request, list(range(layer.units)), best)
 
     def negative_job(self, layer: LayerInfo) -> PatternJob | None:
@@ -82,7 +83,7 @@ class PatternRun:
             return None
         job = self.job(layer).for_seed(self.settings.seeds[0])
         # the scan measured each map's mean: for its negation, the best is minus the lowest mean, and vice versa
-        natural = NaturalBest(-stats.worst, job.natural.dataset, -stats.best)
+        natural = replace(job.natural, best=-stats.worst, worst=-stats.best)
         return replace(job, request=replace(job.request, kind="negative"), natural=natural)
 
     def all(

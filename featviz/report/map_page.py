@@ -48,6 +48,7 @@ CHECKS = {
     "collapsed": "another map's pattern drives it at least as hard as its own does",
     "failed": "its pattern reaches less than the best natural image does, or is a flat picture",
     "capped": "its pattern sits at its activation's ceiling, where the gradient stops",
+    "noisy": "its pattern has more than 3 times natural images' fine detail: some of it may be noise",
 }
 
 

@@ -33,7 +33,7 @@ from .hooks import Hooks
 from .objectives import Objective
 
 # Bump when the same settings start giving different patterns: it is part of every resume key.
-NUMERICS = 9
+NUMERICS = 10
 LEARNING_RATES = {"pixels": 0.1, "fourier": 0.03, "maco": 0.2}  # maco: radians of phase
 CALL_SECONDS = 0.25  # the work of one call into the compiled step loop
 MAX_STEPS_PER_CALL = 32
