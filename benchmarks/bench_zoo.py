@@ -16,7 +16,7 @@ images:
   - clip: the median share of a pattern's pixels with a channel at 0 or 255;
   - hf: the median high-frequency share of the patterns, as a multiple of natural images' (evaluation/naturalness);
   - sat: their median HSV saturation, as a multiple of natural images';
-  - flags: maps still collapsed / failed / capped after the repair, and how many the repair re-rendered.
+  - flags: maps still collapsed / failed / capped / noisy after the repairs, and how many patterns they replaced.
 
 --xplique adds xplique 2.0.2's Fourier recipe at the same steps, in a child
 process with TensorFlow's default threads (install it as
@@ -87,19 +87,20 @@ class Row:
     collapsed: int = 0
     failed: int = 0
     capped: int = 0
+    noisy: int = 0
     repaired: int = 0
 
     def line(self) -> str:
         share = self.at_least_one / max(self.live, 1)
         spec = "  n/a" if self.specificity is None else f"{self.specificity:5.2f}"
         clip = "  n/a" if self.clipped is None else f"{self.clipped:5.1%}"
-        flags = f"{self.collapsed}/{self.failed}/{self.capped} ({self.repaired})"
+        flags = f"{self.collapsed}/{self.failed}/{self.capped}/{self.noisy} ({self.repaired})"
         return (f"  {self.role:<9} {self.layer:<22} {self.recipe:<10} {self.seconds:7.1f} s  ratio>=1 {share:6.1%} "
                 f"(median {self.median_ratio or 0:5.2f})  spec {spec}  clip {clip}  hf {self.hf:5.2f}x  "
                 f"sat {self.sat:5.2f}x  flags {flags}")  # fmt: skip
 
 
-SHOWN: dict[tuple[str, str, str], np.ndarray] = {}  # (model, role, recipe) -> its first patterns, for --figure
+SHOWN: dict[tuple[str, str], np.ndarray] = {}  # (model and layer, recipe) -> its first patterns, for --figure
 FIGURE_MAPS = 12
 
 
@@ -147,31 +148,34 @@ def measure(loaded, card: dict, role: str, recipes: list[str], steps: int) -> li
             done = run_job(job, out)
             seconds = time.perf_counter() - start
         rows.append(row(card, layer, role, name, seconds, done.scores, done.images, natural))
-        SHOWN[(card["name"], role, name)] = done.images[:FIGURE_MAPS]
+        SHOWN[(f"{card['name']} {role}: maps 0-{FIGURE_MAPS - 1}", name)] = done.images[:FIGURE_MAPS]
     return rows
 
 
-def figure(path: str) -> None:
-    """One row per model, layer and recipe measured: the first FIGURE_MAPS patterns, as saved."""
+def figure(path: str, shown: dict[tuple[str, str], np.ndarray]) -> None:
+    """One row of pictures (as saved) per (title, label) of `shown`, at most FIGURE_MAPS each; a title
+    is written where it changes."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(FIGURE_MAPS * 1.1, len(SHOWN) * 1.35))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.02, top=0.9, wspace=0.06, hspace=0.35)
-    for i, ((model, role, recipe), pictures) in enumerate(SHOWN.items()):
-        for j, picture in enumerate(pictures):
-            ax = fig.add_subplot(len(SHOWN), FIGURE_MAPS, i * FIGURE_MAPS + j + 1)
+    height = len(shown) * 1.35 + 0.3
+    fig = Figure(figsize=(FIGURE_MAPS * 1.1, height))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1 / height, top=1 - 0.35 / height, wspace=0.06, hspace=0.35)
+    for i, ((title, label), pictures) in enumerate(shown.items()):
+        for j, picture in enumerate(pictures[:FIGURE_MAPS]):
+            ax = fig.add_subplot(len(shown), FIGURE_MAPS, i * FIGURE_MAPS + j + 1)
             ax.imshow(picture.squeeze(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if j == 0:
-                ax.set_ylabel(recipe, fontsize=10)
-        fig.axes[i * FIGURE_MAPS].set_title(f"{model} {role}: maps 0-{FIGURE_MAPS - 1}", fontsize=10, loc="left")
+                ax.set_ylabel(label, fontsize=10)
+            if j == 0 and (i == 0 or list(shown)[i - 1][0] != title):
+                ax.set_title(title, fontsize=10, loc="left")
     fig.savefig(path, dpi=100)
 
 
 def row(card, layer, role, recipe, seconds, scores, pictures, natural) -> Row:
     s = scoring.summarize(scores)
     found = naturalness.Naturalness.of(pictures).relative_to(natural)
-    flags = {f: sum(f in (m.flags or []) for m in scores) for f in ("collapsed", "failed", "capped")}
+    flags = {f: sum(f in (m.flags or []) for m in scores) for f in scoring.FLAGS}
     repaired = sum(bool(m.repaired) for m in scores)
     quality = (s.live, s.at_least_one, s.median_ratio, s.specificity, s.clipped)
     looks = (found.high_frequency, found.saturation)
@@ -255,7 +259,7 @@ def main() -> None:
                     with open(args.json, "a") as f:
                         f.write(json.dumps(asdict(r)) + "\n")
     if args.figure:
-        figure(args.figure)
+        figure(args.figure, SHOWN)
 
 
 if __name__ == "__main__":
