@@ -459,3 +459,21 @@ def test_bfloat16_where_onednn_cannot_run_it_is_one_clear_error(monkeypatch):
     assert render.Recipe(precision="auto").compute_dtype is None  # auto picks float32 there
     with pytest.raises(FeatvizError, match="bfloat16 cannot run with oneDNN held to AVX2"):
         _ = render.Recipe(precision="bfloat16").compute_dtype
+
+
+def test_a_render_after_its_calibration_reuses_the_compiled_step_and_gives_the_same_bits():
+    model = helpers.tiny_cnn()
+    render._WARM.clear()
+    objective, batch = objectives.channel("c2", [0, 1, 2]), render.Batch.of(3, (12, 12))
+    fresh = render.render(model, objective, batch, FAST, seed=4)
+    render.time_steps(model, objectives.channel("c2", (0, 1, 2)), batch, FAST, seed=4)  # the same objective
+    kept = render._WARM[-1][0]
+    assert kept.optimizer.steps.numpy() == 7  # the calibration's 1 + 3 + 3 steps
+    again = render.render(model, objective, batch, FAST, seed=4)
+    assert render._WARM == [] and kept.optimizer.steps.numpy() == FAST.steps  # it ran the render, from its start
+    assert kept.steps.experimental_get_tracing_count() == 1
+    np.testing.assert_array_equal(again.images, fresh.images)
+    np.testing.assert_array_equal(again.history, fresh.history)
+    render.time_steps(model, objective, batch, FAST, seed=4)
+    other = render.render(model, objective, batch, FAST, seed=5)  # another call: its own step, the pool untouched
+    assert len(render._WARM) == 1 and not np.array_equal(other.images, fresh.images)

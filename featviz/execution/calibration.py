@@ -21,7 +21,7 @@ from ..runtime import _tf, device
 from ..synthesis import render
 
 CALIBRATION_STEPS = 3  # timed after the warm-up step
-CALIBRATE_ABOVE = 20.0  # seconds of steps at the nominal rate: a shorter run is estimated without a calibration
+CALIBRATE_ABOVE = 5.0  # seconds of steps at the nominal rate: a shorter run is estimated without a calibration
 # Nominal rates, for a run not worth calibrating: an image-step's canvas-wide work by its values (0.2 ms at 28x28,
 # 38 ms at 224x224x3, as calibrated on the MNIST CNN and a MobileNetV2 here), its network at 50 GFLOP/s, a trace 1.5 s.
 NOMINAL_PER_VALUE, NOMINAL_FLOPS, NOMINAL_TRACE = 2.5e-7, 50e9, 1.5

@@ -40,10 +40,10 @@ def ensure_dir(path: str | Path) -> Path:
     return p
 
 
-def inside(root: Path, relative: str | Path) -> Path:
-    """root/relative, refusing anything that would land outside root."""
+def inside(root: Path, relative: str | Path, resolved: Path | None = None) -> Path:
+    """root/relative, refusing anything that would land outside root (`resolved`: root, resolved already)."""
     target = (root / relative).resolve()
-    if not target.is_relative_to(root.resolve()):
+    if not target.is_relative_to(resolved or root.resolve()):
         raise FeatvizError(f"refusing to write {relative} outside {root}")
     return target
 
@@ -119,6 +119,7 @@ class OutputDir:
         self.force = force
         self.waiting = waiting
         self._ledger: dict[str, str] | None = None
+        self._root: Path | None = None
         self._unsaved = 0
         self._lock = None
 
@@ -138,11 +139,17 @@ class OutputDir:
             self._lock.release()
 
     def path(self, relative: str | Path) -> Path:
-        return inside(self.root, relative)
+        return inside(self.root, relative, self._resolved())
+
+    def _resolved(self) -> Path:
+        """The folder, resolved when the run took it (a symlink swapped in later does not move it)."""
+        if self._root is None:
+            self._root = self.root.resolve()
+        return self._root
 
     def write(self, relative: str | Path, data: bytes) -> Path:
         target = self.path(relative)
-        key = target.relative_to(self.root.resolve()).as_posix()
+        key = target.relative_to(self._resolved()).as_posix()
         digest = hashlib.sha256(data).hexdigest()
         ensure_dir(target.parent)
         if target.exists() and not self.force and not self._ours(key, target, digest):
@@ -157,7 +164,7 @@ class OutputDir:
     def kept(self, relative: str | Path, same: Callable[[bytes], bool]) -> bool:
         """True when the file there is featviz's own, unedited, and `same(its bytes)` says it may stay as it is."""
         target = self.path(relative)
-        key = target.relative_to(self.root.resolve()).as_posix()
+        key = target.relative_to(self._resolved()).as_posix()
         if key not in self.ledger() or not target.is_file():
             return False
         data = target.read_bytes()

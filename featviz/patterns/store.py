@@ -84,6 +84,7 @@ class Store:
         self.considered = False  # a remedy was tried since the last finish: the manifest records it
         self.unscored: set[int] = set()  # maps saved since the last finish
         self.failed: set[int] = set()  # maps whose task failed in this run
+        self.read: dict[str, np.ndarray] = {}  # file name -> its pattern as read back; a write drops it
 
     def missing(self) -> list[int]:
         return [m for m in self.job.maps if not self._done(m)]
@@ -116,6 +117,7 @@ class Store:
         name = layout.map_file(m) if np.isfinite(pattern).all() else None
         if name is not None:
             self.out.write(f"{self.folder}/{name}", images.png_bytes(images.to_uint8(pattern, (0.0, 1.0))))
+            self.read.pop(name, None)
         return name
 
     def fail(self, maps: Sequence[int], error: str) -> None:
@@ -230,7 +232,10 @@ class Store:
         """The saved patterns as (N, H, W, C) in 0..1; NaN for a map with no file."""
         shape = (*self.job.request.canvas, models.image_channels(self.job.loaded.model))
         blank = np.full(shape, np.nan, np.float32)
-        return np.stack([blank if f is None else images.load_image(self._path(f), channels=shape[-1]) for f in files])
+        for f in files:
+            if f is not None and f not in self.read:
+                self.read[f] = images.load_image(self._path(f), channels=shape[-1])
+        return np.stack([blank if f is None else self.read[f] for f in files])
 
     def _write_grid(self) -> None:
         ordered = [self.record.maps[m] for m in sorted(self.record.maps)]

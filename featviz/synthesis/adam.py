@@ -31,6 +31,13 @@ class Adam:
         ]
         self.steps = tf.Variable(0.0, trainable=False)
 
+    def reset(self) -> None:
+        """Zero moments and no step taken, as when made."""
+        for pair in self.moments:
+            for moment in pair:
+                moment.assign(_tf.tf().zeros_like(moment))
+        self.steps.assign(0.0)
+
     def apply(self, gradients: Sequence) -> None:
         """One descent step on every variable (render descends the negated objective)."""
         tf = _tf.tf()

@@ -12,6 +12,7 @@ Combining never mutates an operand; it builds a new objective.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -91,7 +92,14 @@ def channel(layer: str, index: int | Sequence[int], kind: str = "mean") -> Objec
     With a sequence of indices, image i is scored on map index[i]: this is
     how every map of a layer is optimized in one batch. On a layer with flat
     output (a Dense layer, logits) a map is one unit, and kind is ignored.
+    The same arguments give the same Objective, so a render can reuse the step
+    that a calibration compiled for it (render.time_steps).
     """
+    return _channel(layer, index if isinstance(index, int) else tuple(int(i) for i in index), kind)
+
+
+@functools.lru_cache(maxsize=256)
+def _channel(layer: str, index: int | tuple[int, ...], kind: str) -> Objective:
     parse_kind(kind)
 
     def fn(taps, images):

@@ -170,7 +170,7 @@ def render(
     Returns:
         The images in 0..1 and the objective's history.
     """
-    ascent = _Ascent(model, objective, batch, recipe, seed)
+    ascent = _warm(model, objective, batch, recipe, seed) or _Ascent(model, objective, batch, recipe, seed)
     history, done, block = [], 0, 1
     while done < recipe.steps:
         count = min(block, recipe.steps - done)
@@ -189,15 +189,45 @@ def time_steps(model, objective: Objective, batch: Batch, recipe: Recipe = Recip
     the images those steps reached, in 0..1).
 
     Times 1 + `steps` steps as `render` starts, then `steps` of the last polish_steps, which skip the transforms;
-    the seconds per step weigh the two as the recipe's steps do.
+    the seconds per step weigh the two as the recipe's steps do. The compiled step is then kept, back at its
+    start, for a `render` of the very same call (the run a calibration plans), which so skips its trace.
     """
-    recipe = replace(recipe, steps=max(recipe.steps, 2 * steps + 1))
+    asked, recipe = recipe, replace(recipe, steps=max(recipe.steps, 2 * steps + 1))
     ascent = _Ascent(model, objective, batch, recipe, seed)
+    start = ascent.state()
     first = _timed(ascent, 0, 1)
     moving = _timed(ascent, 1, steps) / steps
     polish = min(recipe.polish_steps, recipe.steps - 1)
     still = _timed(ascent, recipe.steps - steps, steps) / steps if polish >= steps else moving
-    return first, (moving * (recipe.steps - polish) + still * polish) / recipe.steps, ascent.images()
+    pictures = ascent.images()
+    if asked == recipe and batch.starts is None:
+        _keep_warm(ascent, start)
+    return first, (moving * (recipe.steps - polish) + still * polish) / recipe.steps, pictures
+
+
+# Ascents that time_steps compiled, each with its variables' starting values, newest last; at most WARM_KEPT.
+_WARM: list[tuple[_Ascent, list[np.ndarray]]] = []
+WARM_KEPT = 2  # a calibration times two calls (execution/calibration.py)
+
+
+def _keep_warm(ascent: _Ascent, start: list[np.ndarray]) -> None:
+    _WARM.append((ascent, start))
+    del _WARM[:-WARM_KEPT]
+
+
+def _warm(model, objective: Objective, batch: Batch, recipe: Recipe, seed: int) -> _Ascent | None:
+    """The kept ascent of this very call, taken from the pool and set back to its start; None if there is none.
+
+    The objective must be the same object (objectives.channel returns one per arguments), since its
+    function is part of the compiled step.
+    """
+    for i, (ascent, start) in enumerate(_WARM):
+        same = ascent.model is model and ascent.objective is objective and ascent.seed == seed
+        if same and ascent.asked == recipe and ascent.batch == batch and batch.starts is None:
+            del _WARM[i]
+            ascent.restart(start)
+            return ascent
+    return None
 
 
 def _timed(ascent: _Ascent, first: int, count: int) -> float:
@@ -221,6 +251,7 @@ class _Ascent:
     def __init__(self, model, objective: Objective, batch: Batch, recipe: Recipe, seed: int):
         tf = _tf.tf()
         shape = (*batch.size, image_channels(model))
+        self.asked, self.seed = recipe, seed
         recipe = recipe.for_channels(shape[-1])
         self.model, self.objective, self.batch, self.recipe = model, objective, batch, recipe
         colour = recipe.colour.with_chroma(recipe.chroma) if isinstance(recipe.colour, ColourBasis) else None
@@ -261,6 +292,16 @@ class _Ascent:
         values = tf.TensorArray(tf.float32, size=count)
         _, values = tf.while_loop(lambda i, _: i < first + count, body, (first, values), parallel_iterations=1)
         return values.stack()
+
+    def state(self) -> list[np.ndarray]:
+        """The image variables' values now."""
+        return [v.numpy() for v in self.variables]
+
+    def restart(self, values: list[np.ndarray]) -> None:
+        """Back to the start: the image variables at `values` (from `state`), the optimizer at its first step."""
+        for variable, value in zip(self.variables, values):
+            variable.assign(value)
+        self.optimizer.reset()
 
     def images(self) -> np.ndarray:
         """The images now, (N, H, W, C) in 0..1."""
