@@ -63,3 +63,18 @@ def test_chain_slices_cover_the_batch_in_order(monkeypatch):
     parts = chains.split(np.arange(5))
     assert [p.tolist() for p in parts] == [[0, 1, 2], [3, 4]]
     assert chains.split((7,)) == [(7,)]
+
+
+def test_a_compiled_pass_runs_in_chunks_on_one_trace_whatever_the_batch(monkeypatch):
+    model = helpers.tiny_cnn()
+    x = np.random.default_rng(1).uniform(0, 1, (23, 12, 12, 1)).astype(np.float32)
+    eager = forward.outputs(model, x, ["c2"])["c2"]
+    monkeypatch.setattr(forward, "COMPILED_ABOVE", 0)
+    monkeypatch.setattr(forward, "CHUNK_VALUES", 5 * 12 * 12)  # chunks of 5 images: 5, 5, 5, 5, 3
+    monkeypatch.setitem(chains._state, "chains", 2)
+    chunked = forward.outputs(model, x, ["c2"])["c2"]
+    np.testing.assert_allclose(chunked, eager, rtol=1e-5, atol=1e-6)
+    fewer = forward.outputs(model, x[:9], ["c2"])["c2"]
+    np.testing.assert_allclose(fewer, eager[:9], rtol=1e-5, atol=1e-6)
+    (compiled,) = [f for key, f in forward._compiled[model].items() if key[0] == frozenset(["c2"])]
+    assert compiled.experimental_get_tracing_count() == 1  # parts of 3, 2 and 1 or 2 images: one trace

@@ -59,14 +59,9 @@ def earlier_convolutions(model, layer: LayerInfo) -> list[str]:
     ]
 
 
-def channel_means(model, layers: Sequence[str], inputs: np.ndarray, batch: int = 128) -> dict[str, np.ndarray]:
-    """Each layer's per-channel mean activation (N, channels) for model inputs (N, H, W, C), `batch` at a time."""
-    parts: dict[str, list] = {name: [] for name in layers}
-    for start in range(0, len(inputs), batch):
-        means = forward.outputs(model, np.asarray(inputs[start : start + batch], np.float32), layers, spatial_mean=True)
-        for name in layers:
-            parts[name].append(means[name])
-    return {name: np.concatenate(found) for name, found in parts.items()}
+def channel_means(model, layers: Sequence[str], inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Each layer's per-channel mean activation (N, channels) for model inputs (N, H, W, C)."""
+    return forward.outputs(model, np.asarray(inputs, np.float32), layers, spatial_mean=True)
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
