@@ -76,6 +76,17 @@ def test_slices_merge_exactly_in_any_order():
         np.testing.assert_array_equal(merged.top, whole.top)
         np.testing.assert_allclose(merged.best, whole.best, rtol=1e-6)
         assert merged.count == 16
+        np.testing.assert_allclose(merged.correlation, whole.correlation, atol=1e-6)
+
+
+def test_the_correlation_of_every_two_maps_is_pearsons_r_over_the_images():
+    values = np.array([[1, 2, 5, 0], [2, 4, 3, 0], [3, 6, 1, 0], [4, 8, 2, 0]], np.float32)  # map 3 is constant
+    stats = exemplars.LayerStats.empty(4, 2).add(0, values[:3], values[:3] > 0, 2).add(3, values[3:], values[3:] > 0, 2)
+    expected = np.corrcoef(values[:, :3].T)
+    np.testing.assert_allclose(stats.correlation[:3, :3], expected, atol=1e-12)
+    assert stats.correlation[0, 1] == pytest.approx(1.0) and stats.correlation[0, 2] == pytest.approx(-5.5 / 43.75**0.5)
+    assert (stats.correlation[3] == 0).all()  # a constant map correlates with nothing
+    assert exemplars.LayerStats.empty(exemplars.PAIRED_MAPS + 1, 1).correlation is None
 
 
 def test_the_scan_holds_one_batch_of_images_at_a_time(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from featviz import models
-from featviz.evaluation import naturalness, self_check
+from featviz.evaluation import naturalness, scoring, self_check
 from featviz.evaluation.scoring import MapScore
 from featviz.models import bounds
 from featviz.pixels import images
@@ -185,3 +185,35 @@ def test_a_smoother_candidate_wins_when_the_map_stays_specific_and_at_ratio_one(
     assert not judge.offer(2, np.array([0.0, 0.0, 1.0]), 0.5, "holds")  # ratio 2, but under half of 2.2
     weak = self_check.Judge(np.array([[0.5, 0.0], [0.0, 1.0]]))  # map 0 below its natural best (ratio 0.5)
     assert weak.offer(0, np.array([0.5, 0.0]), 1.0, "holds") and not weak.offer(0, np.array([0.4, 0.0]), 1.0, "holds")
+
+
+def test_a_collapsed_map_is_a_twin_when_natural_images_drive_it_and_its_rival_alike():
+    # matrix[i, j]: map j's response to map i's pattern. Map 0's pattern beats map 1's own, and map 2's.
+    matrix = np.array([[3.0, 2.5, 1.5], [1.0, 2.0, 0.1], [0.2, 0.5, 0.9]])
+    correlation = np.eye(4)
+    correlation[[0, 1], [1, 0]] = 0.97  # maps 0 and 1 respond alike to natural images; 0 and 2 do not
+    correlation[[0, 2], [2, 0]] = 0.5
+    assert self_check.twins(matrix, [0, 1, 2], correlation) == {1: 0}
+    assert self_check.twins(matrix, [0, 1, 2], None) == {}
+    twin = MapScore(1, "x.png", 2.0, 1.0, 2.0, False, specific=False, flags=["collapsed", "failed"], twin=0)
+    assert twin.caption() == "1 ×2.00 twin of 0 failed"
+    line = scoring.summarize([twin, score(3.0)]).line("c2")
+    assert line.endswith("still 1 collapsed (1 twin), 1 failed")
+
+
+def test_a_duplicated_filter_s_map_is_labelled_a_twin(cli, tmp_path):
+    model = helpers.tiny_cnn()
+    kernel, bias = model.get_layer("c2").get_weights()
+    kernel[..., 1], bias[1] = kernel[..., 0], bias[0]  # map 1 is map 0 again: no image tells them apart
+    model.get_layer("c2").set_weights([kernel, bias])
+    model.save(tmp_path / "twins.keras")
+    np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
+    data = tmp_path / "d.npz"
+    result = cli("patterns", tmp_path / "twins.keras", "--layer", "c2", "--steps", "24", "--dataset", data)
+    assert result.exit_code == 0, result.output
+    maps = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
+    # Each pattern drives both maps equally: the stronger one is specific, the other collapsed, its twin's twin.
+    weaker, stronger = sorted(maps[:2], key=lambda m: m["value"])
+    assert weaker["flags"] == ["collapsed"] and weaker["twin"] == stronger["map"] and "twin" not in stronger
+    assert all("twin" not in m for m in maps[2:])
+    assert "(1 twin)" in result.stdout

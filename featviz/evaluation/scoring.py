@@ -47,9 +47,13 @@ class MapScore:
     flags: list[str] | None = None  # what went wrong (self_check.py): of FLAGS; None: nothing
     remedy: str | None = None  # the remedy tried on a flagged map (self_check.REMEDIES)
     repaired: bool | None = None  # whether the remedy's pattern replaced the first one
+    # A collapsed map's twin: the map whose pattern beats its own and that natural images drive alike with it
+    # (self_check.TWIN_R). No image tells two twins apart by much, so no remedy can.
+    twin: int | None = None
 
     def caption(self) -> str:
-        """The tile label everywhere: '17 ×2.49', '17 ×0.31 failed', '17 dead', '17 error', or '17' (not scored)."""
+        """The tile label everywhere: '17 ×2.49', '17 ×0.31 failed', '17 ×0.98 twin of 12' (collapsed onto its
+        twin), '17 dead', '17 error', or '17' (not scored)."""
         if self.error:
             return f"{self.map} error"
         if self.dead:
@@ -57,7 +61,8 @@ class MapScore:
         if self.negative:
             return f"{self.map} negative"
         shown = f"{self.map}" if self.ratio is None else f"{self.map} ×{self.ratio:.2f}"
-        return " ".join([shown, *(self.flags or [])])
+        twin = f"twin of {self.twin}"
+        return " ".join([shown, *(twin if f == "collapsed" and self.twin is not None else f for f in self.flags or [])])
 
     @property
     def marked(self) -> bool:
@@ -76,7 +81,7 @@ class MapScore:
         return {k: v for k, v in entry.items() if v is not None or k not in OPTIONAL_KEYS}
 
 
-OPTIONAL_KEYS = ("verdict", "specific", "clipped", "negative", "flags", "remedy", "repaired")
+OPTIONAL_KEYS = ("verdict", "specific", "clipped", "negative", "flags", "remedy", "repaired", "twin")
 
 
 def from_record(entry: dict) -> MapScore:
@@ -158,6 +163,7 @@ class Summary:
     negative: int = 0  # signed maps whose natural signal is only negative: neither live nor dead
     flagged: dict[str, int] = field(default_factory=dict)  # self-check flag -> maps that still carry it
     repaired: int = 0  # maps whose remedy's pattern replaced the first one
+    twins: int = 0  # collapsed maps that are a twin of another map
 
     def line(self, layer: str) -> str:
         if not self.scored:
@@ -183,8 +189,9 @@ class Summary:
         return "; " + ", ".join(parts) if parts else ""
 
     def check_text(self) -> str:
-        """'; 2 repaired; still 1 collapsed, 1 capped', or '' when the self-check found nothing."""
-        still = ", ".join(f"{n} {flag}" for flag, n in self.flagged.items() if n)
+        """'; 2 repaired; still 3 collapsed (2 twins), 1 capped', or '' when the self-check found nothing."""
+        twins = f" ({self.twins} twin{'s' if self.twins > 1 else ''})" if self.twins else ""
+        still = ", ".join(f"{n} {flag}{twins if flag == 'collapsed' else ''}" for flag, n in self.flagged.items() if n)
         parts = ([f"{self.repaired} repaired"] if self.repaired else []) + ([f"still {still}"] if still else [])
         return "; " + "; ".join(parts) if parts else ""
 
@@ -208,4 +215,5 @@ def summarize(scores: Sequence[MapScore]) -> Summary:
         sum(bool(s.negative) for s in scores),
         flagged,
         sum(bool(s.repaired) for s in scores),
+        sum(s.twin is not None for s in scores),
     )

@@ -57,6 +57,7 @@ FAILED_RATIO = 1.0  # a pattern that a natural image beats has not found what th
 CAP_SHARE = 0.95  # a value within 5% of the activation's ceiling sits at it
 FLAT = 1.0 / 255  # a pattern whose pixels vary by less than one 8-bit level is a flat picture
 NOISY_DETAIL = 3.0  # times natural images' median high-frequency share: issue #30's goal for a layer, per map
+TWIN_R = 0.95  # two maps whose values over natural images correlate this much are twins (`twins`)
 SMOOTHER_KEEPS = 0.5  # a smoother pattern keeps at least half the value of the one it replaces
 APART, VIVID = "apart", "vivid"
 HOLDING = (APART, VIVID)  # remedies that hold the layer's other maps below their own patterns' values (limits)
@@ -91,6 +92,26 @@ def flags(
         found.append(CAPPED)
     if not found and detail and high_frequency_share(pattern) > NOISY_DETAIL * detail:
         found.append(NOISY)
+    return found
+
+
+def twins(matrix: np.ndarray, maps: list[int], correlation: np.ndarray | None) -> dict[int, int]:
+    """Each collapsed map of `maps` whose rival is its twin: {map: rival}.
+
+    matrix[i, j] is map maps[j]'s response to the pattern of maps[i]; a map's rival is the map whose pattern
+    drives it hardest, at least as hard as its own. The two are twins when natural images drive them alike:
+    `correlation` (one row and column per map of the layer) at least TWIN_R.
+    """
+    if correlation is None or len(maps) < 2:
+        return {}
+    values = np.nan_to_num(np.asarray(matrix, np.float64), nan=-np.inf)
+    others = np.where(np.eye(len(values), dtype=bool), -np.inf, values)
+    found = {}
+    for j, own in enumerate(maps):
+        i = int(np.argmax(others[:, j]))
+        beaten = np.isfinite(others[i, j]) and others[i, j] >= values[j, j]
+        if beaten and correlation[own, maps[i]] >= TWIN_R:
+            found[own] = maps[i]
     return found
 
 

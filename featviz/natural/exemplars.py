@@ -29,6 +29,7 @@ from ..synthesis.objectives import reduce_maps
 from .datasets import Dataset
 
 SCAN_BATCH = 64
+PAIRED_MAPS = 2048  # a layer of up to this many maps gathers every two maps' products (32 MB), for `correlation`
 SCAN_CHAINS = 2  # every batch splits into this many parts, whatever the machine's chains (chains.py)
 
 
@@ -41,6 +42,20 @@ class LayerStats:
     top: np.ndarray  # (maps, k) dataset indices, best first
     top_values: np.ndarray  # (maps, k)
     worst: np.ndarray | None = None  # (maps,) lowest objective over the dataset
+    products: np.ndarray | None = None  # (maps, maps) the sum over images of every two maps' values; None: too many
+
+    @property
+    def correlation(self) -> np.ndarray | None:
+        """(maps, maps) Pearson's r of every two maps' values over the images (0 where a map is constant); None
+        when the products were not gathered."""
+        if self.products is None or self.count < 2:
+            return None
+        mean = self.total / self.count
+        covariance = self.products / self.count - np.outer(mean, mean)
+        sd = np.sqrt(np.clip(np.diagonal(covariance), 0.0, None))
+        scale = np.outer(sd, sd)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(scale > 0, np.clip(covariance / scale, -1.0, 1.0), 0.0)
 
     @property
     def mean(self) -> np.ndarray:
@@ -61,6 +76,7 @@ class LayerStats:
         return cls(
             np.full(maps, -np.inf, np.float32), np.zeros(maps), np.zeros(maps, np.int64), 0,
             np.zeros((maps, 0), np.int64), np.zeros((maps, 0), np.float32), np.full(maps, np.inf, np.float32),
+            np.zeros((maps, maps)) if maps <= PAIRED_MAPS else None,
         )  # fmt: skip
 
     def add(self, start: int, values: np.ndarray, fired: np.ndarray, k: int, ranked=None) -> LayerStats:
@@ -71,9 +87,10 @@ class LayerStats:
         """
         ranked = values if ranked is None else ranked
         indices = np.broadcast_to(np.arange(start, start + len(values))[None, :], (values.shape[1], len(values)))
+        wide = values.astype(np.float64)
         batch = LayerStats(
             ranked.max(axis=0), values.sum(axis=0, dtype=np.float64), fired.sum(axis=0), len(values),
-            indices, ranked.T, values.min(axis=0),
+            indices, ranked.T, values.min(axis=0), wide.T @ wide if self.products is not None else None,
         )  # fmt: skip
         return self.merge(batch, k)
 
@@ -85,7 +102,7 @@ class LayerStats:
         return LayerStats(
             np.maximum(self.best, other.best), self.total + other.total, self.fired + other.fired,
             self.count + other.count, np.take_along_axis(indices, order, 1), np.take_along_axis(values, order, 1),
-            _lowest(self.worst, other.worst),
+            _lowest(self.worst, other.worst), _sum(self.products, other.products),
         )  # fmt: skip
 
 
@@ -95,6 +112,10 @@ class Exemplars:
 
     dataset: Dataset
     stats: LayerStats
+
+
+def _sum(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None or b is None else a + b
 
 
 def _lowest(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:

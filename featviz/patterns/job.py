@@ -27,6 +27,7 @@ class NaturalBest:
     dataset: dict | None  # name, sha256 and count of the images
     worst: np.ndarray | None = None  # (maps,) each map's lowest value: below zero, a signed map carries signal
     detail: float | None = None  # their median high-frequency share at the canvas (self_check's "noisy")
+    correlation: np.ndarray | None = None  # (maps, maps) every two maps' r over them (self_check's twins)
 
     @classmethod
     def of(cls, model, request: PatternRequest, dataset: Dataset | None, progress=None) -> NaturalBest:
@@ -40,7 +41,7 @@ class NaturalBest:
     @classmethod
     def scanned(cls, stats: exemplars.LayerStats, dataset: Dataset, detail: float | None) -> NaturalBest:
         """From one layer's statistics over `dataset` (exemplars.scan), and the images' `natural_detail`."""
-        return cls(stats.best, dataset.record(), stats.worst, detail)
+        return cls(stats.best, dataset.record(), stats.worst, detail, stats.correlation)
 
 
 def natural_detail(dataset: Dataset, model, canvas: tuple[int, int]) -> float:

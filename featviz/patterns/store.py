@@ -218,12 +218,14 @@ class Store:
             s.remedy, s.repaired = self.remedies.get(s.map, (None, None))
             self.record.maps[s.map] = s
         top = bounds.ceiling(model, request.layer.name) if request.kind == "mean" else None
+        twins = self_check.twins(matrix, folder, natural.correlation)
         for m, specific, pattern, file in zip(folder, scoring.specific(matrix), patterns, files):
             score, saved = self.record.maps[m], file is not None
             score.specific = bool(specific) if saved else None
             score.clipped = scoring.clipped(pattern) if saved else None
             found = self_check.flags(score, bool(specific), pattern, top, natural.detail) if saved else None
             score.flags = found or None
+            score.twin = twins.get(m) if found and self_check.COLLAPSED in found else None
 
     def _file(self, m: int) -> str | None:
         return self.saved.get(m, self.record.maps[m].image if m in self.record.maps else None)
