@@ -16,7 +16,7 @@ from featviz.execution.driver import run_job
 from featviz.files.output import OutputDir
 from featviz.natural import datasets, exemplars
 from featviz.runtime import _tf, chains
-from featviz.synthesis import adam, objectives, render
+from featviz.synthesis import adam, ascent, objectives, render
 from featviz.synthesis.hooks import Hooks
 
 FAST = render.Recipe(steps=40, relax_steps=10, polish_steps=10)
@@ -110,7 +110,7 @@ def test_relaxed_relu_wakes_a_relu6_map_and_keeps_its_ceiling(form):
     assert stuck.history[-1, 0] == 0.0
     assert 0.0 < woke.history[-1, 0] <= 6.0
     white = np.ones((1, 12, 12, 1), np.float32)
-    assert models.run_graph(model, white, ["r1"], Hooks(relu=render.relaxed_relu()[0]))[1]["r1"].numpy().max() == 6.0
+    assert models.run_graph(model, white, ["r1"], Hooks(relu=ascent.relaxed_relu()[0]))[1]["r1"].numpy().max() == 6.0
 
 
 @pytest.mark.parametrize("relax", [True, False])
@@ -119,7 +119,7 @@ def test_relaxed_relu_passes_extra_gradient_only_in_maps_still_at_zero(relax):
     tf = _tf.tf()
     x = np.full((1, 2, 2, 2), -1.0, np.float32)
     x[0, 0, 0, 0] = 2.0  # channel 0 is awake at one unit; channel 1 is asleep
-    relu, state = render.relaxed_relu()
+    relu, state = ascent.relaxed_relu()
     state["relax"] = tf.constant(relax)
     x = tf.constant(x)
     with tf.GradientTape() as tape:

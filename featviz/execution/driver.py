@@ -15,6 +15,7 @@ from ..evaluation import self_check
 from ..files.output import OutputDir
 from ..patterns import PatternJob
 from ..patterns.store import PatternSet, Store
+from ..synthesis import render
 from . import batches
 from .local import LocalExecutor
 from .tasks import TASKS_LEDGER, Done, Executor, Task
@@ -47,14 +48,17 @@ def run_jobs(
     for i, store in enumerate(stores):
         if not pending[i]:
             store.finish(grids[i])
-    for done in executor.render(tasks, progress):
-        ledger.note(done)
-        for i, part in zip(owner[done.task.key], _per_seed(done)):
-            _keep(stores[i], part)
-            pending[i] -= 1
-            if not pending[i]:
-                store = stores[i]
-                store.finish(grids[i])  # saved and recorded before any repair: a stopped run resumes from here
+    try:
+        for done in executor.render(tasks, progress):
+            ledger.note(done)
+            for i, part in zip(owner[done.task.key], _per_seed(done)):
+                _keep(stores[i], part)
+                pending[i] -= 1
+                if not pending[i]:
+                    store = stores[i]
+                    store.finish(grids[i])  # saved and recorded before any repair: a stopped run resumes from here
+    finally:
+        render.forget_warm()  # a calibrated call not rendered here (another worker ran it, or it was not chosen)
     return _repair(stores, executor, ledger, progress, grids)
 
 

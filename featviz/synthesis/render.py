@@ -18,11 +18,9 @@ from .. import defaults
 from ..errors import FeatvizError
 from ..pixels.preprocess import InputRange
 from ..runtime import _tf, cpu
-from .ascent import Ascent, relaxed_relu
+from .ascent import Ascent
 from .colour import ColourBasis, Spectrum
 from .objectives import Objective
-
-__all__ = ["NUMERICS", "Batch", "Recipe", "RenderResult", "relaxed_relu", "render", "steps_per_call", "time_steps"]
 
 # Bump when the same settings start giving different patterns: it is part of every resume key.
 NUMERICS = 10
@@ -172,6 +170,11 @@ WARM_KEPT = 2  # a calibration times two calls (execution/calibration.py)
 def _keep_warm(ascent: Ascent, start: list[np.ndarray]) -> None:
     _WARM.append((ascent, start))
     del _WARM[:-WARM_KEPT]
+
+
+def forget_warm() -> None:
+    """Drop the kept ascents, and the model and memory they hold: a run's calls are done (execution/driver.py)."""
+    _WARM.clear()
 
 
 def _warm(model, objective: Objective, batch: Batch, recipe: Recipe, seed: int) -> Ascent | None:
