@@ -44,9 +44,12 @@ def test_twin_maps_cannot_both_be_specific(cli, tmp_path):
     assert all(isinstance(e["specific"], bool) and 0.0 <= e["clipped"] <= 1.0 for e in entries)
     assert entries[0]["specific"] + entries[1]["specific"] <= 1
     twin = entries[0] if not entries[0]["specific"] else entries[1]
-    # every remedy was tried (the ladder's last is recorded); twins cannot be told apart
+    # every remedy was tried (the ladder's last is recorded); twins cannot be told apart, and the label says so
     assert "collapsed" in twin["flags"] and twin["remedy"] == self_check.REMEDIES["collapsed"][-1]
-    assert "specificity " in result.stdout and "clipped " in result.stdout and "still " in result.stdout
+    assert twin["twin"] == 1 - twin["map"] and "twin" not in entries[1 - twin["map"]]
+    assert all("twin" not in e for e in entries[2:])
+    assert "specificity " in result.stdout and "clipped " in result.stdout
+    assert "still 1 collapsed (1 twin)" in result.stdout
 
 
 def test_a_signed_map_never_above_zero_is_negative_not_dead():

@@ -199,21 +199,3 @@ def test_a_collapsed_map_is_a_twin_when_natural_images_drive_it_and_its_rival_al
     assert twin.caption() == "1 ×2.00 twin of 0 failed"
     line = scoring.summarize([twin, score(3.0)]).line("c2")
     assert line.endswith("still 1 collapsed (1 twin), 1 failed")
-
-
-def test_a_duplicated_filter_s_map_is_labelled_a_twin(cli, tmp_path):
-    model = helpers.tiny_cnn()
-    kernel, bias = model.get_layer("c2").get_weights()
-    kernel[..., 1], bias[1] = kernel[..., 0], bias[0]  # map 1 is map 0 again: no image tells them apart
-    model.get_layer("c2").set_weights([kernel, bias])
-    model.save(tmp_path / "twins.keras")
-    np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
-    data = tmp_path / "d.npz"
-    result = cli("patterns", tmp_path / "twins.keras", "--layer", "c2", "--steps", "24", "--dataset", data)
-    assert result.exit_code == 0, result.output
-    maps = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
-    # Each pattern drives both maps equally: the stronger one is specific, the other collapsed, its twin's twin.
-    weaker, stronger = sorted(maps[:2], key=lambda m: m["value"])
-    assert weaker["flags"] == ["collapsed"] and weaker["twin"] == stronger["map"] and "twin" not in stronger
-    assert all("twin" not in m for m in maps[2:])
-    assert "(1 twin)" in result.stdout

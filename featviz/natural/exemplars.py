@@ -29,7 +29,7 @@ from ..synthesis.objectives import reduce_maps
 from .datasets import Dataset
 
 SCAN_BATCH = 64
-PAIRED_MAPS = 2048  # a layer of up to this many maps gathers every two maps' products (32 MB), for `correlation`
+PAIRED_MAPS = 1024  # a layer of up to this many maps gathers every two maps' products (8 MB), for `correlation`
 SCAN_CHAINS = 2  # every batch splits into this many parts, whatever the machine's chains (chains.py)
 
 
