@@ -1,4 +1,5 @@
-"""Scan natural images once for every map's statistics: best value, mean, firing rate and top-k images.
+"""Scan natural images once for every map's statistics: best value, mean, firing rate, top-k images, and how
+every two maps correlate.
 
 The scan streams the dataset a batch at a time through one compiled
 function that returns only per-map numbers, so memory stays bounded by the
