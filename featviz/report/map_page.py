@@ -54,7 +54,7 @@ CHECKS = {
 
 def _check(score: scoring.MapScore) -> str:
     """What the self-check found, and what its remedy did (evaluation/self_check.py)."""
-    found = "; ".join(f"<strong>{flag}</strong>: {CHECKS[flag]}{_twin(score, flag)}" for flag in score.flags or [])
+    found = "; ".join(f"<strong>{flag}</strong>: {_found(score, flag)}" for flag in score.flags or [])
     text = f" Self-check: {found}." if found else " Self-check: nothing left to flag."
     if score.remedy:
         outcome = "its pattern replaced the first one" if score.repaired else "the first pattern stayed, as better"
@@ -62,11 +62,12 @@ def _check(score: scoring.MapScore) -> str:
     return text
 
 
-def _twin(score: scoring.MapScore, flag: str) -> str:
+def _found(score: scoring.MapScore, flag: str) -> str:
     if flag != "collapsed" or score.twin is None:
-        return ""
-    return (f", map {score.twin}'s, and the two are twins: natural images drive them alike (their values "
-            f"correlate at r &ge; {self_check.TWIN_R}), so no image tells them apart by much")  # fmt: skip
+        return CHECKS[flag]
+    return (f"map {score.twin}'s pattern drives it at least as hard as its own does, and the two are twins: "
+            f"natural images drive them alike (r &ge; {self_check.TWIN_R}), so no image tells them apart by "
+            "much")  # fmt: skip
 
 
 def _negative(r: LayerResult, m: int, page: str) -> str:
