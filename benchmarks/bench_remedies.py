@@ -145,7 +145,9 @@ def measure(name: str, role: str, flag: str, remedies: list[str]) -> dict[tuple[
     for remedy in remedies:
         start = time.perf_counter()
         pairs = [(seed, m) for m in maps]
-        candidates = batches.synthesize_pairs(job.loaded.model, job.request, pairs, remedy=remedy, limits=limits)
+        candidates = batches.synthesize_pairs(
+            job.loaded.model, job.request, pairs, remedy=remedy, given=batches.Given(limits)
+        )
         candidates = as_saved(candidates)
         verdict, after = judge(job, matrix, maps, candidates, remedy, found)
         print(f"  {remedy:<10} {verdict}  {looks(candidates, natural)}; the layer's live maps after: "

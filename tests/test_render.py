@@ -318,24 +318,27 @@ def test_apart_raises_its_map_and_holds_the_others_down():
 
 def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
     model = helpers.tiny_cnn()
-    recipe = dataclasses.replace(FAST, decay=2.0, chroma=0.25)  # resolved, as a job's recipe is
+    recipe = dataclasses.replace(FAST, param="fourier", decay=2.0, chroma=0.25)  # resolved, as a job's recipe is
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=recipe)
     found = {}
-    for remedy in (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "smoother"):
-        objective, r, seeds = batches.remedied(request, [(0, 1)], remedy, {0: np.zeros(6, np.float32)})
-        found[remedy] = (r.decay, r.chroma, r.uncapped, "apart" in objective.name, seeds)
+    given = batches.Given({0: np.zeros(6, np.float32)})
+    for remedy in (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "longer", "smoother"):
+        objective, r, seeds = batches.remedied(request, [(0, 1)], remedy, given)
+        found[remedy] = (r.decay, r.chroma, r.uncapped, "apart" in objective.name, seeds, r.relax_steps)
+        assert r.learning_rate == recipe.learning_rate * (batches.LONGER_LR if remedy == "longer" else 1)
     assert found == {
-        None: (2.0, 0.25, False, False, (0,)),
-        "uncapped": (2.0, 0.25, True, False, (0,)),
-        "sharper": (1.5, 0.25, False, False, (0,)),
-        "restart": (1.5, 0.25, False, False, (batches.RESTART_SEED,)),
-        "sharpest": (1.0, 0.25, False, False, (0,)),
-        "apart": (1.5, 0.25, False, True, (0,)),
-        "vivid": (1.5, 1.0, False, True, (0,)),
-        "smoother": (2.5, 0.25, False, False, (0,)),
+        None: (2.0, 0.25, False, False, (0,), 10),
+        "uncapped": (2.0, 0.25, True, False, (0,), 10),
+        "sharper": (1.5, 0.25, False, False, (0,), 10),
+        "restart": (1.5, 0.25, False, False, (batches.RESTART_SEED,), 20),
+        "sharpest": (1.0, 0.25, False, False, (0,), 10),
+        "apart": (1.5, 0.25, False, True, (0,), 10),
+        "vivid": (1.5, 1.0, False, True, (0,), 10),
+        "longer": (1.5, 1.0, False, True, (0,), 0),
+        "smoother": (2.5, 0.25, False, False, (0,), 10),
     }
     with pytest.raises(ValueError, match="'vivid' remedy needs the limits of seed 3"):
-        batches.remedied(request, [(0, 1), (3, 1)], "vivid", {0: np.zeros(6, np.float32)})
+        batches.remedied(request, [(0, 1), (3, 1)], "vivid", given)
 
 
 def test_an_apart_task_holds_each_seed_to_its_own_patterns_limits():
@@ -350,7 +353,7 @@ def test_an_apart_task_holds_each_seed_to_its_own_patterns_limits():
     def alone(seed, row):
         limits = {seed: np.asarray(row, np.float32)}
         return batches.synthesize_pairs(
-            model, dataclasses.replace(request, seed=seed), [(seed, 0)], remedy="apart", limits=limits
+            model, dataclasses.replace(request, seed=seed), [(seed, 0)], remedy="apart", given=batches.Given(limits)
         )
 
     together = np.concatenate([alone(0, rows[0]), alone(1, rows[1])])
@@ -477,3 +480,16 @@ def test_a_render_after_its_calibration_reuses_the_compiled_step_and_gives_the_s
     render.time_steps(model, objective, batch, FAST, seed=4)
     other = render.render(model, objective, batch, FAST, seed=5)  # another call: its own step, the pool untouched
     assert len(render._WARM) == 1 and not np.array_equal(other.images, fresh.images)
+
+
+def test_longer_goes_on_from_each_images_saved_pattern_and_needs_one():
+    model = helpers.tiny_cnn()
+    recipe = dataclasses.replace(FAST, param="fourier", decay=2.0)
+    request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=recipe)
+    rng = np.random.default_rng(0)
+    starts = {(0, 1): rng.random((12, 12, 1)), (1, 1): rng.random((12, 12, 1))}
+    given = batches.Given({0: np.full(6, np.inf, np.float32), 1: np.full(6, np.inf, np.float32)}, starts)
+    ((_, _, batch),) = batches.render_calls(request, [(0, 1), (1, 1)], "longer", given)
+    np.testing.assert_array_equal(batch.starts, np.stack([starts[0, 1], starts[1, 1]]).astype(np.float32))
+    with pytest.raises(ValueError, match=r"needs the saved pattern of \(seed, map\) \(2, 1\)"):
+        batches.render_calls(request, [(2, 1)], "longer", batches.Given({2: np.zeros(6, np.float32)}, starts))

@@ -60,6 +60,8 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["collapsed"], "sharper") == "apart"
     assert self_check.remedy_for(["collapsed"], "apart") is None
     assert self_check.remedy_for(["failed"], "restart") == "vivid"
+    assert self_check.remedy_for(["failed"], "vivid") == "longer"
+    assert self_check.remedy_for(["failed"], "longer") is None
     assert self_check.remedy_for(["collapsed", "capped"]) == "uncapped"
     assert self_check.remedy_for(["capped"], "uncapped") is None
     assert self_check.remedy_for(["failed"]) == "restart" and self_check.remedy_for([]) is None
@@ -124,6 +126,28 @@ def test_capped_maps_are_flagged_and_their_remedy_is_recorded(cli, tmp_path):
     capped = [m for m in maps if "capped" in (m.get("flags") or [])]
     assert capped and all(m["remedy"] == "uncapped" and m["value"] >= 0.95 * 6.0 for m in capped)
     assert "capped" in result.stdout  # the summary line names what is still flagged
+
+
+def test_a_map_still_failed_after_its_new_starts_goes_on_from_its_pattern_and_climbs(cli, tmp_path, monkeypatch):
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=3)
+    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(3, 3, name="c1", kernel_initializer=init),
+                          k.layers.Activation("tanh", name="t")], name="saturating")  # fmt: skip
+    model.save(tmp_path / "tanh.keras")
+    np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
+
+    def maps(out, *ladder):
+        monkeypatch.setitem(self_check.REMEDIES, self_check.FAILED, ladder)
+        args = ("patterns", tmp_path / "tanh.keras", "--steps", "6", "--dataset", tmp_path / "d.npz", "--out", out)
+        assert cli(*args).exit_code == 0
+        manifest = next((tmp_path / out).glob("layers/*/seed-0/manifest.json"))
+        return json.loads(manifest.read_text())["maps"]
+
+    before = maps("short", "restart", "vivid")
+    after = maps("longer", "restart", "vivid", "longer")
+    went_on = [m for m in after if m.get("remedy") == "longer" and m.get("repaired")]
+    assert went_on, after
+    assert all(m["value"] > before[m["map"]]["value"] for m in went_on)
 
 
 def test_a_checkerboard_detector_s_pattern_is_flagged_noisy_and_rendered_smoother(cli, tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,6 +16,19 @@ CHUNK = 128  # maps of one seed optimized together, and the most images in a bat
 # pixels: the seeds of a CIFAR ResNet's 80-map layer go together (240 images), 9% faster than one by one.
 BATCH_PIXELS = 256 * 32 * 32
 RESTART_SEED = 7919  # the "restart" remedy draws each failed map's start and transforms anew, from its seed + this
+# "longer" steps at twice the learning rate: on c10_tanh_flat's tanh2, 56 of 64 maps at ratio >= 1 after it, as
+# after 512 steps at the default rate (51 after 256 at it, 37 without "longer"; docs/method.md)
+LONGER_LR = 2.0
+
+
+@dataclass(frozen=True)
+class Given:
+    """What a self-check remedy renders from, besides the request: `limits[seed]`, one per map of the layer, for
+    the remedies that hold the other maps down (self_check.HOLDING), from that seed's patterns; `starts`, the
+    saved pattern of each (seed, map) in 0..1, for the remedy that goes on from it (self_check.LONGER)."""
+
+    limits: Mapping[int, np.ndarray] = field(default_factory=dict)
+    starts: Mapping[tuple[int, int], np.ndarray] = field(default_factory=dict)
 
 
 def batch_size(canvas: tuple[int, int]) -> int:
@@ -53,11 +66,11 @@ def synthesize_pairs(
     images: Sequence[tuple[int, int]],
     progress=None,
     remedy: str | None = None,
-    limits: Mapping[int, np.ndarray] | None = None,
+    given: Given = Given(),
 ) -> np.ndarray:
-    """The pattern of each (seed, map) of `images`, as `synthesize` renders them; `limits`: see `remedied`."""
+    """The pattern of each (seed, map) of `images`, as `synthesize` renders them; `given`: see `remedied`."""
     out = []
-    for objective, recipe, batch in render_calls(request, images, remedy, limits):
+    for objective, recipe, batch in render_calls(request, images, remedy, given):
         result = render.render(model, objective, batch, recipe, seed=request.seed, progress=progress)
         out.append(result.images)
     return np.concatenate(out)
@@ -67,31 +80,40 @@ def render_calls(
     request: PatternRequest,
     images: Sequence[tuple[int, int]],
     remedy: str | None = None,
-    limits: Mapping[int, np.ndarray] | None = None,
+    given: Given = Given(),
 ) -> list[tuple[objectives.Objective, render.Recipe, render.Batch]]:
     """What `synthesize_pairs` renders, call by call: (objective, recipe, batch), batch_size(canvas) images each."""
     calls = []
     size = batch_size(request.canvas)
     for start in range(0, len(images), size):
         part = images[start : start + size]
-        objective, recipe, per_seed = remedied(request, part, remedy, limits)
-        batch = render.Batch(tuple(m for _, m in part), request.canvas, request.input_range, seeds=per_seed)
+        objective, recipe, per_seed = remedied(request, part, remedy, given)
+        starts = _starts(given, part) if remedy == self_check.LONGER else None
+        batch = render.Batch(tuple(m for _, m in part), request.canvas, request.input_range, seeds=per_seed,
+                             starts=starts)  # fmt: skip
         calls.append((objective, recipe, batch))
     return calls
 
 
-def _limit_rows(limits: Mapping[int, np.ndarray] | None, seeds: tuple[int, ...], remedy: str) -> np.ndarray:
-    missing = sorted({s for s in seeds if limits is None or s not in limits})
+def _limit_rows(given: Given, seeds: tuple[int, ...], remedy: str) -> np.ndarray:
+    missing = sorted({s for s in seeds if s not in given.limits})
     if missing:
         raise ValueError(f"the {remedy!r} remedy needs the limits of seed {missing[0]}'s patterns")
-    return np.stack([limits[s] for s in seeds])
+    return np.stack([given.limits[s] for s in seeds])
+
+
+def _starts(given: Given, images: Sequence[tuple[int, int]]) -> np.ndarray:
+    missing = [pair for pair in images if pair not in given.starts]
+    if missing:
+        raise ValueError(f"the {self_check.LONGER!r} remedy needs the saved pattern of (seed, map) {missing[0]}")
+    return np.stack([given.starts[pair] for pair in images]).astype(np.float32)
 
 
 def remedied(
     request: PatternRequest,
     images: Sequence[tuple[int, int]],
     remedy: str | None,
-    limits: Mapping[int, np.ndarray] | None = None,
+    given: Given = Given(),
 ):
     """(objective, recipe, seeds) for the (seed, map) images rendered with a self-check remedy
     (evaluation/self_check.py), or none:
@@ -100,10 +122,13 @@ def remedied(
     - "sharper": a Fourier spectrum that falls less steeply (decay 0.5 lower, at least 1), so finer detail
       can tell the map apart; "sharpest": decay 1, lucid's (in no ladder since "apart"; bench_remedies.py);
     - "apart": sharper, and the map raised while every other map of the layer is held below its limit
-      (objectives.apart); `limits[seed]` holds them, one per map of the layer, for that seed's patterns;
+      (objectives.apart); `given.limits[seed]` holds them, one per map of the layer, for that seed's patterns;
     - "vivid": apart, in the data's full colour (chroma 1): what a failed map of a colour model reaches
       when its colour is not held back;
     - "restart": another start and other transforms, relaxed for half the steps, and sharper;
+    - "longer": vivid, going on from the map's saved pattern (`given.starts`) for another `steps` steps,
+      unrelaxed, at LONGER_LR times the learning rate: a failed map that was still climbing when its steps
+      ran out (tanh's, whose gradient fades as the map saturates);
     - "smoother": a spectrum 0.5 steeper, for a noisy map: less fine detail.
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
@@ -116,11 +141,13 @@ def remedied(
     if remedy in ("sharper", "restart", *self_check.HOLDING):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy in self_check.HOLDING:
-        objective = objectives.apart(request.layer.name, maps, _limit_rows(limits, seeds, remedy), request.kind)
+        objective = objectives.apart(request.layer.name, maps, _limit_rows(given, seeds, remedy), request.kind)
     if remedy == "sharpest":
         recipe = replace(recipe, decay=1.0, lr=None)
-    if remedy == "vivid":
+    if remedy in (self_check.VIVID, self_check.LONGER):
         recipe = replace(recipe, chroma=1.0)
+    if remedy == self_check.LONGER:
+        recipe = replace(recipe, relax_steps=0, lr=LONGER_LR * recipe.learning_rate)
     if remedy == "restart":
         restarted = tuple(s + RESTART_SEED for s in seeds)
         return objective, replace(recipe, relax_steps=max(recipe.relax_steps, recipe.steps // 2)), restarted

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+import numpy as np
+
 from ..evaluation import self_check
 from ..files.output import OutputDir
 from ..patterns import PatternJob
 from ..patterns.store import PatternSet, Store
+from ..pixels import images
 from ..synthesis import render
 from . import batches
 from .local import LocalExecutor
@@ -99,8 +102,15 @@ def _repair_tasks(group: list[Store]) -> list[Task]:
         for start in range(0, len(pairs), size):
             seeds, maps = zip(*pairs[start : start + size])
             limits = _limits(group, seeds) if remedy in self_check.HOLDING else ()
-            tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds, limits=limits))
+            starts = _starts(group, seeds, maps) if remedy == self_check.LONGER else ()
+            tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds, limits=limits, starts=starts))
     return tasks
+
+
+def _starts(group: list[Store], seeds: tuple[int, ...], maps: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Task.starts: each (seed, map)'s saved pattern, 8-bit as saved."""
+    store = {s.job.request.seed: s for s in group}
+    return tuple(images.to_uint8(store[seed].patterns([m])[0]) for seed, m in zip(seeds, maps))
 
 
 def _limits(group: list[Store], seeds: tuple[int, ...]) -> tuple:

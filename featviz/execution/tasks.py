@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from ..patterns import layout
 from ..patterns.request import PatternRequest
-from .batches import synthesize_pairs
+from ..pixels import images as pictures
+from .batches import Given, synthesize_pairs
 
 TASKS_LEDGER = ".featviz-tasks.json"  # task key -> the worker that rendered it
 
@@ -29,6 +30,8 @@ class Task:
     remedy: str | None = None  # a self-check remedy (evaluation/self_check.py) for maps flagged the first time
     seed_of: tuple[int, ...] = ()  # (): every map at every one of all_seeds
     limits: tuple[tuple[int, tuple[float, ...]], ...] = ()  # (seed, one per map of the layer): self_check.HOLDING
+    # self_check.LONGER: each of `pairs`' saved pattern, 8-bit as saved, to go on from
+    starts: tuple[np.ndarray, ...] = field(default=(), compare=False)
 
     @property
     def all_seeds(self) -> tuple[int, ...]:
@@ -58,7 +61,8 @@ class Task:
     def render(self, model, progress=None) -> np.ndarray:
         """(images, H, W, C): the pattern of each of `pairs`."""
         limits = {seed: np.asarray(row, np.float32) for seed, row in self.limits}
-        return synthesize_pairs(model, self.request, self.pairs, progress, self.remedy, limits)
+        starts = {pair: pictures.from_uint8(start, (0.0, 1.0)) for pair, start in zip(self.pairs, self.starts)}
+        return synthesize_pairs(model, self.request, self.pairs, progress, self.remedy, Given(limits, starts))
 
 
 @dataclass

@@ -174,6 +174,10 @@ class Store:
         from the patterns as they stand."""
         return self_check.limits(self.record.maps, self.job.request.layer.units)
 
+    def patterns(self, maps: Sequence[int]) -> np.ndarray:
+        """The patterns of `maps` as they stand, (N, H, W, C) in 0..1 as saved; NaN for a map with none."""
+        return self._read([self._file(m) for m in maps])
+
     def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
         """A remedy's patterns of `maps`: each replaces the saved one when self_check.Judge accepts it.
 
