@@ -119,13 +119,15 @@ def test_compare_classes_writes_the_transfer_table(cli, tmp_path, tiny_files):
     assert bad.exit_code == 2
 
 
-def test_bundled_mnist_models_are_each_others_transfer_judges():
-    loaded = models.load()
+def test_bundled_mnist_models_are_each_others_transfer_judges(monkeypatch):
+    loaded, load, opened = models.load(), models.load, []
+    monkeypatch.setattr(models, "load", lambda path: opened.append(path.name) or load(path))
     assert loaded.bundled
     assert sorted(other.name for other in transfer.siblings(loaded)) == [
         "mnist_plain_deep.keras",
         "mnist_resnet_v2.keras",
     ]
+    assert sorted(opened) == ["mnist_plain_deep.keras", "mnist_resnet_v2.keras"]  # the CIFAR-10 cards name other data
 
 
 def test_bundled_cifar_pair_reads_raw_pixels_and_judges_each_other():

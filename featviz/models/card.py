@@ -12,12 +12,21 @@ def names(model_path: Path, labels: str | Path | None = None) -> list[str] | Non
     """Class names: from a --labels file (one per line, or a JSON list), else the model card beside the model."""
     if labels is not None:
         return _read_labels(Path(labels))
+    classes = _field(model_path, "classes")
+    return [str(c) for c in classes] if isinstance(classes, list) else None
+
+
+def data(model_path: Path) -> str | None:
+    """The data the model was trained on, as its card names it ("mnist-10k.npz (10,000 digits)"); None without."""
+    return _field(model_path, "data")
+
+
+def _field(model_path: Path, key: str):
     card = model_path.with_suffix(".json")
     try:
-        classes = json.loads(card.read_text("utf-8")).get("classes") if card.is_file() else None
+        return json.loads(card.read_text("utf-8")).get(key) if card.is_file() else None
     except (OSError, ValueError, AttributeError):
         return None
-    return [str(c) for c in classes] if isinstance(classes, list) else None
 
 
 def _read_labels(p: Path) -> list[str]:
