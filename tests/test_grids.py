@@ -136,3 +136,15 @@ def test_a_drawn_picture_someone_edited_is_not_kept(tmp_path):
     with OutputDir(tmp_path, force=True) as out:
         pictures.write_drawn(out, "grid.png", pixels)
     assert (tmp_path / "grid.png").read_bytes() == images.png_bytes(pixels)
+
+
+@pytest.mark.parametrize("name", ["viridis", "inferno", "RdBu_r"])
+def test_thumbnail_colours_are_matplotlib_s_own_at_the_ends_outside_and_for_nan(name):
+    import matplotlib
+
+    values = np.random.default_rng(0).normal(size=(40, 5, 5))
+    values[0, 0, :4] = [np.nan, 3.0, -3.0, 1.0]  # NaN, over, under, exactly vmax
+    for vmin, vmax in ((-1.0, 1.0), (0.0, 1.0), (0.5, 0.5)):
+        span = vmax - vmin if vmax > vmin else 1.0
+        expected = matplotlib.colormaps[name](np.clip((values - vmin) / span, 0, 1))[..., :3] * 255 + 0.5
+        np.testing.assert_array_equal(thumbs.colormap(values, vmin, vmax, name), expected.astype(np.uint8))
