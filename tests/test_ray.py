@@ -183,7 +183,9 @@ def test_without_ray_the_executor_option_says_what_to_install(cli, monkeypatch, 
 
 def test_the_bundled_models_gallery_through_ray_is_the_local_one(cluster, tmp_path):
     loaded = models.load()
-    s = gallery.Settings(seeds=(0, 1), recipe=render.Recipe(steps=8, relax_steps=2, polish_steps=2))
+    # Without repairs, which at 8 steps render nearly every map four times more; the tiny galleries above repair
+    recipe = render.Recipe(steps=8, relax_steps=2, polish_steps=2, repair=False)
+    s = gallery.Settings(seeds=(0, 1), recipe=recipe)
     runner = executor(loaded, cluster)
     try:
         build(loaded, tmp_path / "ray", s, runner)
