@@ -141,13 +141,12 @@ def measure(name: str, role: str, flag: str, remedies: list[str]) -> dict[tuple[
     title = f"{name} {role}: {flag} maps {', '.join(map(str, maps[: bench_zoo.FIGURE_MAPS]))}"
     shown = {(title, "first render"): found[maps]}
     seed = job.request.seed
-    limits = {seed: limits_of(matrix, specific)}
+    # "longer" goes on from the first render's patterns, as saved
+    given = batches.Given({seed: limits_of(matrix, specific)}, {(seed, m): found[m] for m in maps})
     for remedy in remedies:
         start = time.perf_counter()
         pairs = [(seed, m) for m in maps]
-        candidates = batches.synthesize_pairs(
-            job.loaded.model, job.request, pairs, remedy=remedy, given=batches.Given(limits)
-        )
+        candidates = batches.synthesize_pairs(job.loaded.model, job.request, pairs, remedy=remedy, given=given)
         candidates = as_saved(candidates)
         verdict, after = judge(job, matrix, maps, candidates, remedy, found)
         print(f"  {remedy:<10} {verdict}  {looks(candidates, natural)}; the layer's live maps after: "

@@ -183,6 +183,8 @@ def test_the_repairs_are_a_call_per_round_over_every_seed_of_a_layer(residual, t
 def test_when_the_calibration_s_patterns_are_alike_every_map_is_counted_as_repaired():
     layer = Call("x", 5, 1e6, 200, 256)
     assert [c.images for c in Calibration(RATE).repairs(layer)] == [50, 50, 4]  # 25%, 25%, then 2%
+    ladder = self_check.REMEDIES[self_check.FAILED]  # the 2%: the longest ladder's last rung is "longer"
+    assert len(ladder) == self_check.LADDER and ladder[-1] == self_check.LONGER
     assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [50, 50, 4]
     alike = Calibration(RATE, 8.0, specific=0.03)
     assert alike.alike and [c.images for c in alike.repairs(layer)] == [200] * self_check.LADDER

@@ -15,6 +15,7 @@ from featviz.execution import batches
 from featviz.execution.driver import run_job
 from featviz.files.output import OutputDir
 from featviz.natural import datasets, exemplars
+from featviz.pixels import images
 from featviz.runtime import _tf, chains
 from featviz.synthesis import adam, ascent, objectives, render
 from featviz.synthesis.hooks import Hooks
@@ -493,3 +494,26 @@ def test_longer_goes_on_from_each_images_saved_pattern_and_needs_one():
     np.testing.assert_array_equal(batch.starts, np.stack([starts[0, 1], starts[1, 1]]).astype(np.float32))
     with pytest.raises(ValueError, match=r"needs the saved pattern of \(seed, map\) \(2, 1\)"):
         batches.render_calls(request, [(2, 1)], "longer", batches.Given({2: np.zeros(6, np.float32)}, starts))
+
+
+def test_a_longer_task_goes_on_from_each_seeds_own_picture():
+    from featviz.execution.tasks import Task
+
+    model = helpers.tiny_cnn()
+    request = patterns.PatternRequest(
+        models.resolve_layer(model, "c2"), (12, 12), recipe=dataclasses.replace(FAST, param="fourier", decay=2.0)
+    )
+    rng = np.random.default_rng(1)
+    pictures = [rng.integers(0, 256, (12, 12, 1), dtype=np.uint8) for _ in range(2)]
+    free = tuple(np.full(6, np.inf, np.float32))
+    task = Task(request, (0, 0), remedy="longer", seed_of=(0, 1), limits=((0, free), (1, free)), starts=tuple(pictures))
+
+    def alone(seed, picture):
+        given = batches.Given({seed: np.asarray(free)}, {(seed, 0): images.from_uint8(picture)})
+        return batches.synthesize_pairs(
+            model, dataclasses.replace(request, seed=seed), [(seed, 0)], remedy="longer", given=given
+        )
+
+    together = np.concatenate([alone(0, pictures[0]), alone(1, pictures[1])])
+    np.testing.assert_allclose(task.render(model), together, atol=1e-5)
+    assert not np.allclose(alone(0, pictures[1]), together[:1], atol=1e-3)  # each goes on from its own picture

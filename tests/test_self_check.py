@@ -148,6 +148,12 @@ def test_a_map_still_failed_after_its_new_starts_goes_on_from_its_pattern_and_cl
     went_on = [m for m in after if m.get("remedy") == "longer" and m.get("repaired")]
     assert went_on, after
     assert all(m["value"] > before[m["map"]]["value"] for m in went_on)
+    # A MACO image cannot start from a picture: its failed maps stop at "vivid"
+    args = ("patterns", tmp_path / "tanh.keras", "--steps", "6", "--dataset", tmp_path / "d.npz", "--param", "maco")
+    assert cli(*args, "--out", "maco").exit_code == 0
+    manifest = next((tmp_path / "maco").glob("layers/*/seed-0/manifest.json"))
+    remedies = {m.get("remedy") for m in json.loads(manifest.read_text())["maps"]}
+    assert "vivid" in remedies and "longer" not in remedies
 
 
 def test_a_checkerboard_detector_s_pattern_is_flagged_noisy_and_rendered_smoother(cli, tmp_path, monkeypatch):

@@ -128,7 +128,8 @@ def remedied(
     - "restart": another start and other transforms, relaxed for half the steps, and sharper;
     - "longer": vivid, going on from the map's saved pattern (`given.starts`) for another `steps` steps,
       unrelaxed, at LONGER_LR times the learning rate: a failed map that was still climbing when its steps
-      ran out (tanh's, whose gradient fades as the map saturates);
+      ran out (tanh's, whose gradient fades as the map saturates). A Fourier image goes on in the colour
+      basis; a pixel image in plain RGB; a MACO image cannot start from a picture (Store.repairs skips it);
     - "smoother": a spectrum 0.5 steeper, for a noisy map: less fine detail.
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)

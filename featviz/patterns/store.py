@@ -160,6 +160,8 @@ class Store:
                 found.setdefault(remedy, []).append(m)
         if self_check.SMOOTHER in found and not self._smooths():
             del found[self_check.SMOOTHER]
+        if self.job.request.recipe.param == "maco":  # its phases cannot start from a picture
+            found.pop(self_check.LONGER, None)
         return found
 
     def _smooths(self) -> bool:
