@@ -78,3 +78,23 @@ def test_a_compiled_pass_runs_in_chunks_on_one_trace_whatever_the_batch(monkeypa
     np.testing.assert_allclose(fewer, eager[:9], rtol=1e-5, atol=1e-6)
     (compiled,) = [f for key, f in forward._compiled[model].items() if key[0] == frozenset(["c2"])]
     assert compiled.experimental_get_tracing_count() == 1  # parts of 3, 2 and 1 or 2 images: one trace
+
+
+def test_picked_maps_are_the_layers_outputs_at_those_images_and_channels_in_one_trace(monkeypatch):
+    model = helpers.tiny_cnn()
+    x = np.random.default_rng(2).uniform(0, 1, (23, 12, 12, 1)).astype(np.float32)
+    whole = forward.outputs(model, x, ["c1", "c2", "out"])
+    monkeypatch.setattr(forward, "CHUNK_VALUES", 5 * 12 * 12)  # chunks of 5 images, each in 2 chains
+    monkeypatch.setitem(chains._state, "chains", 2)
+    picks = {
+        "c1": np.array([[22, 3], [0, 0], [7, 1], [7, 1]]),
+        "c2": np.array([[4, 5], [19, 2]]),
+        "out": np.array([[9, 2]]),
+    }
+    found = forward.picked(model, x, picks)
+    for name, pairs in picks.items():
+        expected = np.stack([whole[name][row, ..., channel] for row, channel in pairs])
+        np.testing.assert_allclose(found[name], expected, rtol=1e-5, atol=1e-6)
+    assert found["c1"].shape == (4, 10, 10) and found["out"].shape == (1,)
+    (compiled,) = [f for key, f in forward._compiled[model].items() if key[0] == "picked"]
+    assert compiled.experimental_get_tracing_count() == 1  # five chunks, one trace

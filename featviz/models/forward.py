@@ -72,3 +72,58 @@ def _pass(model, want: frozenset, logits: bool, spatial_mean: bool):
         return taps
 
     return run
+
+
+def picked(model, inputs: np.ndarray, picks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """For each layer of `picks`, the maps of its (image row, channel) pairs (K, 2): (K, *spatial).
+
+    One compiled pass per chunk of images for every layer at once (the gallery's exemplar pictures took a pass
+    and a trace per layer), each chain on its own rows, holding only the picked maps, not the layers' outputs.
+    """
+    layers = sorted(picks)
+    inputs = np.asarray(inputs, np.float32)
+    step = max(1, CHUNK_VALUES // max(1, int(np.prod(inputs.shape[1:]))))
+    found: dict[str, list] = {k: [] for k in layers}
+    for start in range(0, len(inputs), step):
+        parts = [slice(start + s.start, start + s.stop) for s in chains.slices(len(inputs[start : start + step]))]
+        mine = [{k: np.flatnonzero((picks[k][:, 0] >= r.start) & (picks[k][:, 0] < r.stop)) for k in layers}
+                for r in parts]  # fmt: skip
+        args = []
+        for rows, here in zip(parts, mine):
+            args += [inputs[rows], *[(picks[k][here[k]] - [rows.start, 0]).astype(np.int32) for k in layers]]
+        outs = _picking_pass(model, tuple(layers), inputs.shape[1:], len(parts))(*args)
+        for i, here in enumerate(mine):
+            for j, k in enumerate(layers):
+                found[k].append((here[k], np.asarray(outs[i * len(layers) + j])))
+    result = {}
+    for k in layers:
+        where = np.concatenate([w for w, _ in found[k]])
+        values = np.concatenate([v for _, v in found[k]])
+        result[k] = np.empty_like(values)
+        result[k][where] = values
+    return result
+
+
+def _picking_pass(model, layers: tuple[str, ...], shape: tuple[int, ...], parts: int):
+    """The compiled picking pass: per part, (images, one (K, 2) pairs per layer) in; per part and layer, the maps."""
+    tf = _tf.tf()
+    key = ("picked", layers, shape, parts)
+    known = _compiled.setdefault(model, {})
+    if key not in known:
+        held, width = weakref.ref(model), 1 + len(layers)
+
+        def pick(x, pairs):
+            _, taps = graph.run_graph(held(), tf.convert_to_tensor(x), frozenset(layers), stop=True)
+            out = []
+            for k, p in zip(layers, pairs):
+                rank = taps[k].shape.rank
+                channels_second = tf.transpose(taps[k], [0, rank - 1, *range(1, rank - 1)])
+                out.append(tf.gather_nd(channels_second, p))
+            return out
+
+        def run(*args):
+            return [o for i in range(parts) for o in pick(args[i * width], args[i * width + 1 : (i + 1) * width])]
+
+        one = [tf.TensorSpec((None, *shape), tf.float32)] + [tf.TensorSpec((None, 2), tf.int32)] * len(layers)
+        known[key] = graph.compile_if_traceable(model, run, input_signature=one * parts, autograph=False)
+    return known[key]

@@ -15,6 +15,7 @@ from .site import LayerResult, Site
 
 def write_all(site: Site) -> None:
     first_conv = models.first_convolution(models.list_layers(site.loaded.model))
+    pictures, exemplars = _exemplar_maps(site)
     for r in site.layers:
         kernels = _kernels(site, r) if first_conv is not None and first_conv.name == r.info.name else None
         for m in range(r.info.maps):
@@ -26,8 +27,8 @@ def write_all(site: Site) -> None:
                 _accentuated(site, r, m)
             if r.diverse is not None:
                 _diverse(site, r, m)
-        if r.stats is not None:
-            _exemplars(site, r)
+        if r.info.name in exemplars:
+            _exemplars(site, r, pictures, exemplars[r.info.name])
         _sample_grids(site, r)
     if site.classes is not None:
         _class_pictures(site, site.classes.layer)
@@ -99,19 +100,30 @@ def _diverse(site: Site, r: LayerResult, m: int) -> None:
     _write(site, layout.map_picture(r.info, "diverse", m), thumbs.mosaic(tiles, len(tiles)))
 
 
-def _exemplars(site: Site, r: LayerResult) -> None:
-    """Per map: a 3x3 mosaic of its top natural images with the map's activation overlaid."""
-    top = r.stats.top
-    wanted = sorted(set(top.ravel().tolist()))
+def _exemplar_maps(site: Site) -> tuple[np.ndarray | None, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Every layer's top natural images, once (N, H, W, C), and per layer with natural images the rows of its
+    maps' top images (maps, k) with each one's activation map of that map (maps, k, h, w): one pass for all."""
+    layers = [r for r in site.layers if r.stats is not None]
+    if not layers:
+        return None, {}
+    wanted = sorted({int(i) for r in layers for i in r.stats.top.ravel()})
     pictures = site.dataset.take(wanted, models.input_shape(site.loaded.model))
-    inputs = images.to_range(pictures, site.settings.input_range)
-    acts = forward.outputs(site.loaded.model, inputs, [r.info.name])[r.info.name]
-    row_of = {idx: i for i, idx in enumerate(wanted)}
+    row_of = np.zeros(max(wanted) + 1, np.int64)
+    row_of[wanted] = np.arange(len(wanted))
+    rows = {r.info.name: row_of[r.stats.top] for r in layers}
+    maps_of = {k: np.repeat(np.arange(len(top)), top.shape[1]) for k, top in rows.items()}
+    picks = {k: np.stack([top.ravel(), maps_of[k]], axis=1) for k, top in rows.items()}
+    found = forward.picked(site.loaded.model, images.to_range(pictures, site.settings.input_range), picks)
+    return pictures, {k: (top, found[k].reshape(*top.shape, *found[k].shape[1:])) for k, top in rows.items()}
+
+
+def _exemplars(site: Site, r: LayerResult, pictures: np.ndarray, top: tuple[np.ndarray, np.ndarray]) -> None:
+    """Per map: a 3x3 mosaic of its top natural images with the map's activation overlaid."""
+    rows, acts = top
     factor = thumbs.factor_for(pictures.shape[1], 72)
     for m in range(r.info.maps):
-        picked = [row_of[i] for i in top[m]]
-        vmax = max(float(acts[picked, ..., m].max()), 1e-8)
-        tiles = [thumbs.upscale(thumbs.overlay(pictures[row], acts[row, ..., m], vmax), factor) for row in picked]
+        vmax = max(float(acts[m].max()), 1e-8)
+        tiles = [thumbs.upscale(thumbs.overlay(pictures[row], act, vmax), factor) for row, act in zip(rows[m], acts[m])]
         write_drawn(site.out, layout.map_picture(r.info, "top", m), thumbs.mosaic(tiles, 3))
 
 
