@@ -103,7 +103,7 @@ def _diverse(site: Site, r: LayerResult, m: int) -> None:
 def _exemplar_maps(site: Site) -> tuple[np.ndarray | None, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Every layer's top natural images, once (N, H, W, C), and per layer with natural images the rows of its
     maps' top images (maps, k) with each one's activation map of that map (maps, k, h, w): one pass for all."""
-    layers = [r for r in site.layers if r.stats is not None]
+    layers = [r for r in site.layers if r.stats is not None and r.stats.top.size]
     if not layers:
         return None, {}
     wanted = sorted({int(i) for r in layers for i in r.stats.top.ravel()})
