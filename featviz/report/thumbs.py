@@ -29,30 +29,19 @@ def factor_for(size: int, target: int = 96) -> int:
 
 
 def colormap(values: np.ndarray, vmin: float, vmax: float, name: str = "viridis") -> np.ndarray:
-    """float (...) -> uint8 RGB (..., 3) through a matplotlib colormap, without a figure.
-
-    The colormap's own rule, on its table of colours: matplotlib's call costs 0.2 ms however small the map
-    (a gallery makes thousands), this a lookup. NaN takes the colormap's "bad" colour.
-    """
+    """float (...) -> uint8 RGB (..., 3) through a matplotlib colormap, without a figure."""
     span = vmax - vmin if vmax > vmin else 1.0
     scaled = np.clip((np.asarray(values, np.float64) - vmin) / span, 0.0, 1.0)
-    table, bad = _colours(name)
-    steps = scaled * len(table)
-    steps[steps == len(table)] = len(table) - 1
-    missing = np.isnan(steps)
-    out = table[np.where(missing, 0, steps).astype(int)]
-    out[missing] = bad
-    return out
+    return (_colormap(name)(scaled)[..., :3] * 255 + 0.5).astype(np.uint8)
 
 
 @functools.cache
-def _colours(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A matplotlib colormap's colours as uint8 RGB (N, 3), and its colour for NaN."""
+def _colormap(name: str):
+    """The named colormap, fetched once: matplotlib's registry hands out a copy that builds its table anew at its
+    first call, 0.06 ms, against 0.006 ms for a call on the kept one (a gallery draws thousands of pictures)."""
     import matplotlib
 
-    cmap = matplotlib.colormaps[name]
-    rgb = (cmap(np.arange(cmap.N))[:, :3] * 255 + 0.5).astype(np.uint8)
-    return rgb, (np.asarray(cmap(np.nan))[:3] * 255 + 0.5).astype(np.uint8)
+    return matplotlib.colormaps[name]
 
 
 def to_rgb(pictures: np.ndarray) -> np.ndarray:
