@@ -85,7 +85,7 @@ def picked(model, inputs: np.ndarray, picks: dict[str, np.ndarray]) -> dict[str,
     step = max(1, CHUNK_VALUES // max(1, int(np.prod(inputs.shape[1:]))))
     found: dict[str, list] = {k: [] for k in layers}
     for start in range(0, len(inputs), step):
-        parts = [slice(start + s.start, start + s.stop) for s in chains.slices(len(inputs[start : start + step]))]
+        parts = [slice(start + s.start, start + s.stop) for s in chains.slices(min(step, len(inputs) - start))]
         mine = [{k: np.flatnonzero((picks[k][:, 0] >= r.start) & (picks[k][:, 0] < r.stop)) for k in layers}
                 for r in parts]  # fmt: skip
         args = []
