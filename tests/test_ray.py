@@ -87,7 +87,7 @@ def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(clu
     build(tiny, tmp_path / "local", settings(tiny_files))
     assert files(tmp_path / "ray") == files(tmp_path / "local")
     tasks = json.loads((tmp_path / "ray" / ".featviz-tasks.json").read_text())
-    remedies = tuple(f"+{r}" for ladder in self_check.REMEDIES.values() for r in ladder)
+    remedies = tuple(f"+{r}" for r in self_check.EVERY_REMEDY)
     first = [k for k in tasks if not k.endswith(remedies)]  # the rest: the self-check's repairs
     assert len(first) == 3 and all(k.endswith("+seeds-0,1,2") for k in first)  # c1, c2, classes: seeds batched
     assert any(k.endswith("+longer") for k in tasks)  # maps that went on from their saved patterns, on a worker

@@ -323,10 +323,13 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=recipe)
     found = {}
     given = batches.Given({0: np.zeros(6, np.float32)})
-    for remedy in (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "longer", "smoother"):
+    remedies = (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "longer", "longer-muted",
+                "yield", "smoother")  # fmt: skip
+    for remedy in remedies:
         objective, r, seeds = batches.remedied(request, [(0, 1)], remedy, given)
         found[remedy] = (r.decay, r.chroma, r.uncapped, "apart" in objective.name, seeds, r.relax_steps)
-        assert r.learning_rate == recipe.learning_rate * (batches.LONGER_LR if remedy == "longer" else 1)
+        going_on = remedy in ("longer", "longer-muted")
+        assert r.learning_rate == recipe.learning_rate * (batches.LONGER_LR if going_on else 1)
     assert found == {
         None: (2.0, 0.25, False, False, (0,), 10),
         "uncapped": (2.0, 0.25, True, False, (0,), 10),
@@ -336,6 +339,8 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
         "apart": (1.5, 0.25, False, True, (0,), 10),
         "vivid": (1.5, 1.0, False, True, (0,), 10),
         "longer": (1.5, 1.0, False, True, (0,), 0),
+        "longer-muted": (1.5, 0.25, False, True, (0,), 0),
+        "yield": (1.5, 0.25, False, True, (0,), 10),
         "smoother": (2.5, 0.25, False, False, (0,), 10),
     }
     with pytest.raises(ValueError, match="'vivid' remedy needs the limits of seed 3"):
@@ -494,6 +499,8 @@ def test_longer_goes_on_from_each_images_saved_pattern_and_needs_one():
     np.testing.assert_array_equal(batch.starts, np.stack([starts[0, 1], starts[1, 1]]).astype(np.float32))
     with pytest.raises(ValueError, match=r"needs the saved pattern of \(seed, map\) \(2, 1\)"):
         batches.render_calls(request, [(2, 1)], "longer", batches.Given({2: np.zeros(6, np.float32)}, starts))
+    ((_, _, muted),) = batches.render_calls(request, [(1, 1)], "longer-muted", given)  # in the recipe's colour
+    np.testing.assert_array_equal(muted.starts, starts[1, 1][None].astype(np.float32))
 
 
 def test_a_longer_task_goes_on_from_each_seeds_own_picture():

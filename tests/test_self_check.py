@@ -11,6 +11,7 @@ from featviz.evaluation import naturalness, scoring, self_check
 from featviz.evaluation.scoring import MapScore
 from featviz.models import bounds
 from featviz.pixels import images
+from featviz.report import map_page
 from featviz.runtime import _tf
 from featviz.synthesis.hooks import Hooks
 
@@ -64,6 +65,15 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["failed"], "longer") is None
     assert self_check.remedy_for(["collapsed", "capped"]) == "uncapped"
     assert self_check.remedy_for(["capped"], "uncapped") is None
+    # after "uncapped", a map also failed gets a new start, then goes on in its own colour; one also collapsed
+    # climbs the collapsed ladder; capped or not by then
+    assert self_check.remedy_for(["failed", "capped"], "uncapped") == "restart"
+    assert self_check.remedy_for(["failed"], "uncapped") == "restart"
+    assert self_check.remedy_for(["failed", "capped"], "restart") == "longer-muted"
+    assert self_check.remedy_for(["failed"], "longer-muted") is None
+    assert self_check.remedy_for(["failed"], "restart") == "vivid"  # never capped: the failed ladder
+    assert self_check.remedy_for(["collapsed", "capped"], "uncapped") == "sharper"
+    assert self_check.remedy_for(["collapsed", "capped"], "apart") is None
     assert self_check.remedy_for(["failed"]) == "restart" and self_check.remedy_for([]) is None
     assert self_check.remedy_for(["noisy"]) == "smoother" and self_check.remedy_for(["noisy"], "smoother") is None
     assert self_check.remedy_for(["noisy"], "sharper") is None  # a repaired map is not smoothed back
@@ -73,6 +83,10 @@ def test_apart_holds_each_specific_map_a_tenth_below_its_own_value_and_leaves_th
     scores = {0: score(2.0, specific=True), 1: score(3.0, specific=False), 3: score(-1.0, ratio=None, specific=True)}
     scores[4] = MapScore(4, None, None, 1.0, None, False, error="NaN or Inf in the pattern", specific=True)
     assert self_check.limits(scores, 6) == (1.8, np.inf, np.inf, -1.1, np.inf, np.inf)
+    # A rival that yields is held below the collapsed maps' own values too
+    scores[1].flags, scores[5] = ["collapsed"], score(1.0, specific=False)
+    assert self_check.limits(scores, 6, "yield") == (1.8, 2.7, np.inf, -1.1, np.inf, np.inf)
+    assert self_check.limits(scores, 6, "apart") == (1.8, np.inf, np.inf, -1.1, np.inf, np.inf)
 
 
 def test_a_better_pattern_is_specific_first_then_stronger():
@@ -124,8 +138,39 @@ def test_capped_maps_are_flagged_and_their_remedy_is_recorded(cli, tmp_path):
     assert result.exit_code == 0, result.output
     maps = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
     capped = [m for m in maps if "capped" in (m.get("flags") or [])]
-    assert capped and all(m["remedy"] == "uncapped" and m["value"] >= 0.95 * 6.0 for m in capped)
+    assert capped and all(m["value"] >= 0.95 * 6.0 for m in capped)
+    # "uncapped" first; a map also collapsed then climbs the collapsed ladder, to "apart"
+    assert all(m["remedy"] == ("uncapped" if m["specific"] else "apart") for m in capped)
+    tasks = json.loads((tmp_path / "gallery" / ".featviz-tasks.json").read_text())
+    assert any(t.endswith("+uncapped") for t in tasks)
     assert "capped" in result.stdout  # the summary line names what is still flagged
+
+
+def test_a_collapsed_map_whose_own_remedies_are_done_has_its_rival_yield(cli, tmp_path):
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=2)
+    model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(4, 3, name="c1", kernel_initializer=init),
+                          k.layers.ReLU(max_value=6.0, name="r6")], name="twins")  # fmt: skip
+    kernel = model.get_layer("c1").get_weights()[0] * 10
+    kernel[..., 1] = kernel[..., 0]  # maps 0 and 1 are one map twice: one of them is collapsed onto the other
+    model.get_layer("c1").set_weights([kernel, np.full(4, 0.5, np.float32)])
+    model.save(tmp_path / "twins.keras")
+    np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
+    result = cli("patterns", tmp_path / "twins.keras", "--steps", "24", "--dataset", tmp_path / "d.npz")
+    assert result.exit_code == 0, result.output
+    maps = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
+    tasks = sorted(json.loads((tmp_path / "gallery" / ".featviz-tasks.json").read_text()))
+    remedies = [t.rsplit("/", 1)[1] for t in tasks if "+" in t]
+    (victim,) = [m["map"] for m in maps if "collapsed" in (m.get("flags") or [])]
+    rival = 1 - victim
+    assert maps[victim]["twin"] == rival
+    # the collapsed map's own ladder first, then its rival is rendered again holding it down, once
+    assert {f"{victim:04d}-{victim:04d}+sharper", f"{victim:04d}-{victim:04d}+apart"} <= set(remedies)
+    assert [r for r in remedies if r.endswith("+yield")] == [f"{rival:04d}-{rival:04d}+yield"]
+    # no pattern of one map can drive it harder than the same map's: the judge refuses, and the record says so
+    assert (maps[rival]["remedy"], maps[rival]["repaired"], maps[rival]["specific"]) == ("yield", False, True)
+    page = map_page._check(scoring.from_record(maps[rival]))
+    assert "<code>yield</code>, rendered again to give way" in page and "the first pattern stayed" in page
 
 
 def test_a_map_still_failed_after_its_new_starts_goes_on_from_its_pattern_and_climbs(cli, tmp_path, monkeypatch):
@@ -217,14 +262,31 @@ def test_a_smoother_candidate_wins_when_the_map_stays_specific_and_at_ratio_one(
     assert weak.offer(0, np.array([0.5, 0.0]), 1.0, "holds") and not weak.offer(0, np.array([0.4, 0.0]), 1.0, "holds")
 
 
+def test_a_rival_that_yields_is_kept_only_when_it_frees_a_map_and_holds_its_own():
+    # Map 0 sits at ReLU6's ceiling, and map 1's pattern drives it there too: a tie, so map 0 is collapsed.
+    rows = np.array([[6.0, 1.0, 0.0], [6.0, 5.0, 0.0], [0.0, 0.0, 2.0]])
+    judge = self_check.Judge(rows)
+    assert judge.specific().tolist() == [False, True, True]
+    assert not judge.offer(1, np.array([6.0, 5.5, 0.0]), 2.0, "frees")  # stronger, but map 0 is still tied
+    assert not judge.offer(1, np.array([5.0, 2.4, 0.0]), 2.0, "frees")  # frees map 0, keeps under half its value
+    assert not judge.offer(1, np.array([5.0, 3.0, 2.5]), 2.0, "frees")  # frees map 0, beats map 2's own pattern
+    assert not judge.offer(1, np.array([5.0, 1.0, 0.0]), 2.0, "frees")  # frees map 0, no longer specific itself
+    assert not judge.offer(1, np.array([5.0, 3.0, 0.0]), 2.0, "better")  # weaker: only "frees" takes it
+    np.testing.assert_array_equal(judge.rows, rows)  # every refusal left the responses as they were
+    assert judge.offer(1, np.array([5.0, 3.0, 0.0]), 2.0, "frees")
+    assert judge.specific().tolist() == [True, True, True] and judge.rows[1, 1] == 3.0
+
+
 def test_a_collapsed_map_is_a_twin_when_natural_images_drive_it_and_its_rival_alike():
     # matrix[i, j]: map j's response to map i's pattern. Map 0's pattern beats map 1's own, and map 2's.
     matrix = np.array([[3.0, 2.5, 1.5], [1.0, 2.0, 0.1], [0.2, 0.5, 0.9]])
     correlation = np.eye(4)
     correlation[[0, 1], [1, 0]] = 0.97  # maps 0 and 1 respond alike to natural images; 0 and 2 do not
     correlation[[0, 2], [2, 0]] = 0.5
-    assert self_check.twins(matrix, [0, 1, 2], correlation) == {1: 0}
-    assert self_check.twins(matrix, [0, 1, 2], None) == {}
+    assert self_check.rivals(matrix, [0, 1, 2]) == {1: 0, 2: 0}
+    assert self_check.rivals(matrix[:1, :1], [0]) == {}
+    assert self_check.twins(self_check.rivals(matrix, [0, 1, 2]), correlation) == {1: 0}
+    assert self_check.twins({1: 0, 2: 0}, None) == {}
     twin = MapScore(1, "x.png", 2.0, 1.0, 2.0, False, specific=False, flags=["collapsed", "failed"], twin=0)
     assert twin.caption() == "1 ×2.00 twin of 0 failed"
     line = scoring.summarize([twin, score(3.0)]).line("c2")

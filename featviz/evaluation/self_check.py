@@ -44,6 +44,19 @@ ratio >= 1. A map still failed after both was often still climbing when
 its steps ran out (tanh's gradient fades as it saturates): "longer" goes
 on from its saved pattern, at twice the rate, and on tanh's middle layer
 the maps at ratio >= 1 went from 37 to 56 of 64.
+
+A collapsed map whose own ladder is done can be stuck for good: at a
+bounded activation's ceiling (ReLU6's 6) its own pattern cannot go
+higher, and the map whose pattern ties or beats it (its `rival`) is
+specific, so nothing renders that one again. Then the rival yields
+("yield"): it is rendered again as "apart" does, holding the collapsed
+maps below their own patterns' values as well as the specific ones, and
+kept when it stays specific, holds its value ("holds") and frees at
+least one map (the "frees" rule). Twins too: natural images drive them
+alike, but a pattern can still tell them apart.
+
+A capped map that is also failed or collapsed goes on after "uncapped"
+(`remedy_for`).
 """
 
 from __future__ import annotations
@@ -62,8 +75,11 @@ FLAT = 1.0 / 255  # a pattern whose pixels vary by less than one 8-bit level is 
 NOISY_DETAIL = 3.0  # times natural images' median high-frequency share: issue #30's goal for a layer, per map
 TWIN_R = 0.95  # two maps whose values over natural images correlate this much are twins (`twins`)
 SMOOTHER_KEEPS = 0.5  # a smoother pattern keeps at least half the value of the one it replaces
-APART, VIVID, LONGER = "apart", "vivid", "longer"
-HOLDING = (APART, VIVID, LONGER)  # remedies that hold the layer's other maps below their own patterns' values (limits)
+APART, VIVID, LONGER, YIELD = "apart", "vivid", "longer", "yield"
+MUTED = "longer-muted"  # "longer" in the recipe's own colour: what a capped map still failed goes on with
+GOING_ON = (LONGER, MUTED)  # remedies that go on from the map's saved pattern
+# remedies that hold the layer's other maps below their own patterns' values (`limits`)
+HOLDING = (APART, VIVID, LONGER, MUTED, YIELD)
 APART_MARGIN = 0.1  # 10% below those values: render's transforms blur the bound
 # Each flag's remedies, tried one per round while the flag stays; a map's first flag in this order decides.
 SMOOTHER = "smoother"
@@ -73,10 +89,12 @@ REMEDIES = {
     COLLAPSED: ("sharper", APART),
     NOISY: (SMOOTHER,),
 }
+# Every remedy a repair task can carry: the ladders', a capped map's after "uncapped", and a rival's
+EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder), MUTED, YIELD)
 # How a remedy's candidate is judged (Judge.offer): "better" by default; "ties" also wins a tie (its objective went
 # past the ceiling where the first one stopped); "holds" wins when the map keeps its specificity, ratio >= 1
-# and half its value.
-RULES = {"uncapped": "ties", SMOOTHER: "holds"}
+# and half its value; "frees" when it holds and one more map of the layer is specific with it.
+RULES = {"uncapped": "ties", SMOOTHER: "holds", YIELD: "frees"}
 LADDER = 3  # the longest ladder: the rounds that can render every flagged map (execution/calibration.py counts them)
 # And a round after it: the sharper patterns of "sharper", "apart" and "vivid" can make a layer busy that was not,
 # and its noisy maps are then rendered "smoother" in the same run, not in the next.
@@ -103,41 +121,59 @@ def flags(
     return found
 
 
-def twins(matrix: np.ndarray, maps: list[int], correlation: np.ndarray | None) -> dict[int, int]:
-    """Each collapsed map of `maps` whose rival is its twin: {map: rival}.
+def rivals(matrix: np.ndarray, maps: list[int]) -> dict[int, int]:
+    """Each collapsed map of `maps` and its rival: {map: rival}.
 
     matrix[i, j] is map maps[j]'s response to the pattern of maps[i]; a map's rival is the map whose pattern
-    drives it hardest, at least as hard as its own. The two are twins when natural images drive them alike:
-    `correlation` (one row and column per map of the layer) at least TWIN_R.
+    drives it hardest, at least as hard as its own.
     """
-    if correlation is None or len(maps) < 2:
+    if len(maps) < 2:
         return {}
     values = np.nan_to_num(np.asarray(matrix, np.float64), nan=-np.inf)
     others = np.where(np.eye(len(values), dtype=bool), -np.inf, values)
     found = {}
     for j, own in enumerate(maps):
         i = int(np.argmax(others[:, j]))
-        beaten = np.isfinite(others[i, j]) and others[i, j] >= values[j, j]
-        if beaten and correlation[own, maps[i]] >= TWIN_R:
+        if np.isfinite(others[i, j]) and others[i, j] >= values[j, j]:
             found[own] = maps[i]
     return found
 
 
+def twins(found: dict[int, int], correlation: np.ndarray | None) -> dict[int, int]:
+    """The collapsed maps of `found` (their `rivals`) whose rival is their twin: natural images drive the two
+    alike, `correlation` (one row and column per map of the layer) at least TWIN_R."""
+    if correlation is None:
+        return {}
+    return {m: rival for m, rival in found.items() if correlation[m, rival] >= TWIN_R}
+
+
 def remedy_for(found: list[str], tried: str | None = None) -> str | None:
-    """The next remedy for a map with these flags, after `tried` (the last one tried on it); None when done."""
-    ladder = next((REMEDIES[f] for f in REMEDIES if f in found), ())
+    """The next remedy for a map with these flags, after `tried` (the last one tried on it); None when done.
+
+    A capped map's own remedy comes first. One that is also (or still) failed then goes on from its pattern
+    in its own colour (MUTED): on tanh's innermost layer, maps that natural images drive to 1.0 sat at 0.96
+    to 0.98 after `uncapped` alone, and what they lack is the last of the ceiling, not colour. One that is
+    also collapsed climbs the collapsed ladder.
+    """
+    flags = [f for f in REMEDIES if f in found]
+    ladder = REMEDIES[flags[0]] if flags else ()
+    if CAPPED in flags or tried in (*REMEDIES[CAPPED], MUTED):
+        then = {FAILED: ("restart", MUTED), COLLAPSED: REMEDIES[COLLAPSED]}
+        ladder = REMEDIES[CAPPED] + next((then[f] for f in flags if f in then), ())
     if tried is None:
         return ladder[0] if ladder else None
     later = ladder[ladder.index(tried) + 1 :] if tried in ladder else ()
     return later[0] if later else None
 
 
-def limits(scores: dict[int, MapScore], units: int) -> tuple[float, ...]:
+def limits(scores: dict[int, MapScore], units: int, remedy: str | None = None) -> tuple[float, ...]:
     """Per map of a layer of `units`: the bound the HOLDING remedies hold it under, APART_MARGIN below its own pattern's
-    value where that pattern is specific, inf where there is no specificity to keep (self_check.Judge's rule)."""
+    value where that pattern is specific, inf where there is no specificity to keep (self_check.Judge's rule).
+    For YIELD, a collapsed map is held below its own pattern's value too: the rival gives way to it."""
     bound = [np.inf] * units
     for m, s in scores.items():
-        if s.specific and s.value is not None:
+        held = s.specific or (remedy == YIELD and COLLAPSED in (s.flags or []))
+        if held and s.value is not None:
             bound[m] = s.value - APART_MARGIN * abs(s.value)
     return tuple(bound)
 
@@ -161,7 +197,7 @@ def better(candidate: tuple[bool, float], current: tuple[bool, float]) -> bool:
 
 
 def _wins(offered: tuple[bool, float], kept: tuple[bool, float], rule: str) -> bool:
-    if rule == "holds":
+    if rule in ("holds", "frees"):
         return offered[0] and offered[1] >= max(min(FAILED_RATIO, kept[1]), SMOOTHER_KEEPS * kept[1])
     return better(offered, kept) or (rule == "ties" and offered >= kept)
 
@@ -186,8 +222,9 @@ class Judge:
     def offer(self, column: int, candidate: np.ndarray, scale: float, rule: str = "better") -> bool:
         """Accept `candidate` (every map's response to it) as map `column`'s pattern? `scale`: its best natural value.
 
-        `rule` (RULES): "better", "ties" (an equal candidate wins too) or "holds" (a specific candidate wins at
-        ratio >= FAILED_RATIO, or the kept pattern's ratio where that is lower, and SMOOTHER_KEEPS of its value).
+        `rule` (RULES): "better", "ties" (an equal candidate wins too), "holds" (a specific candidate wins at
+        ratio >= FAILED_RATIO, or the kept pattern's ratio where that is lower, and SMOOTHER_KEEPS of its value)
+        or "frees" (holds, and more maps of the layer are specific with it than without).
         """
         now, own = self.specific(), float(candidate[column])
         others = np.delete(self.rows[:, column], column).max(initial=-np.inf)
@@ -198,5 +235,8 @@ class Judge:
         harmed[column] = False
         if harmed.any():
             return False
-        self.rows[column] = candidate
+        kept_row, self.rows[column] = self.rows[column].copy(), candidate
+        if rule == "frees" and self.specific().sum() <= now.sum():
+            self.rows[column] = kept_row
+            return False
         return True

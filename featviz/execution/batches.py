@@ -25,7 +25,7 @@ LONGER_LR = 2.0
 class Given:
     """What a self-check remedy renders from, besides the request: `limits[seed]`, one per map of the layer, for
     the remedies that hold the other maps down (self_check.HOLDING), from that seed's patterns; `starts`, the
-    saved pattern of each (seed, map) in 0..1, for the remedy that goes on from it (self_check.LONGER)."""
+    saved pattern of each (seed, map) in 0..1, for the remedies that go on from it (self_check.GOING_ON)."""
 
     limits: Mapping[int, np.ndarray] = field(default_factory=dict)
     starts: Mapping[tuple[int, int], np.ndarray] = field(default_factory=dict)
@@ -88,7 +88,7 @@ def render_calls(
     for start in range(0, len(images), size):
         part = images[start : start + size]
         objective, recipe, per_seed = remedied(request, part, remedy, given)
-        starts = _starts(given, part) if remedy == self_check.LONGER else None
+        starts = _starts(given, part) if remedy in self_check.GOING_ON else None
         batch = render.Batch(tuple(m for _, m in part), request.canvas, request.input_range, seeds=per_seed,
                              starts=starts)  # fmt: skip
         calls.append((objective, recipe, batch))
@@ -105,7 +105,7 @@ def _limit_rows(given: Given, seeds: tuple[int, ...], remedy: str) -> np.ndarray
 def _starts(given: Given, images: Sequence[tuple[int, int]]) -> np.ndarray:
     missing = [pair for pair in images if pair not in given.starts]
     if missing:
-        raise ValueError(f"the {self_check.LONGER!r} remedy needs the saved pattern of (seed, map) {missing[0]}")
+        raise ValueError(f"going on from a pattern needs the saved pattern of (seed, map) {missing[0]}")
     return np.stack([given.starts[pair] for pair in images]).astype(np.float32)
 
 
@@ -130,6 +130,7 @@ def remedied(
       unrelaxed, at LONGER_LR times the learning rate: a failed map that was still climbing when its steps
       ran out (tanh's, whose gradient fades as the map saturates). A Fourier image goes on in the colour
       basis; a pixel image in plain RGB; a MACO image cannot start from a picture (Store.repairs skips it);
+    - "longer-muted": "longer" in the recipe's own colour, for a capped map still failed;
     - "smoother": a spectrum 0.5 steeper, for a noisy map: less fine detail.
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
@@ -147,7 +148,7 @@ def remedied(
         recipe = replace(recipe, decay=1.0, lr=None)
     if remedy in (self_check.VIVID, self_check.LONGER):
         recipe = replace(recipe, chroma=1.0)
-    if remedy == self_check.LONGER:
+    if remedy in self_check.GOING_ON:
         recipe = replace(recipe, relax_steps=0, lr=LONGER_LR * recipe.learning_rate)
     if remedy == "restart":
         restarted = tuple(s + RESTART_SEED for s in seeds)

@@ -101,8 +101,8 @@ def _repair_tasks(group: list[Store]) -> list[Task]:
     for remedy, pairs in wanted.items():
         for start in range(0, len(pairs), size):
             seeds, maps = zip(*pairs[start : start + size])
-            limits = _limits(group, seeds) if remedy in self_check.HOLDING else ()
-            starts = _starts(group, seeds, maps) if remedy == self_check.LONGER else ()
+            limits = _limits(group, seeds, remedy) if remedy in self_check.HOLDING else ()
+            starts = _starts(group, seeds, maps) if remedy in self_check.GOING_ON else ()
             tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds, limits=limits, starts=starts))
     return tasks
 
@@ -113,9 +113,9 @@ def _starts(group: list[Store], seeds: tuple[int, ...], maps: tuple[int, ...]) -
     return tuple(images.to_uint8(store[seed].patterns([m])[0]) for seed, m in zip(seeds, maps))
 
 
-def _limits(group: list[Store], seeds: tuple[int, ...]) -> tuple:
-    """Task.limits for these seeds: each store's self_check.limits, from its current patterns."""
-    return tuple((store.job.request.seed, store.limits()) for store in group if store.job.request.seed in seeds)
+def _limits(group: list[Store], seeds: tuple[int, ...], remedy: str) -> tuple:
+    """Task.limits for these seeds: each store's self_check.limits for `remedy`, from its current patterns."""
+    return tuple((store.job.request.seed, store.limits(remedy)) for store in group if store.job.request.seed in seeds)
 
 
 def tasks_for(stores: list[Store], progress=None) -> tuple[list[Task], dict[str, list[int]], list[int]]:

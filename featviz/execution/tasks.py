@@ -30,7 +30,7 @@ class Task:
     remedy: str | None = None  # a self-check remedy (evaluation/self_check.py) for maps flagged the first time
     seed_of: tuple[int, ...] = ()  # (): every map at every one of all_seeds
     limits: tuple[tuple[int, tuple[float, ...]], ...] = ()  # (seed, one per map of the layer): self_check.HOLDING
-    # self_check.LONGER: each of `pairs`' saved pattern, 8-bit as saved, to go on from
+    # self_check.GOING_ON: each of `pairs`' saved pattern, 8-bit as saved, to go on from
     starts: tuple[np.ndarray, ...] = field(default=(), compare=False)
 
     @property

@@ -82,6 +82,8 @@ class Store:
         # map -> (the remedy tried, whether its pattern was kept), for maps rendered before or repaired in this run
         self.remedies = {m: (s.remedy, s.repaired) for m, s in saved.maps.items() if s.remedy}
         self.considered = False  # a remedy was tried since the last finish: the manifest records it
+        self.rivals: dict[int, int] = {}  # collapsed map -> its rival, as last scored in this run (self_check.rivals)
+        self.yielded: set[int] = set()  # maps that yielded to a collapsed map in this run (self_check.YIELD)
         self.unscored: set[int] = set()  # maps saved since the last finish
         self.failed: set[int] = set()  # maps whose task failed in this run
         self.read: dict[str, np.ndarray] = {}  # file name -> its pattern as read back; a write drops it
@@ -149,7 +151,8 @@ class Store:
         )  # fmt: skip
 
     def repairs(self) -> dict[str, list[int]]:
-        """The flagged maps with a remedy left to try, by remedy (self_check.REMEDIES); none unless asked."""
+        """The flagged maps with a remedy left to try, by remedy (self_check.REMEDIES), and the rivals of the
+        collapsed maps whose remedies are done (self_check.YIELD); none unless asked."""
         found: dict[str, list[int]] = {}
         if not self.job.request.recipe.repair:
             return found
@@ -161,7 +164,21 @@ class Store:
         if self_check.SMOOTHER in found and not self._smooths():
             del found[self_check.SMOOTHER]
         if self.job.request.recipe.param == "maco":  # its phases cannot start from a picture
-            found.pop(self_check.LONGER, None)
+            for remedy in self_check.GOING_ON:
+                found.pop(remedy, None)
+        rivals = self._yielding({m for maps in found.values() for m in maps})
+        if rivals:
+            found[self_check.YIELD] = rivals
+        return found
+
+    def _yielding(self, busy: set[int]) -> list[int]:
+        """The rivals that yield this round (self_check.YIELD): one per collapsed map whose own remedies are done,
+        each rival once per run, none that another remedy renders this round."""
+        found = []
+        for m, rival in sorted(self.rivals.items()):
+            done = m not in busy and self_check.COLLAPSED in (self.record.maps[m].flags or [])
+            if done and rival not in busy and rival not in self.yielded and rival not in found:
+                found.append(rival)
         return found
 
     def _smooths(self) -> bool:
@@ -171,10 +188,10 @@ class Store:
             return False
         return self_check.busy(self._read([self._file(m) for m in self.job.maps]), self.job.natural.detail)
 
-    def limits(self) -> tuple[float, ...]:
+    def limits(self, remedy: str) -> tuple[float, ...]:
         """The bounds of the remedies that hold other maps down (self_check.HOLDING), one per map of the layer,
         from the patterns as they stand."""
-        return self_check.limits(self.record.maps, self.job.request.layer.units)
+        return self_check.limits(self.record.maps, self.job.request.layer.units, remedy)
 
     def patterns(self, maps: Sequence[int]) -> np.ndarray:
         """The patterns of `maps` as they stand, (N, H, W, C) in 0..1 as saved; NaN for a map with none."""
@@ -201,7 +218,10 @@ class Store:
             )
             if kept:
                 self.saved[m] = self._write_png(m, candidates[k])
-            self.remedies[m] = (remedy, kept)
+            if remedy != self_check.YIELD or kept or m not in self.remedies:  # a refused yield keeps the map's record
+                self.remedies[m] = (remedy, kept)
+            if remedy == self_check.YIELD:
+                self.yielded.add(m)
             self.tried.add(m)
         self._score(sorted(set(maps)))
         self.considered = True
@@ -224,7 +244,8 @@ class Store:
             s.remedy, s.repaired = self.remedies.get(s.map, (None, None))
             self.record.maps[s.map] = s
         top = bounds.ceiling(model, request.layer.name) if request.kind == "mean" else None
-        twins = self_check.twins(matrix, folder, natural.correlation)
+        self.rivals = self_check.rivals(matrix, folder)
+        twins = self_check.twins(self.rivals, natural.correlation)
         for m, specific, pattern, file in zip(folder, scoring.specific(matrix), patterns, files):
             score, saved = self.record.maps[m], file is not None
             score.specific = bool(specific) if saved else None

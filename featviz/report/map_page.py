@@ -56,6 +56,11 @@ def _check(score: scoring.MapScore) -> str:
     """What the self-check found, and what its remedy did (evaluation/self_check.py)."""
     found = "; ".join(f"<strong>{flag}</strong>: {_found(score, flag)}" for flag in score.flags or [])
     text = f" Self-check: {found}." if found else " Self-check: nothing left to flag."
+    if score.remedy == self_check.YIELD:
+        gave_way = "its new pattern replaced the first one and freed that map"
+        outcome = gave_way if score.repaired else "the first pattern stayed: giving way freed no map, or cost too much"
+        return text + (f" Remedy tried: <code>{self_check.YIELD}</code>, rendered again to give way to a map whose own "
+                       f"pattern this one tied or beat; {outcome}.")  # fmt: skip
     if score.remedy:
         outcome = "its pattern replaced the first one" if score.repaired else "the first pattern stayed, as better"
         text += f" Remedy tried: <code>{esc(score.remedy)}</code>; {outcome}."
