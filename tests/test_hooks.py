@@ -83,25 +83,79 @@ def test_pool_first_moves_the_relu_gradient_onto_the_pooled_maps(pool_first):
     assert shapes == ({(5, 5, 4), (3, 3, 6)} if pool_first else {(10, 10, 4), (3, 3, 6)})
 
 
-def normalized_model(top=None):
-    """Pre-activation: BN -> ReLU (capped at `top`) -> conv, with moving statistics far from 0 and 1; a BN that
-    feeds an Add too."""
-    k = helpers.keras()
-    init = k.initializers.GlorotUniform(seed=5)
-    inp = k.Input((12, 12, 1))
-    x = k.layers.Conv2D(6, 3, name="c1", kernel_initializer=init)(inp)
-    bn1 = k.layers.BatchNormalization(name="bn1")(x)
-    r1 = k.layers.ReLU(max_value=top, name="r1")(bn1)
-    y = k.layers.Conv2D(6, 3, padding="same", name="c2", kernel_initializer=init)(r1)
-    bn2 = k.layers.BatchNormalization(name="bn2")(y)
-    r2 = k.layers.ReLU(max_value=top, name="r2")(bn2)
-    model = k.Model(inp, k.layers.Add(name="sum")([r2, bn2]))
+def randomize_normalizations(model, names):
+    """Moving statistics far from 0 and 1, so that a normalization is not nearly the identity."""
     rng = np.random.default_rng(7)
-    for name in ("bn1", "bn2"):
+    for name in names:
         layer = model.get_layer(name)
         for weight, (lo, hi) in zip(layer.weights, [(0.5, 2.0), (-1.0, 1.0), (-0.5, 0.5), (0.1, 3.0)]):
             weight.assign(rng.uniform(lo, hi, weight.shape).astype(np.float32))  # gamma, beta, mean, variance
     return model
+
+
+def normalized_model(top=None):
+    """Pre-activation: BN -> ReLU (capped at `top`) -> conv, with a BN that feeds an Add too. The BNs read
+    convolutions with an activation, which cannot take them into their weights."""
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=5)
+    inp = k.Input((12, 12, 1))
+    x = k.layers.Conv2D(6, 3, activation="tanh", name="c1", kernel_initializer=init)(inp)
+    bn1 = k.layers.BatchNormalization(name="bn1")(x)
+    r1 = k.layers.ReLU(max_value=top, name="r1")(bn1)
+    y = k.layers.Conv2D(6, 3, padding="same", activation="tanh", name="c2", kernel_initializer=init)(r1)
+    bn2 = k.layers.BatchNormalization(name="bn2")(y)
+    r2 = k.layers.ReLU(max_value=top, name="r2")(bn2)
+    model = k.Model(inp, k.layers.Add(name="sum")([r2, bn2]))
+    return randomize_normalizations(model, ("bn1", "bn2"))
+
+
+def folded_model():
+    """MobileNetV2's pattern: convolution -> BN -> ReLU6, a padded stride-2 depthwise convolution -> BN -> ReLU6,
+    a 1x1 projection -> BN; the first convolution has a bias, the others none."""
+    k = helpers.keras()
+    init = k.initializers.GlorotUniform(seed=8)
+    x = inp = k.Input((12, 12, 1))
+    bias = k.initializers.RandomUniform(-0.5, 0.5, seed=9)
+    x = k.layers.Conv2D(6, 3, name="c1", kernel_initializer=init, bias_initializer=bias)(x)
+    x = k.layers.ReLU(6.0, name="r1")(k.layers.BatchNormalization(name="bn1")(x))  # 10x10x6
+    x = k.layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(x)
+    x = k.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, use_bias=False, name="d2",
+                                 depthwise_initializer=init)(x)  # fmt: skip
+    x = k.layers.ReLU(6.0, name="r2")(k.layers.BatchNormalization(name="bn2")(x))  # 5x5x12
+    x = k.layers.Conv2D(4, 1, use_bias=False, name="c3", kernel_initializer=init)(x)
+    model = k.Model(inp, k.layers.BatchNormalization(name="bn3")(x))
+    return randomize_normalizations(model, ("bn1", "bn2", "bn3"))
+
+
+def test_a_normalization_folded_into_its_convolution_keeps_the_values_and_gradient():
+    model = folded_model()
+    plain = value_and_gradient(model, "bn3", Hooks())
+    hooked = value_and_gradient(model, "bn3", Hooks(fast_conv=True))
+    for got, want in zip(hooked, plain):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+@helpers.needs_bfloat16
+def test_a_folded_normalization_in_bfloat16_keeps_the_values_and_the_gradients_direction():
+    """The folded kernel is rounded to bfloat16 where Keras rounds the convolution's output: a unit near a ReLU6's
+    kink can land on its other side, so the gradient is compared by direction."""
+    model = folded_model()
+    plain = value_and_gradient(model, "bn3", Hooks(compute_dtype="bfloat16"))
+    hooked = value_and_gradient(model, "bn3", Hooks(fast_conv=True, compute_dtype="bfloat16"))
+    np.testing.assert_allclose(hooked[0], plain[0], rtol=0, atol=3e-2 * np.abs(plain[0]).max())
+    cosine = np.sum(hooked[1] * plain[1]) / np.linalg.norm(hooked[1]) / np.linalg.norm(plain[1])
+    assert cosine > 0.99
+
+
+def test_a_folded_normalization_leaves_no_multiply_on_the_convolutions_outputs():
+    model = folded_model()
+    sizes = {model.get_layer(n).output.shape[1:] for n in ("c1", "d2", "c3")}
+
+    def multiplies(hooks):
+        ops = gradient_graph(model, "bn3", hooks).get_operations()
+        return sum(op.type == "Mul" and op.outputs[0].shape[1:] in sizes for op in ops)
+
+    assert multiplies(Hooks()) > 0 and multiplies(Hooks(fast_conv=True)) == 0
 
 
 @pytest.mark.parametrize("top", [None, 1.0], ids=["relu", "capped relu"])

@@ -11,8 +11,9 @@ of each layer. It can
   so does a fused BatchNormalization and ReLU that reads one);
 - run a convolution's monotone activation after the max-pool that reads it
   (act(max(x)) == max(act(x)), on 4x fewer values for a 2x2 pool);
-- run a BatchNormalization and the ReLU (or ReLU6) that reads it as one
-  XLA kernel (fusednorm.py);
+- run a BatchNormalization that reads a convolution as that convolution,
+  its weights rescaled (foldednorm.py), and one that reads anything else
+  together with the ReLU (or ReLU6) after it as one XLA kernel (fusednorm.py);
 - run a ZeroPadding2D and the 'valid' depthwise convolution that reads it
   as one 'same' convolution, when the padding is what 'same' would add
   (keras.applications' MobileNets): no padded copy forward, no slice of
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 
 from ..models import graph
 from ..runtime import _tf
-from . import fastconv, fusednorm
+from . import fastconv, foldednorm, fusednorm
 
 MONOTONE_ACTIVATIONS = ("relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softplus", "linear")
 
@@ -50,6 +51,7 @@ class Hooks:
     normalized: dict = field(default_factory=dict)  # id(output) -> (output, input, BatchNormalization)
     uncapped: Collection[str] = ()  # these layers run without their activation
     padded: dict = field(default_factory=dict)  # id(output) -> (output, input, ZeroPadding2D)
+    convolved: dict = field(default_factory=dict)  # id(output) -> (output, input, convolution, padding, dtype)
 
     def __call__(self, layer, path: str, args: tuple, kwargs: dict):
         relu = self.relu if self.relu_layers is None or path in self.relu_layers else None
@@ -64,11 +66,19 @@ class Hooks:
             return self._run(layer, args, kwargs, relu)
 
     def _run(self, layer, args, kwargs, relu):
+        out = self._computed(layer, args, kwargs, relu)
+        if self.fast_conv and len(args) == 1 and id(out) not in self.convolved and foldednorm.foldable(layer):
+            self.convolved[id(out)] = (out, args[0], layer, layer.padding, layer.compute_dtype)
+        return out
+
+    def _computed(self, layer, args, kwargs, relu):
         pooled = self._pool_deferred(layer, args)
         if pooled is not None:
             return pooled
         if self.fast_conv:
-            fused = self._normalized_relu(layer, args, relu)
+            fused = self._folded_norm(layer, args)
+            if fused is None:
+                fused = self._normalized_relu(layer, args, relu)
             if fused is None:
                 fused = self._same_padded(layer, args, kwargs, relu)
             if fused is not None:
@@ -87,6 +97,17 @@ class Hooks:
             return None
         _, pre, activation = entry
         return activation(layer(pre, training=False))
+
+    def _folded_norm(self, layer, args):
+        """A BatchNormalization reading a convolution's output: the convolution again, with the normalization folded
+        into its weights (foldednorm.py). A convolution returns its usual output and is noted; when nothing but
+        the normalization reads that output, the graph never computes it.
+        """
+        entry = self.convolved.get(id(args[0])) if len(args) == 1 else None
+        if entry is None or entry[0] is not args[0] or not fusednorm.applies(layer, args[0]):
+            return None
+        _, x, conv, padding, dtype = entry
+        return _tf.tf().cast(foldednorm.convolve(conv, layer, x, padding, dtype), layer.compute_dtype)
 
     def _normalized_relu(self, layer, args, relu):
         """A ReLU or ReLU6 reading a BatchNormalization's output: both as one kernel, from the normalization's input.
