@@ -5,10 +5,12 @@ import json
 import helpers
 import numpy as np
 import pytest
+from PIL import Image
 
 from featviz import models
 from featviz.evaluation import naturalness, scoring, self_check
 from featviz.evaluation.scoring import MapScore
+from featviz.execution import tasks
 from featviz.models import bounds
 from featviz.pixels import images
 from featviz.report import map_page
@@ -59,7 +61,8 @@ def test_dead_negative_and_broken_maps_carry_no_flag():
 def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["collapsed"]) == "sharper"
     assert self_check.remedy_for(["collapsed"], "sharper") == "apart"
-    assert self_check.remedy_for(["collapsed"], "apart") is None
+    assert self_check.remedy_for(["collapsed"], "apart") == "overtake"
+    assert self_check.remedy_for(["collapsed"], "overtake") is None
     assert self_check.remedy_for(["failed"], "restart") == "vivid"
     assert self_check.remedy_for(["failed"], "vivid") == "longer"
     assert self_check.remedy_for(["failed"], "longer") is None
@@ -73,7 +76,8 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["failed"], "longer-muted") is None
     assert self_check.remedy_for(["failed"], "restart") == "vivid"  # never capped: the failed ladder
     assert self_check.remedy_for(["collapsed", "capped"], "uncapped") == "sharper"
-    assert self_check.remedy_for(["collapsed", "capped"], "apart") is None
+    assert self_check.remedy_for(["collapsed", "capped"], "apart") == "overtake"
+    assert self_check.remedy_for(["collapsed", "capped"], "overtake") is None
     assert self_check.remedy_for(["failed"]) == "restart" and self_check.remedy_for([]) is None
     assert self_check.remedy_for(["noisy"]) == "smoother" and self_check.remedy_for(["noisy"], "smoother") is None
     assert self_check.remedy_for(["noisy"], "sharper") is None  # a repaired map is not smoothed back
@@ -139,14 +143,14 @@ def test_capped_maps_are_flagged_and_their_remedy_is_recorded(cli, tmp_path):
     maps = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
     capped = [m for m in maps if "capped" in (m.get("flags") or [])]
     assert capped and all(m["value"] >= 0.95 * 6.0 for m in capped)
-    # "uncapped" first; a map also collapsed then climbs the collapsed ladder, to "apart"
-    assert all(m["remedy"] == ("uncapped" if m["specific"] else "apart") for m in capped)
+    # "uncapped" first; a map also collapsed then climbs the collapsed ladder, to "overtake"
+    assert all(m["remedy"] == ("uncapped" if m["specific"] else "overtake") for m in capped)
     tasks = json.loads((tmp_path / "gallery" / ".featviz-tasks.json").read_text())
     assert any(t.endswith("+uncapped") for t in tasks)
     assert "capped" in result.stdout  # the summary line names what is still flagged
 
 
-def test_a_collapsed_map_whose_own_remedies_are_done_has_its_rival_yield(cli, tmp_path):
+def test_a_collapsed_map_whose_own_remedies_are_done_has_its_rival_yield(cli, tmp_path, monkeypatch):
     k = helpers.keras()
     init = k.initializers.GlorotUniform(seed=2)
     model = k.Sequential([k.Input((12, 12, 1)), k.layers.Conv2D(4, 3, name="c1", kernel_initializer=init),
@@ -156,16 +160,40 @@ def test_a_collapsed_map_whose_own_remedies_are_done_has_its_rival_yield(cli, tm
     model.get_layer("c1").set_weights([kernel, np.full(4, 0.5, np.float32)])
     model.save(tmp_path / "twins.keras")
     np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
+    overtaking, render_pairs = {}, tasks.synthesize_pairs
+
+    def spy(model, request, pairs, progress, remedy, given):  # the real render, its starts noted
+        if remedy == "overtake":
+            overtaking.update(given.starts)
+        return render_pairs(model, request, pairs, progress, remedy, given)
+
+    monkeypatch.setattr(tasks, "synthesize_pairs", spy)
     result = cli("patterns", tmp_path / "twins.keras", "--steps", "24", "--dataset", tmp_path / "d.npz")
     assert result.exit_code == 0, result.output
     maps = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
-    tasks = sorted(json.loads((tmp_path / "gallery" / ".featviz-tasks.json").read_text()))
-    remedies = [t.rsplit("/", 1)[1] for t in tasks if "+" in t]
+    keys = sorted(json.loads((tmp_path / "gallery" / ".featviz-tasks.json").read_text()))
+    remedies = [t.rsplit("/", 1)[1] for t in keys if "+" in t]
     (victim,) = [m["map"] for m in maps if "collapsed" in (m.get("flags") or [])]
     rival = 1 - victim
     assert maps[victim]["twin"] == rival
     # the collapsed map's own ladder first, then its rival is rendered again holding it down, once
-    assert {f"{victim:04d}-{victim:04d}+sharper", f"{victim:04d}-{victim:04d}+apart"} <= set(remedies)
+    ladder = {f"{victim:04d}-{victim:04d}+{remedy}" for remedy in ("sharper", "apart", "overtake")}
+    assert ladder <= set(remedies)
+    # "overtake" starts from the rival's pattern as saved
+    (start,) = overtaking.values()
+    folder = next(tmp_path.glob("gallery/layers/*/seed-0"))
+    saved = np.asarray(Image.open(folder / maps[rival]["image"]))
+    np.testing.assert_array_equal(images.to_uint8(start).reshape(saved.shape), saved)
+    # a folder made before "overtake" (the ladder ended at "apart"), run again (edited: --force): from the rival too
+    manifest = folder / "manifest.json"
+    record = json.loads(manifest.read_text())
+    record["maps"][victim]["remedy"] = "apart"
+    manifest.write_text(json.dumps(record))
+    overtaking.clear()
+    again = cli("patterns", tmp_path / "twins.keras", "--steps", "24", "--dataset", tmp_path / "d.npz", "--force")
+    assert again.exit_code == 0, again.output
+    (start,) = overtaking.values()
+    np.testing.assert_array_equal(images.to_uint8(start).reshape(saved.shape), saved)
     assert [r for r in remedies if r.endswith("+yield")] == [f"{rival:04d}-{rival:04d}+yield"]
     # no pattern of one map can drive it harder than the same map's: the judge refuses, and the record says so
     assert (maps[rival]["remedy"], maps[rival]["repaired"], maps[rival]["specific"]) == ("yield", False, True)

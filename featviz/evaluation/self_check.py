@@ -45,6 +45,12 @@ its steps ran out (tanh's gradient fades as it saturates): "longer" goes
 on from its saved pattern, at twice the rate, and on tanh's middle layer
 the maps at ratio >= 1 went from 37 to 56 of 64.
 
+A map still collapsed after "apart" has a rival (`rivals`): the map whose
+pattern drives it at least as hard as its own. "overtake" is "apart" going
+on from that rival's pattern, where the collapsed map already responds as
+much as it ever did, while the limits push the rival down: over the zoo's
+38 layers the maps left collapsed went from 19 to 12 (docs/method.md).
+
 A collapsed map whose own ladder is done can be stuck for good: at a
 bounded activation's ceiling (ReLU6's 6) its own pattern cannot go
 higher, and the map whose pattern ties or beats it (its `rival`) is
@@ -76,17 +82,18 @@ NOISY_DETAIL = 3.0  # times natural images' median high-frequency share: issue #
 TWIN_R = 0.95  # two maps whose values over natural images correlate this much are twins (`twins`)
 SMOOTHER_KEEPS = 0.5  # a smoother pattern keeps at least half the value of the one it replaces
 APART, VIVID, LONGER, YIELD = "apart", "vivid", "longer", "yield"
+OVERTAKE = "overtake"  # "apart", going on from the rival's pattern: a collapsed map's last rung
 MUTED = "longer-muted"  # "longer" in the recipe's own colour: what a capped map still failed goes on with
-GOING_ON = (LONGER, MUTED)  # remedies that go on from the map's saved pattern
+GOING_ON = (LONGER, MUTED, OVERTAKE)  # remedies that go on from a saved pattern: the map's own, or its rival's
 # remedies that hold the layer's other maps below their own patterns' values (`limits`)
-HOLDING = (APART, VIVID, LONGER, MUTED, YIELD)
+HOLDING = (APART, VIVID, LONGER, MUTED, YIELD, OVERTAKE)
 APART_MARGIN = 0.1  # 10% below those values: render's transforms blur the bound
 # Each flag's remedies, tried one per round while the flag stays; a map's first flag in this order decides.
 SMOOTHER = "smoother"
 REMEDIES = {
     CAPPED: ("uncapped",),
     FAILED: ("restart", VIVID, LONGER),
-    COLLAPSED: ("sharper", APART),
+    COLLAPSED: ("sharper", APART, OVERTAKE),
     NOISY: (SMOOTHER,),
 }
 # Every remedy a repair task can carry: the ladders', a capped map's after "uncapped", and a rival's

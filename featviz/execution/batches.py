@@ -25,7 +25,8 @@ LONGER_LR = 2.0
 class Given:
     """What a self-check remedy renders from, besides the request: `limits[seed]`, one per map of the layer, for
     the remedies that hold the other maps down (self_check.HOLDING), from that seed's patterns; `starts`, the
-    saved pattern of each (seed, map) in 0..1, for the remedies that go on from it (self_check.GOING_ON)."""
+    saved pattern of each (seed, map) in 0..1 (its rival's for "overtake"), for the remedies that go on from it
+    (self_check.GOING_ON)."""
 
     limits: Mapping[int, np.ndarray] = field(default_factory=dict)
     starts: Mapping[tuple[int, int], np.ndarray] = field(default_factory=dict)
@@ -131,6 +132,9 @@ def remedied(
       ran out (tanh's, whose gradient fades as the map saturates). A Fourier image goes on in the colour
       basis; a pixel image in plain RGB; a MACO image cannot start from a picture (Store.repairs skips it);
     - "longer-muted": "longer" in the recipe's own colour, for a capped map still failed;
+    - "overtake": apart, going on from the pattern of the map's rival (the map whose pattern drives it at least
+      as hard as its own; `given.starts` holds that pattern under the map's own key), which the limits push
+      down: the collapsed map starts where it already responds as much as it ever did, and climbs;
     - "smoother": a spectrum 0.5 steeper, for a noisy map: less fine detail.
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)

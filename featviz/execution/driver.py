@@ -102,15 +102,19 @@ def _repair_tasks(group: list[Store]) -> list[Task]:
         for start in range(0, len(pairs), size):
             seeds, maps = zip(*pairs[start : start + size])
             limits = _limits(group, seeds, remedy) if remedy in self_check.HOLDING else ()
-            starts = _starts(group, seeds, maps) if remedy in self_check.GOING_ON else ()
+            starts = _starts(group, seeds, maps, remedy) if remedy in self_check.GOING_ON else ()
             tasks.append(Task(request, maps, remedy=remedy, seed_of=seeds, limits=limits, starts=starts))
     return tasks
 
 
-def _starts(group: list[Store], seeds: tuple[int, ...], maps: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """Task.starts: each (seed, map)'s saved pattern, 8-bit as saved."""
+def _starts(group: list[Store], seeds: tuple[int, ...], maps: tuple[int, ...], remedy: str) -> tuple[np.ndarray, ...]:
+    """Task.starts: each (seed, map)'s saved pattern, 8-bit as saved; for self_check.OVERTAKE, its rival's."""
     store = {s.job.request.seed: s for s in group}
-    return tuple(images.to_uint8(store[seed].patterns([m])[0]) for seed, m in zip(seeds, maps))
+
+    def source(seed: int, m: int) -> int:
+        return store[seed].rival(m) if remedy == self_check.OVERTAKE else m
+
+    return tuple(images.to_uint8(store[seed].patterns([source(seed, m)])[0]) for seed, m in zip(seeds, maps))
 
 
 def _limits(group: list[Store], seeds: tuple[int, ...], remedy: str) -> tuple:

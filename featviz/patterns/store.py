@@ -181,6 +181,18 @@ class Store:
                 found.append(rival)
         return found
 
+    def rival(self, m: int) -> int:
+        """The map whose pattern drives collapsed map `m` hardest (self_check.rivals), as the patterns stand; `m`
+        itself if none does. A run that has scored nothing yet (a folder made before, run again) finds them first."""
+        if not self.rivals:
+            folder = sorted(m for m, s in self.record.maps.items() if s.image)
+            patterns = images.to_range(np.nan_to_num(self._read([self._file(m) for m in folder])),
+                                       self.job.request.input_range)  # fmt: skip
+            matrix = scoring.responses(self.job.loaded.model, self.job.request.layer.name, folder, patterns,
+                                       self.job.request.kind)  # fmt: skip
+            self.rivals = self_check.rivals(matrix, folder)
+        return self.rivals.get(m, m)
+
     def _smooths(self) -> bool:
         """Whether "smoother" is tried: on a Fourier image (it steepens the spectrum) of a layer whose patterns,
         as they stand, are busy."""
