@@ -110,11 +110,13 @@ def normalized_model(top=None):
 
 
 def folded_model():
-    """MobileNetV2's pattern: convolution -> BN -> ReLU6, a padded stride-2 depthwise convolution -> BN -> ReLU6,
-    a 1x1 projection -> BN; the first convolution has a bias, the others none."""
+    """MobileNetV2's pattern after a first 1x1 convolution: convolution -> BN -> ReLU6, a padded stride-2 depthwise
+    convolution -> BN -> ReLU6, a 1x1 projection -> BN; the convolution after the first has a bias, the others
+    none."""
     k = helpers.keras()
     init = k.initializers.GlorotUniform(seed=8)
     x = inp = k.Input((12, 12, 1))
+    x = k.layers.Conv2D(6, 1, name="c0", kernel_initializer=init)(x)
     bias = k.initializers.RandomUniform(-0.5, 0.5, seed=9)
     x = k.layers.Conv2D(6, 3, name="c1", kernel_initializer=init, bias_initializer=bias)(x)
     x = k.layers.ReLU(6.0, name="r1")(k.layers.BatchNormalization(name="bn1")(x))  # 10x10x6
@@ -145,6 +147,16 @@ def test_a_folded_normalization_in_bfloat16_keeps_the_values_and_the_gradients_d
     np.testing.assert_allclose(hooked[0], plain[0], rtol=0, atol=3e-2 * np.abs(plain[0]).max())
     cosine = np.sum(hooked[1] * plain[1]) / np.linalg.norm(hooked[1]) / np.linalg.norm(plain[1])
     assert cosine > 0.99
+
+
+def test_a_first_convolution_keeps_its_fast_input_gradient_and_is_not_folded():
+    """fastconv's matrix product and col2im stand in for oneDNN's input gradient, which is slow with 1 channel."""
+    k = helpers.keras()
+    x = inp = k.Input((12, 12, 1))
+    x = k.layers.Conv2D(4, 3, name="c1")(x)
+    model = randomize_normalizations(k.Model(inp, k.layers.BatchNormalization(name="bn1")(x)), ("bn1",))
+    ops = [op.type for op in gradient_graph(model, "bn1", Hooks(fast_conv=True)).get_operations()]
+    assert "Conv2DBackpropInput" not in ops and "MatMul" in ops
 
 
 def test_a_folded_normalization_leaves_no_multiply_on_the_convolutions_outputs():

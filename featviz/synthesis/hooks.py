@@ -67,9 +67,14 @@ class Hooks:
 
     def _run(self, layer, args, kwargs, relu):
         out = self._computed(layer, args, kwargs, relu)
-        if self.fast_conv and len(args) == 1 and id(out) not in self.convolved and foldednorm.foldable(layer):
+        if self.fast_conv and len(args) == 1 and id(out) not in self.convolved and self._folds(layer):
             self.convolved[id(out)] = (out, args[0], layer, layer.padding, layer.compute_dtype)
         return out
+
+    def _folds(self, layer) -> bool:
+        """Whether a BatchNormalization after `layer` is folded into it: not into a first convolution that runs
+        with fastconv's input gradient, which is faster than oneDNN's there."""
+        return foldednorm.foldable(layer) and not fastconv.applies(layer)
 
     def _computed(self, layer, args, kwargs, relu):
         pooled = self._pool_deferred(layer, args)
