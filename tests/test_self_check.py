@@ -194,6 +194,12 @@ def test_a_collapsed_map_whose_own_remedies_are_done_has_its_rival_yield(cli, tm
     assert again.exit_code == 0, again.output
     (start,) = overtaking.values()
     np.testing.assert_array_equal(images.to_uint8(start).reshape(saved.shape), saved)
+    # a finished run, run again, finds nothing left to render or repair
+    ledger = tmp_path / "gallery" / ".featviz-tasks.json"
+    before = json.loads(ledger.read_text())
+    last = cli("patterns", tmp_path / "twins.keras", "--steps", "24", "--dataset", tmp_path / "d.npz")
+    assert last.exit_code == 0 and "0 rendered, 4 reused in" in last.stdout, last.output
+    assert json.loads(ledger.read_text()) == before
     assert [r for r in remedies if r.endswith("+yield")] == [f"{rival:04d}-{rival:04d}+yield"]
     # no pattern of one map can drive it harder than the same map's: the judge refuses, and the record says so
     assert (maps[rival]["remedy"], maps[rival]["repaired"], maps[rival]["specific"]) == ("yield", False, True)

@@ -102,10 +102,11 @@ EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder
 # past the ceiling where the first one stopped); "holds" wins when the map keeps its specificity, ratio >= 1
 # and half its value; "frees" when it holds and one more map of the layer is specific with it.
 RULES = {"uncapped": "ties", SMOOTHER: "holds", YIELD: "frees"}
-LADDER = 3  # the longest ladder: the rounds that can render every flagged map (execution/calibration.py counts them)
-# And a round after it: the sharper patterns of "sharper", "apart" and "vivid" can make a layer busy that was not,
-# and its noisy maps are then rendered "smoother" in the same run, not in the next.
-ROUNDS = LADDER + 1
+LADDER = 3  # the flags' longest ladders: the rounds that can render every flagged map (execution/calibration.py)
+# Rounds of repairs at most; a run stops at the first round with nothing to render. A capped map also collapsed has
+# four rungs, then its rival yields, and the patterns of the last rungs can make a layer busy whose noisy maps are
+# then rendered "smoother": all in this run, so that the same run again finds nothing left to render.
+ROUNDS = 8
 
 
 def flags(

@@ -77,6 +77,8 @@ def _repair(stores: list[Store], executor: Executor, ledger: _Ledger, progress, 
             for task in _repair_tasks([store for _, store in group]):
                 tasks.append(task)
                 owner[task.key] = {store.job.request.seed: i for i, store in group}
+        if not tasks:
+            break
         for done in executor.render(tasks, progress):
             ledger.note(done)
             if done.images is None:  # a remedy whose task failed leaves the pattern, to be tried again

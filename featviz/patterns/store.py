@@ -83,6 +83,7 @@ class Store:
         self.remedies = {m: (s.remedy, s.repaired) for m, s in saved.maps.items() if s.remedy}
         self.considered = False  # a remedy was tried since the last finish: the manifest records it
         self.rivals: dict[int, int] = {}  # collapsed map -> its rival, as last scored in this run (self_check.rivals)
+        self.ranked = False  # the rivals were found in this run
         self.yielded: set[int] = set()  # maps that yielded to a collapsed map in this run (self_check.YIELD)
         self.unscored: set[int] = set()  # maps saved since the last finish
         self.failed: set[int] = set()  # maps whose task failed in this run
@@ -184,13 +185,13 @@ class Store:
     def rival(self, m: int) -> int:
         """The map whose pattern drives collapsed map `m` hardest (self_check.rivals), as the patterns stand; `m`
         itself if none does. A run that has scored nothing yet (a folder made before, run again) finds them first."""
-        if not self.rivals:
-            folder = sorted(m for m, s in self.record.maps.items() if s.image)
-            patterns = images.to_range(np.nan_to_num(self._read([self._file(m) for m in folder])),
+        if not self.ranked:
+            folder = sorted(k for k, s in self.record.maps.items() if s.image)
+            patterns = images.to_range(np.nan_to_num(self._read([self._file(k) for k in folder])),
                                        self.job.request.input_range)  # fmt: skip
             matrix = scoring.responses(self.job.loaded.model, self.job.request.layer.name, folder, patterns,
                                        self.job.request.kind)  # fmt: skip
-            self.rivals = self_check.rivals(matrix, folder)
+            self.rivals, self.ranked = self_check.rivals(matrix, folder), True
         return self.rivals.get(m, m)
 
     def _smooths(self) -> bool:
@@ -256,7 +257,7 @@ class Store:
             s.remedy, s.repaired = self.remedies.get(s.map, (None, None))
             self.record.maps[s.map] = s
         top = bounds.ceiling(model, request.layer.name) if request.kind == "mean" else None
-        self.rivals = self_check.rivals(matrix, folder)
+        self.rivals, self.ranked = self_check.rivals(matrix, folder), True
         twins = self_check.twins(self.rivals, natural.correlation)
         for m, specific, pattern, file in zip(folder, scoring.specific(matrix), patterns, files):
             score, saved = self.record.maps[m], file is not None

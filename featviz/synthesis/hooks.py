@@ -8,7 +8,8 @@ of each layer. It can
 - compute first-layer convolutions with a faster input gradient (fastconv.py);
 - run layers in a lower compute precision, weights kept in float32
   (depthwise convolutions stay in float32, which is faster for them, and
-  so does a fused BatchNormalization and ReLU that reads one);
+  so does a fused BatchNormalization and ReLU that reads one; a
+  BatchNormalization folded into one returns its own compute dtype);
 - run a convolution's monotone activation after the max-pool that reads it
   (act(max(x)) == max(act(x)), on 4x fewer values for a 2x2 pool);
 - run a BatchNormalization that reads a convolution as that convolution,
@@ -72,8 +73,8 @@ class Hooks:
         return out
 
     def _folds(self, layer) -> bool:
-        """Whether a BatchNormalization after `layer` is folded into it: not into a first convolution that runs
-        with fastconv's input gradient, which is faster than oneDNN's there."""
+        """Whether a BatchNormalization after `layer` is folded into it: not into a stride-1 convolution of at most
+        fastconv.MAX_CHANNELS input channels (a first layer), whose fastconv input gradient is faster."""
         return foldednorm.foldable(layer) and not fastconv.applies(layer)
 
     def _computed(self, layer, args, kwargs, relu):
