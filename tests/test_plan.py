@@ -174,7 +174,7 @@ def test_the_repairs_are_a_call_per_round_over_every_seed_of_a_layer(residual, t
 
     each = RATE.per_image + RATE.per_flop * flops["c4"]
     call = RATE.tracing(list(flops).index("c4"))
-    images = [150, 150, 12]  # 600 patterns: a quarter in each of the first rounds, 2% in the last; 8 at the least
+    images = [150, 150, 38]  # 600 patterns: a quarter in each of the first rounds, a sixteenth in the last
     assert repairs(200, 3) == pytest.approx(sum(call + 100 * max(n, calibration.MIN_IMAGES) * each for n in images))
     assert repairs(6, 1) == pytest.approx(self_check.LADDER * (call + 100 * calibration.MIN_IMAGES * each))
     assert repairs(200, 3, repair=False) == 0
@@ -182,10 +182,11 @@ def test_the_repairs_are_a_call_per_round_over_every_seed_of_a_layer(residual, t
 
 def test_when_the_calibration_s_patterns_are_alike_every_map_is_counted_as_repaired():
     layer = Call("x", 5, 1e6, 200, 256)
-    assert [c.images for c in Calibration(RATE).repairs(layer)] == [50, 50, 4]  # 25%, 25%, then 2%
-    ladder = self_check.REMEDIES[self_check.FAILED]  # the 2%: the longest ladder's last rung is "longer"
-    assert len(ladder) == self_check.LADDER and ladder[-1] == self_check.LONGER
-    assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [50, 50, 4]
+    assert [c.images for c in Calibration(RATE).repairs(layer)] == [50, 50, 13]  # 25%, 25%, then 12.5 up
+    # the sixteenth: the longest ladders' last rungs, "longer" and "overtake", render only the maps still flagged
+    last = [self_check.REMEDIES[flag] for flag in (self_check.FAILED, self_check.COLLAPSED)]
+    assert [len(r) for r in last] == [self_check.LADDER] * 2 and [r[-1] for r in last] == ["longer", "overtake"]
+    assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [50, 50, 13]
     alike = Calibration(RATE, 8.0, specific=0.03)
     assert alike.alike and [c.images for c in alike.repairs(layer)] == [200] * self_check.LADDER
     line = Estimate(125.0, 250.0, 0.0, 5.0, {}, alike, 64).line()

@@ -31,8 +31,8 @@ MIN_IMAGES = 8  # a step costs at least this many images' work: a smaller batch 
 # steps: 3% on a MobileNetV2 with random weights, 36% to 80% on trained layers; benchmarks/bench_alike.py).
 REPAIR_SHARE, ALIKE = 0.25, 0.15
 # The last rung of the longest ladders, the failed maps' "longer" and the collapsed maps' "overtake", renders only
-# those still flagged after two: 5 and 42 of the MNIST gallery's 702 patterns.
-LAST_RUNG_SHARE = 0.07
+# those still flagged after two: 5 and 42 of the MNIST gallery's 702 patterns, about a sixteenth.
+LAST_RUNG_SHARE = 1 / 16
 
 
 @dataclass(frozen=True)
