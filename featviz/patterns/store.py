@@ -187,12 +187,16 @@ class Store:
         itself if none does. A run that has scored nothing yet (a folder made before, run again) finds them first."""
         if not self.ranked:
             folder = sorted(k for k, s in self.record.maps.items() if s.image)
-            patterns = images.to_range(np.nan_to_num(self._read([self._file(k) for k in folder])),
-                                       self.job.request.input_range)  # fmt: skip
-            matrix = scoring.responses(self.job.loaded.model, self.job.request.layer.name, folder, patterns,
-                                       self.job.request.kind)  # fmt: skip
-            self.rivals, self.ranked = self_check.rivals(matrix, folder), True
+            self.rivals, self.ranked = self_check.rivals(self._responses(folder)[1], folder), True
         return self.rivals.get(m, m)
+
+    def _responses(self, folder: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The saved patterns of `folder` (0 for a map with none) and every map's response to each of them."""
+        request = self.job.request
+        patterns = np.nan_to_num(self._read([self._file(m) for m in folder]))
+        matrix = scoring.responses(self.job.loaded.model, request.layer.name, folder,
+                                   images.to_range(patterns, request.input_range), request.kind)  # fmt: skip
+        return patterns, matrix
 
     def _smooths(self) -> bool:
         """Whether "smoother" is tried: on a Fourier image (it steepens the spectrum) of a layer whose patterns,
@@ -244,9 +248,7 @@ class Store:
         request, model = self.job.request, self.job.loaded.model
         folder = sorted(set(maps) | {m for m, s in self.record.maps.items() if s.image})
         files = [self._file(m) for m in folder]
-        patterns = np.nan_to_num(self._read(files))
-        matrix = scoring.responses(model, request.layer.name, folder, images.to_range(patterns, request.input_range),
-                                   request.kind)  # fmt: skip
+        patterns, matrix = self._responses(folder)
         rows = [folder.index(m) for m in maps]
         natural = self.job.natural
         fresh = scoring.score(np.diagonal(matrix)[rows], maps, natural.best, [files[i] for i in rows], natural.worst)
