@@ -323,12 +323,12 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
     request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=recipe)
     found = {}
     given = batches.Given({0: np.zeros(6, np.float32)})
-    remedies = (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "longer", "longer-muted",
-                "overtake", "yield", "smoother")  # fmt: skip
+    remedies = (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "longer", "further",
+                "longer-muted", "overtake", "yield", "smoother")  # fmt: skip
     for remedy in remedies:
         objective, r, seeds = batches.remedied(request, [(0, 1)], remedy, given)
         found[remedy] = (r.decay, r.chroma, r.uncapped, "apart" in objective.name, seeds, r.relax_steps)
-        going_on = remedy in ("longer", "longer-muted", "overtake")
+        going_on = remedy in ("longer", "further", "longer-muted", "overtake")
         assert r.learning_rate == recipe.learning_rate * (batches.LONGER_LR if going_on else 1)
     assert found == {
         None: (2.0, 0.25, False, False, (0,), 10),
@@ -339,6 +339,7 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
         "apart": (1.5, 0.25, False, True, (0,), 10),
         "vivid": (1.5, 1.0, False, True, (0,), 10),
         "longer": (1.5, 1.0, False, True, (0,), 0),
+        "further": (1.5, 1.0, False, True, (0,), 0),
         "longer-muted": (1.5, 0.25, False, True, (0,), 0),
         "overtake": (1.5, 0.25, False, True, (0,), 0),
         "yield": (1.5, 0.25, False, True, (0,), 10),

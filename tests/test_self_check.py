@@ -65,7 +65,8 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["collapsed"], "overtake") is None
     assert self_check.remedy_for(["failed"], "restart") == "vivid"
     assert self_check.remedy_for(["failed"], "vivid") == "longer"
-    assert self_check.remedy_for(["failed"], "longer") is None
+    assert self_check.remedy_for(["failed"], "longer") == "further"
+    assert self_check.remedy_for(["failed"], "further") is None
     assert self_check.remedy_for(["collapsed", "capped"]) == "uncapped"
     assert self_check.remedy_for(["capped"], "uncapped") is None
     # after "uncapped", a map also failed gets a new start, then goes on in its own colour; one also collapsed

@@ -44,6 +44,8 @@ ratio >= 1. A map still failed after both was often still climbing when
 its steps ran out (tanh's gradient fades as it saturates): "longer" goes
 on from its saved pattern, at twice the rate, and on tanh's middle layer
 the maps at ratio >= 1 went from 37 to 56 of 64.
+"further" goes on once more from where "longer" stopped: on the zoo's
+38 layers the failed maps left went from 19 to 9.
 
 A map still collapsed after "apart" has a rival (`rivals`): the map whose
 pattern drives it at least as hard as its own. "overtake" is "apart" going
@@ -83,16 +85,17 @@ TWIN_R = 0.95  # two maps whose values over natural images correlate this much a
 SMOOTHER_KEEPS = 0.5  # a smoother pattern keeps at least half the value of the one it replaces
 APART, VIVID, LONGER, YIELD = "apart", "vivid", "longer", "yield"
 OVERTAKE = "overtake"  # "apart", going on from the rival's pattern: a collapsed map's last rung
+FURTHER = "further"  # "longer" once more, from where it stopped: a failed map's last rung
 MUTED = "longer-muted"  # "longer" in the recipe's own colour: what a capped map still failed goes on with
-GOING_ON = (LONGER, MUTED, OVERTAKE)  # remedies that go on from a saved pattern: the map's own, or its rival's
+GOING_ON = (LONGER, MUTED, OVERTAKE, FURTHER)  # remedies that go on from a saved pattern: the map's own, or its rival's
 # remedies that hold the layer's other maps below their own patterns' values (`limits`)
-HOLDING = (APART, VIVID, LONGER, MUTED, YIELD, OVERTAKE)
+HOLDING = (APART, VIVID, LONGER, MUTED, YIELD, OVERTAKE, FURTHER)
 APART_MARGIN = 0.1  # 10% below those values: render's transforms blur the bound
 # Each flag's remedies, tried one per round while the flag stays; a map's first flag in this order decides.
 SMOOTHER = "smoother"
 REMEDIES = {
     CAPPED: ("uncapped",),
-    FAILED: ("restart", VIVID, LONGER),
+    FAILED: ("restart", VIVID, LONGER, FURTHER),
     COLLAPSED: ("sharper", APART, OVERTAKE),
     NOISY: (SMOOTHER,),
 }
@@ -102,7 +105,7 @@ EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder
 # past the ceiling where the first one stopped); "holds" wins when the map keeps its specificity, ratio >= 1
 # and half its value; "frees" when it holds and one more map of the layer is specific with it.
 RULES = {"uncapped": "ties", SMOOTHER: "holds", YIELD: "frees"}
-LADDER = 3  # the flags' longest ladders: the rounds that can render every flagged map (execution/calibration.py)
+LADDER = 4  # the flags' longest ladders: the rounds that can render every flagged map (execution/calibration.py)
 # Rounds of repairs at most; a run stops at the first round with nothing to render. A capped map also collapsed has
 # four rungs, then its rival yields, and the patterns of the last rungs can make a layer busy whose noisy maps are
 # then rendered "smoother": all in this run, so that the same run again finds nothing left to render.
