@@ -1,5 +1,6 @@
 """The static gallery: resumable, escaped, confined to its folder, and sound in a real browser."""
 
+import dataclasses
 import os
 import re
 import shutil
@@ -26,6 +27,12 @@ MAPS = 4 + 6 + 3  # c1 and c2 of the tiny CNN, and its 3 classes
 def settings(tiny_files, **kw):
     base = dict(dataset=tiny_files / "digits.npz", images=[tiny_files / "stroke.png"], **TINY)
     return gallery.Settings(**{**base, **kw})
+
+
+def pages(tiny_files, **kw):
+    """Settings for a test of the pages alone: without the self-check's repairs, which at 6 steps render nearly
+    every map of the tiny model four times more (the tests above and test_self_check.py cover them)."""
+    return settings(tiny_files, recipe=dataclasses.replace(TINY["recipe"], repair=False), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +78,9 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny
 
 
 def test_changed_settings_start_afresh_and_say_why(tmp_path, tiny_files, tiny_model):
-    build(tiny_model, tmp_path, settings(tiny_files))
-    changed = build(
-        tiny_model, tmp_path, settings(tiny_files, recipe=render.Recipe(steps=7, relax_steps=2, polish_steps=2))
-    )
+    build(tiny_model, tmp_path, pages(tiny_files))
+    seven = render.Recipe(steps=7, relax_steps=2, polish_steps=2, repair=False)
+    changed = build(tiny_model, tmp_path, settings(tiny_files, recipe=seven))
     assert changed.reused == 0 and changed.rendered == 2 * MAPS
     assert changed.restarted == ["recipe.steps: 6 -> 7"]
 
@@ -112,7 +118,7 @@ def test_a_layer_rendered_by_featviz_patterns_is_a_gallery_unit_already_done(cli
 
 
 def test_pages_and_files(tmp_path, tiny_files, tiny_model):
-    report = build(tiny_model, tmp_path, settings(tiny_files))
+    report = build(tiny_model, tmp_path, pages(tiny_files))
     c1, c2 = layer(tiny_model, "c1"), layer(tiny_model, "c2")
     assert [r.info.name for r in report.layers] == ["c1", "c2"]  # convolutions; the pooling layer is left out
     layer_pages = sorted(p.parent.name for p in tmp_path.glob("layers/*/index.html"))
@@ -158,7 +164,7 @@ def test_a_residual_sum_the_gallery_skips_is_expanded_to_both_of_its_branches(tm
     top = k.layers.Conv2D(2, 3, activation="relu", name="c2", kernel_initializer=init)(pre)
     k.Model(x, k.layers.Dense(3, name="out")(k.layers.Flatten()(top))).save(tmp_path / "res.keras")
     loaded = models.load(tmp_path / "res.keras")
-    report = build(loaded, tmp_path / "out", settings(tiny_files, seeds=(0,), layers=["stem", "c1", "c2"]))
+    report = build(loaded, tmp_path / "out", pages(tiny_files, seeds=(0,), layers=["stem", "c1", "c2"]))
     stem, c1, c2 = (r.info for r in report.layers)
     assert_built_from(tmp_path / "out", stem, c1)
     page = (tmp_path / "out" / layout.map_page(c2, 0)).read_text()
@@ -172,7 +178,7 @@ def test_a_residual_sum_the_gallery_skips_is_expanded_to_both_of_its_branches(tm
 
 
 def test_map_pages_step_to_their_neighbours_and_back_to_their_tile(tmp_path, tiny_files, tiny_model):
-    build(tiny_model, tmp_path, settings(tiny_files))
+    build(tiny_model, tmp_path, pages(tiny_files))
     c2 = layer(tiny_model, "c2")
     first, middle, last = (Links.of(tmp_path / layout.map_page(c2, m)) for m in (0, 3, 5))
     assert "0002.html" in middle and "0004.html" in middle and "../index.html#map-3" in middle
@@ -184,7 +190,7 @@ def test_map_pages_step_to_their_neighbours_and_back_to_their_tile(tmp_path, tin
 def test_first_convolution_tiles_show_the_kernel_beside_the_pattern(tmp_path, tiny_files, tiny_model):
     from PIL import Image
 
-    build(tiny_model, tmp_path, settings(tiny_files))
+    build(tiny_model, tmp_path, pages(tiny_files))
     c1, c2 = layer(tiny_model, "c1"), layer(tiny_model, "c2")
     kernel_and_pattern = Image.open(tmp_path / layout.map_picture(c1, "thumb", 0)).size
     pattern_only = Image.open(tmp_path / layout.map_picture(c2, "thumb", 0)).size
@@ -210,7 +216,7 @@ def hostile_model(path: Path) -> Path:
 def test_hostile_layer_names_are_escaped_and_confined(tmp_path, tiny_files, tiny_model):
     loaded = models.load(hostile_model(tmp_path / "hostile.keras"))
     out = tmp_path / "out"
-    build(loaded, out, settings(tiny_files))
+    build(loaded, out, pages(tiny_files))
     for page in out.rglob("*.html"):
         text = page.read_text()
         assert "<img src=x" not in text
@@ -363,7 +369,7 @@ def test_negative_patterns_of_a_signed_layer_join_its_map_pages(tmp_path, tiny_f
                           k.layers.Conv2D(3, 3, activation="relu", name="c2", kernel_initializer=init)])  # fmt: skip
     model.save(tmp_path / "signed.keras")
     loaded = models.load(tmp_path / "signed.keras")
-    report = build(loaded, tmp_path / "out", settings(tiny_files, seeds=(0,), negative=True))
+    report = build(loaded, tmp_path / "out", pages(tiny_files, seeds=(0,), negative=True))
     signed, relu = report.layers
     assert signed.negative is not None and relu.negative is None  # a ReLU layer is never below zero
     assert signed.negative.folder.name == "seed-0-negative" and report.rendered == 4 + 3 + 4
@@ -372,7 +378,7 @@ def test_negative_patterns_of_a_signed_layer_join_its_map_pages(tmp_path, tiny_f
 
 
 def test_accentuated_top_images_join_the_map_pages(tmp_path, tiny_files, tiny_model):
-    report = build(tiny_model, tmp_path / "out", settings(tiny_files, seeds=(0,), accentuate=True))
+    report = build(tiny_model, tmp_path / "out", pages(tiny_files, seeds=(0,), accentuate=True))
     c2 = report.layers[-1]
     assert c2.accentuated is not None and c2.accentuated.images.shape == (6, 12, 12, 1)
     page = (tmp_path / "out" / layout.map_page(c2.info, 2)).read_text()
@@ -386,7 +392,7 @@ def test_diversity_and_the_two_choice_test_join_the_pages(tmp_path, tiny_files, 
     helpers.tiny_cnn(seed=7).save(tmp_path / "observer.keras")
     observer = two_choice.Observer(models.load(tmp_path / "observer.keras"))
     np.savez(tmp_path / "d.npz", x=helpers.random_digits(40), y=np.zeros(40, np.uint8))  # enough for 10 query pairs
-    s = settings(tiny_files, dataset=tmp_path / "d.npz", diversity=2, observer=observer)
+    s = pages(tiny_files, dataset=tmp_path / "d.npz", diversity=2, observer=observer)
     report = build(tiny_model, tmp_path / "out", s)
     c1, c2 = report.layers
     assert c1.diverse is None and c2.diverse.images.shape[:2] == (6, 2)  # c1 has nothing below it
