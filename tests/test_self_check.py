@@ -216,9 +216,9 @@ def test_a_map_still_failed_after_its_new_starts_goes_on_from_its_pattern_and_cl
     model.save(tmp_path / "tanh.keras")
     np.savez(tmp_path / "d.npz", x=helpers.random_digits(), y=np.zeros(16, np.uint8))
 
-    def maps(out, *ladder):
+    def maps(out, *ladder, steps="6"):
         monkeypatch.setitem(self_check.REMEDIES, self_check.FAILED, ladder)
-        args = ("patterns", tmp_path / "tanh.keras", "--steps", "6", "--dataset", tmp_path / "d.npz", "--out", out)
+        args = ("patterns", tmp_path / "tanh.keras", "--steps", steps, "--dataset", tmp_path / "d.npz", "--out", out)
         assert cli(*args).exit_code == 0
         manifest = next((tmp_path / out).glob("layers/*/seed-0/manifest.json"))
         return json.loads(manifest.read_text())["maps"]
@@ -234,6 +234,12 @@ def test_a_map_still_failed_after_its_new_starts_goes_on_from_its_pattern_and_cl
     manifest = next((tmp_path / "maco").glob("layers/*/seed-0/manifest.json"))
     remedies = {m.get("remedy") for m in json.loads(manifest.read_text())["maps"]}
     assert "vivid" in remedies and "longer" not in remedies
+    # "further" goes on from where a kept "longer" left a map still failed, and climbs again (2 steps a rung)
+    short = maps("short2", "longer", steps="2")
+    further = maps("further2", "longer", "further", steps="2")
+    again = [m for m in further if m.get("remedy") == "further" and m.get("repaired")]
+    assert again, further
+    assert all(m["value"] > short[m["map"]]["value"] for m in again)
 
 
 def test_a_checkerboard_detector_s_pattern_is_flagged_noisy_and_rendered_smoother(cli, tmp_path, monkeypatch):

@@ -106,8 +106,8 @@ EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder
 # and half its value; "frees" when it holds and one more map of the layer is specific with it.
 RULES = {"uncapped": "ties", SMOOTHER: "holds", YIELD: "frees"}
 LADDER = 4  # the flags' longest ladders: the rounds that can render every flagged map (execution/calibration.py)
-# Rounds of repairs at most; a run stops at the first round with nothing to render. A capped map also collapsed has
-# four rungs, then its rival yields, and the patterns of the last rungs can make a layer busy whose noisy maps are
+# Rounds of repairs at most; a run stops at the first round with nothing to render. A failed map, and a capped map
+# also collapsed, have four rungs; then a rival yields, and the patterns of the last rungs can make a layer busy whose noisy maps are
 # then rendered "smoother": all in this run, so that the same run again finds nothing left to render.
 ROUNDS = 8
 
@@ -160,6 +160,8 @@ def twins(found: dict[int, int], correlation: np.ndarray | None) -> dict[int, in
 
 def remedy_for(found: list[str], tried: str | None = None) -> str | None:
     """The next remedy for a map with these flags, after `tried` (the last one tried on it); None when done.
+    FURTHER follows LONGER kept or not: after a refused LONGER it is the same render under the other maps'
+    limits as they stand a round later, and on tanh's middle layer one such candidate was kept.
 
     A capped map's own remedy comes first. One that is also (or still) failed then goes on from its pattern
     in its own colour (MUTED): on tanh's innermost layer, maps that natural images drive to 1.0 sat at 0.96

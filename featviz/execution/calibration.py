@@ -30,8 +30,10 @@ MIN_IMAGES = 8  # a step costs at least this many images' work: a smaller batch 
 # call; every pattern when the calibration's patterns are ALIKE (under that share of them specific after a few
 # steps: 3% on a MobileNetV2 with random weights, 36% to 80% on trained layers; benchmarks/bench_alike.py).
 REPAIR_SHARE, ALIKE = 0.25, 0.15
-# The last rungs of the longest ladders, the failed maps' "longer" and "further" and the collapsed maps' "overtake",
-# render only those still flagged after two: 5 and 42 of the MNIST gallery's 702 patterns, about a sixteenth.
+# The ladders' rungs after two render only the maps still flagged: the failed maps' "longer" and the collapsed maps'
+# "overtake" 5 and 42 of the MNIST gallery's 702 patterns, about a sixteenth; "further", for the maps still failed
+# after "longer", 1 (a sixteenth is its upper bound). With alike patterns, every map is flagged and
+# climbs three rungs; only the failed ones take the fourth.
 LAST_RUNG_SHARE = 1 / 16
 
 
@@ -125,7 +127,10 @@ class Calibration:
         """The self-check's repair calls for all of a layer's patterns: one per round of its ladders, of the share
         that round renders."""
         rungs = self_check.LADDER
-        shares = [1.0] * rungs if self.alike else [REPAIR_SHARE] * 2 + [LAST_RUNG_SHARE] * (rungs - 2)
+        if self.alike:
+            shares = [1.0] * (rungs - 1) + [LAST_RUNG_SHARE]
+        else:
+            shares = [REPAIR_SHARE] * 2 + [LAST_RUNG_SHARE] * (rungs - 2)
         return [replace(layer, images=math.ceil(share * layer.images)) for share in shares]
 
 
