@@ -31,7 +31,7 @@ def settings(tiny_files, **kw):
 
 def pages(tiny_files, **kw):
     """Settings for a test of the pages alone: without the self-check's repairs, which at 6 steps render nearly
-    every map of the tiny model four times more (the tests above and test_self_check.py cover them)."""
+    every map of the tiny model four times more (the tests that use `settings` and test_self_check.py cover them)."""
     return settings(tiny_files, recipe=dataclasses.replace(TINY["recipe"], repair=False), **kw)
 
 
