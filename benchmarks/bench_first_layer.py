@@ -1,6 +1,6 @@
 """How close a first convolution's patterns come to the best image there is, and which maps share it.
 
-    python benchmarks/bench_first_layer.py MODEL LAYER PATTERN_FOLDER [--range LO,HI]
+    python benchmarks/bench_first_layer.py MODEL LAYER PATTERN_FOLDER
 
 A first convolution with a ReLU, averaged over its map, is a convex
 function of the pixels (a mean of ReLUs of linear functions). Its maximum
@@ -88,7 +88,7 @@ def best_corners(layer: FirstLayer, saved: np.ndarray, seed: int = 0) -> list[np
 
 
 def shared(best: list[np.ndarray]) -> list[list[int]]:
-    """Groups of maps whose best corners are the same picture."""
+    """Groups of maps whose best corners are the same picture (pixels that change no map's value aside)."""
     groups: list[list[int]] = []
     for k, corner in enumerate(best):
         home = next((g for g in groups if np.array_equal(best[g[0]], corner)), None)
@@ -99,27 +99,39 @@ def shared(best: list[np.ndarray]) -> list[list[int]]:
     return [g for g in groups if len(g) > 1]
 
 
+def _kernel_and_bias(conv, model) -> tuple[np.ndarray, np.ndarray]:
+    """A Conv2D that reads the model's input: 3x3, stride 1, valid padding, a bias and a ReLU; else exit."""
+    config = conv.get_config()
+    wanted = {"kernel_size": (3, 3), "strides": (1, 1), "padding": "valid", "activation": "relu", "use_bias": True}
+    found = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in wanted}
+    if found != wanted or conv.input is not model.inputs[0]:
+        raise SystemExit(f"{conv.name} is not a 3x3, stride-1, valid, biased ReLU convolution of the input")
+    kernel, bias = conv.get_weights()
+    return np.asarray(kernel, np.float64), np.asarray(bias, np.float64)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("layer")
     parser.add_argument("patterns", type=Path, help="a folder `featviz patterns` wrote for this layer")
-    parser.add_argument("--range", default="0,1", help="the model's input range (the patterns' 0..1 maps to it)")
     args = parser.parse_args()
     from PIL import Image
 
     from featviz import models
     from featviz.patterns import layout, manifest
 
-    lo, hi = (float(v) for v in args.range.split(","))
-    loaded = models.load(args.model)
-    kernel, bias = (np.asarray(v) for v in loaded.model.get_layer(args.layer).get_weights())
-    size = tuple(loaded.model.input_shape[1:3])
-    layer = FirstLayer(kernel, bias, size, lo, hi)
     record = manifest.read(args.patterns / layout.MANIFEST)
-    if record is None:
-        raise SystemExit(f"no manifest in {args.patterns}")
+    if record is None or record.settings.get("objective") != "mean":
+        raise SystemExit(f"no manifest of map means in {args.patterns}")
+    lo, hi = record.settings["input_range"]  # the range the saved 0..1 pictures were read into
+    loaded = models.load(args.model)
+    conv = loaded.model.get_layer(args.layer)
+    size = tuple(loaded.model.input_shape[1:3])
+    layer = FirstLayer(*_kernel_and_bias(conv, loaded.model), size, lo, hi)
     scores = sorted(record.maps.values(), key=lambda s: s.map)
+    if any(s.image is None or s.dead for s in scores):
+        raise SystemExit("every map needs a saved pattern and a live value")
     pictures = [np.asarray(Image.open(args.patterns / s.image), np.float64) / 255 for s in scores]
     saved = np.stack([lo + (hi - lo) * p.reshape(size) for p in pictures])
     best = best_corners(layer, saved)
