@@ -205,7 +205,7 @@ def test_a_collapsed_map_whose_own_remedies_are_done_has_its_rival_yield(cli, tm
     # no pattern of one map can drive it harder than the same map's: the judge refuses, and the record says so
     assert (maps[rival]["remedy"], maps[rival]["repaired"], maps[rival]["specific"]) == ("yield", False, True)
     page = map_page._check(scoring.from_record(maps[rival]))
-    assert "<code>yield</code>, rendered again to give way" in page and "the first pattern stayed" in page
+    assert "<code>yield</code>, rendered again to give way" in page and "the pattern before stayed" in page
 
 
 def test_a_map_still_failed_after_its_new_starts_goes_on_from_its_pattern_and_climbs(cli, tmp_path, monkeypatch):

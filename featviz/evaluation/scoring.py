@@ -46,7 +46,7 @@ class MapScore:
     negative: bool | None = None
     flags: list[str] | None = None  # what went wrong (self_check.py): of FLAGS; None: nothing
     remedy: str | None = None  # the remedy tried on a flagged map (self_check.REMEDIES)
-    repaired: bool | None = None  # whether the remedy's pattern replaced the first one
+    repaired: bool | None = None  # whether the (last) remedy's pattern replaced the one before it
     # A collapsed map's twin: the map whose pattern beats its own and that natural images drive alike with it
     # (self_check.TWIN_R). No image tells two twins apart by much, so no remedy can.
     twin: int | None = None
@@ -162,7 +162,7 @@ class Summary:
     clipped: float | None = None  # the median share of clipped pixels in live maps' patterns
     negative: int = 0  # signed maps whose natural signal is only negative: neither live nor dead
     flagged: dict[str, int] = field(default_factory=dict)  # self-check flag -> maps that still carry it
-    repaired: int = 0  # maps whose remedy's pattern replaced the first one
+    repaired: int = 0  # maps whose last remedy's pattern was kept
     twins: int = 0  # collapsed maps that are a twin of another map
 
     def line(self, layer: str) -> str:

@@ -107,8 +107,8 @@ EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder
 RULES = {"uncapped": "ties", SMOOTHER: "holds", YIELD: "frees"}
 LADDER = 4  # the flags' longest ladders: the rounds that can render every flagged map (execution/calibration.py)
 # Rounds of repairs at most; a run stops at the first round with nothing to render. A failed map, and a capped map
-# also collapsed, have four rungs; then a rival yields, and the patterns of the last rungs can make a layer busy whose noisy maps are
-# then rendered "smoother": all in this run, so that the same run again finds nothing left to render.
+# also collapsed, have four rungs; then a rival yields, and the patterns of the last rungs can make a layer busy
+# whose noisy maps are then rendered "smoother": all in this run, so that the same run again finds nothing left.
 ROUNDS = 8
 
 

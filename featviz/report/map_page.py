@@ -57,13 +57,13 @@ def _check(score: scoring.MapScore) -> str:
     found = "; ".join(f"<strong>{flag}</strong>: {_found(score, flag)}" for flag in score.flags or [])
     text = f" Self-check: {found}." if found else " Self-check: nothing left to flag."
     if score.remedy == self_check.YIELD:
-        gave_way = "its new pattern replaced the first one and freed that map"
-        outcome = gave_way if score.repaired else "the first pattern stayed: giving way freed no map, or cost too much"
+        gave_way = "its new pattern replaced the one before and freed that map"
+        outcome = gave_way if score.repaired else "the pattern before stayed: giving way freed no map, or cost too much"
         return text + (f" Remedy tried: <code>{self_check.YIELD}</code>, rendered again to give way to a map whose own "
                        f"pattern this one tied or beat; {outcome}.")  # fmt: skip
-    if score.remedy:
-        outcome = "its pattern replaced the first one" if score.repaired else "the first pattern stayed, as better"
-        text += f" Remedy tried: <code>{esc(score.remedy)}</code>; {outcome}."
+    if score.remedy:  # the last rung of the map's ladder: an earlier one may have replaced the first pattern
+        outcome = "its pattern replaced the one before" if score.repaired else "the pattern before it stayed, as better"
+        text += f" Last remedy tried: <code>{esc(score.remedy)}</code>; {outcome}."
     return text
 
 
