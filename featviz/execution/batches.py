@@ -131,7 +131,8 @@ def remedied(
       unrelaxed, at LONGER_LR times the learning rate: a failed map that was still climbing when its steps
       ran out (tanh's, whose gradient fades as the map saturates). A Fourier image goes on in the colour
       basis; a pixel image in plain RGB; a MACO image cannot start from a picture (Store.repairs skips it);
-    - "further": "longer" once more, from the pattern "longer" left: a failed map still short of ratio 1;
+    - "further": "longer" once more, from the map's saved pattern (the one "longer" left, if kept): a failed map
+      still short of ratio 1;
     - "longer-muted": "longer" in the recipe's own colour, for a capped map still failed;
     - "overtake": apart, going on from the pattern of the map's rival (the map whose pattern drives it at least
       as hard as its own; `given.starts` holds that pattern under the map's own key), which the limits push
