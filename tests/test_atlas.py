@@ -170,7 +170,7 @@ def test_gallery_atlas_links_the_innermost_layer_s_atlas(cli, tiny_files, tmp_pa
     from test_realworld import write_image
 
     write_image(tiny_files / "stroke.png")
-    args = ["gallery", tiny_files / "tiny.keras", "--layers", "c1,c2", "--steps", "4", "--seeds", "0"]
+    args = ["gallery", tiny_files / "tiny.keras", "--layers", "c1,c2", "--steps", "4", "--seeds", "0", "--no-repair"]
     result = cli(*args, "--dataset", tiny_files / "digits.npz", "--images", tiny_files / "stroke.png", "--atlas")
     assert result.exit_code == 0, result.output
     page = tmp_path / result.stdout.splitlines()[-1].removeprefix("activation atlas: ")

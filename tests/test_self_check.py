@@ -149,6 +149,14 @@ def test_capped_maps_are_flagged_and_their_remedy_is_recorded(cli, tmp_path):
     tasks = json.loads((tmp_path / "gallery" / ".featviz-tasks.json").read_text())
     assert any(t.endswith("+uncapped") for t in tasks)
     assert "capped" in result.stdout  # the summary line names what is still flagged
+    # --no-repair flags the same maps and renders no remedy
+    args = ("patterns", tmp_path / "capped.keras", "--layer", "r6", "--steps", "24", "--dataset", tmp_path / "d.npz")
+    bare = cli(*args, "--no-repair", "--out", "bare")
+    assert bare.exit_code == 0 and "capped" in bare.stdout, bare.output
+    first = json.loads(next(tmp_path.glob("bare/layers/*/seed-0/manifest.json")).read_text())["maps"]
+    assert [m for m in first if "capped" in (m.get("flags") or [])] and not any(m.get("remedy") for m in first)
+    remedies = tuple(f"+{r}" for r in self_check.EVERY_REMEDY)
+    assert not any(t.endswith(remedies) for t in json.loads((tmp_path / "bare" / ".featviz-tasks.json").read_text()))
 
 
 def test_a_collapsed_map_whose_own_remedies_are_done_has_its_rival_yield(cli, tmp_path, monkeypatch):

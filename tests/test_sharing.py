@@ -51,8 +51,10 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 
 
 def patterns_args(tiny_files, steps: int, out: Path):
+    """A `featviz patterns` run of the tiny CNN; without the self-check's repairs, which these tests of files and
+    locks do not need (test_self_check.py runs them)."""
     return ["patterns", tiny_files / "tiny.keras", "--layer", "c2", "--steps", steps, "--out", out,
-            "--dataset", tiny_files / "digits.npz"]  # fmt: skip
+            "--dataset", tiny_files / "digits.npz", "--no-repair"]  # fmt: skip
 
 
 def test_a_second_run_into_a_folder_in_use_waits_and_says_so_in_one_line(tmp_path, tiny_files):

@@ -57,6 +57,9 @@ layer = click.option(
 )
 steps = click.option("--steps", type=click.IntRange(min=1), default=defaults.STEPS, show_default=True,
                      help="Gradient-ascent steps per pattern.")  # fmt: skip
+repair = click.option("--repair/--no-repair", default=True, show_default=True,
+                      help="Render the maps the self-check flags again with a remedy; --no-repair only flags them "
+                      "(faster: the first render alone).")  # fmt: skip
 precision = click.option("--precision", type=click.Choice(defaults.PRECISIONS), default="auto", show_default=True,
                          help="Compute precision of the optimization; auto uses bfloat16 where the CPU has it "
                          "natively.")  # fmt: skip

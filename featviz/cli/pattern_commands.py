@@ -14,6 +14,7 @@ from .options import BARS, echo
 @options.layer
 @click.option("--maps", "maps_spec", default=None, metavar="LIST", help="Maps to render, e.g. 0-5,17 (default: all).")
 @options.steps
+@options.repair
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the start image and the transforms.")
 @click.option("--size", type=click.IntRange(min=1), default=None,
               help="Canvas size N (NxN); default: the model's input size.")  # fmt: skip
@@ -56,7 +57,8 @@ def patterns(model: str | None, **o) -> None:
     from ..synthesis.render import Recipe
 
     loaded = options.load(model, o)
-    recipe = Recipe(steps=o["steps"], param=o["param"], colour=options.colour_of(o), precision=o["precision"])
+    recipe = Recipe(steps=o["steps"], param=o["param"], colour=options.colour_of(o), precision=o["precision"],
+                    repair=o["repair"])  # fmt: skip
     asked = layer_patterns.PatternOptions(
         layer=o["layer"], maps=o["maps_spec"], labels=o["labels"], size=o["size"], kind=o["kind"], at=o["at"],
         seed=o["seed"], recipe=recipe, input=options.asked_input(o), dataset=o["dataset"],

@@ -24,6 +24,7 @@ from .options import BARS, echo
               "model).")  # fmt: skip
 @options.dataset
 @options.steps
+@options.repair
 @click.option("--seeds", default=",".join(map(str, defaults.SEEDS)), show_default=True, metavar="LIST",
               help="Seeds of the patterns on map pages.")  # fmt: skip
 @click.option("--negative", is_flag=True,
@@ -57,7 +58,7 @@ def gallery(model: str | None, **o) -> None:
     settings = gallery_api.Settings(
         layers=o["layer_list"].split(",") if o["layer_list"] else None, images=o["image_specs"],
         dataset=o["dataset"], seeds=_seeds(o["seeds"]), input_range=options.asked_input(o),
-        recipe=Recipe(steps=o["steps"], colour=options.colour_of(o), precision=o["precision"]),
+        recipe=Recipe(steps=o["steps"], colour=options.colour_of(o), precision=o["precision"], repair=o["repair"]),
         negative=o["negative"], accentuate=o["accentuate"], diversity=o["diversity"] or 0, atlas=o["atlas"],
         budget=parse_duration(o["budget"]),
     )  # fmt: skip
