@@ -75,27 +75,17 @@ def roofline(model, layer_name: str, maps: int, rate: float, bandwidth: float) -
     share of the seconds spent in layers whose bytes take longer than their
     FLOPs.
     """
-    keras = _tf.keras()
-    fused = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU, keras.layers.ZeroPadding2D)
+    values = cost.layer_values(model, (224, 224))
     seconds = moved = bound = 0.0
     for name, flops in cost.layer_flops(model, (224, 224)).items():
-        layer = model.get_layer(name)
-        if not isinstance(layer, (keras.layers.InputLayer, *fused)) or flops:
-            values = sum(_size(t.shape[1:]) for t in keras.tree.flatten(layer.input)) + _size(layer.output.shape[1:])
-            nbytes = 2 * 4 * (values * maps + layer.count_params())
+        if values[name]:
+            nbytes = 2 * 4 * (values[name] * maps + model.get_layer(name).count_params())
             compute, memory = 2 * flops * maps / rate, nbytes / bandwidth
             seconds, moved = seconds + max(compute, memory), moved + nbytes
             bound += memory if memory > compute else 0.0
         if name == layer_name:
             return {"seconds": seconds, "bytes": moved, "memory_bound": bound / seconds}
     raise KeyError(layer_name)
-
-
-def _size(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
 
 
 def timed(model, layer, maps: int, recipe) -> float:

@@ -114,6 +114,20 @@ def test_flops_count_dense_convolutions_depthwise_and_separable_ones():
     assert (flops["dw"], flops["sep"]) == (2 * 9 * 64, 2 * 9 * 16 + 2 * 4 * 20)
 
 
+def test_a_pass_counts_the_values_each_layer_reads_and_writes_and_its_largest_tensor():
+    k = helpers.keras()
+    tiny = helpers.tiny_cnn()  # 12x12x1 (144) -> c1 10x10x4 (400) -> pool 5x5x4 (100) -> c2 3x3x6 (54) -> 54 -> 3
+    assert cost.layer_values(tiny, (12, 12)) == {"c1": 544, "pool": 500, "c2": 154, "flat": 108, "out": 57}
+    found = cost.pass_to(tiny, (12, 12), ["c2"])
+    assert found == cost.Pass(flops=7200.0 + 3888.0, values=544 + 500 + 154, largest=400)
+    assert found.intensity == 11088.0 / (4 * 1198)
+    x = k.Input((6, 6, 2))
+    c = k.layers.Conv2D(3, 3, name="c")(x)  # 4x4x3
+    b = k.layers.BatchNormalization(name="bn")(c)  # taken as fused into c: moves nothing of its own
+    r = k.layers.ReLU(name="r")(b)
+    assert cost.layer_values(k.Model(x, r), (6, 6)) == {"c": 72 + 48, "bn": 0, "r": 0}
+
+
 def residual_cnn():
     """c1 -> c2 -> add1 (12x12x4), c3 stride 2 -> c4 -> add2 (6x6x6), then 3 classes."""
     k = helpers.keras()

@@ -14,6 +14,7 @@ from featviz.evaluation import scoring
 from featviz.execution import batches
 from featviz.execution.driver import run_job
 from featviz.files.output import OutputDir
+from featviz.methods import accentuate
 from featviz.natural import datasets, exemplars
 from featviz.pixels import images
 from featviz.runtime import _tf, chains
@@ -443,6 +444,59 @@ def test_chains_change_no_pattern(monkeypatch, count):
     split = render.render(helpers.tiny_cnn(), objective, batch, FAST, seed=0)
     np.testing.assert_allclose(split.images, whole.images, atol=1e-5)
     np.testing.assert_allclose(split.history, whole.history, rtol=1e-5, atol=1e-6)
+
+
+def sliced_objectives():
+    """One objective of each kind that scores images one by one, for 5 images of tiny_cnn's c2 (6 maps)."""
+    limits = np.linspace(0.5, 3.0, 30, dtype=np.float32).reshape(5, 6)
+    vectors = np.linspace(-1.0, 1.0, 30, dtype=np.float32).reshape(5, 6)
+    return {
+        "channel": objectives.channel("c2", [0, 1, 2, 3, 4]),
+        "apart": objectives.apart("c2", [5, 4, 3, 2, 1], limits),
+        "directions, less a total variation": objectives.directions("c2", vectors) - 0.1 * objectives.total_variation(),
+    }
+
+
+@pytest.mark.parametrize("name", list(sliced_objectives()))
+@pytest.mark.parametrize("count", [1, 2])
+def test_slices_change_no_pattern(monkeypatch, name, count):
+    """A chain's images through the network a few at a time give each image the arithmetic of the whole batch."""
+    objective, batch, model = sliced_objectives()[name], render.Batch.of(5, (12, 12)), helpers.tiny_cnn()
+    monkeypatch.setitem(chains._state, "chains", count)
+    whole = render.render(model, objective, batch, FAST, seed=0)
+    monkeypatch.setattr(ascent, "SLICE_VALUES", 800)  # c1's 10x10x4 is the largest tensor: slices of 2 images
+    assert ascent.slice_size(model, objective, (12, 12), 3) == 2
+    sliced = render.render(model, objective, batch, FAST, seed=0)
+    assert (sliced.history[-5:].mean(axis=0) > sliced.history[:5].mean(axis=0)).all()
+    np.testing.assert_allclose(sliced.images, whole.images, atol=1e-5)
+    np.testing.assert_allclose(sliced.history, whole.history, rtol=1e-5, atol=1e-6)
+
+
+def test_only_a_memory_bound_pass_of_images_scored_one_by_one_is_sliced(monkeypatch):
+    model, channel = helpers.tiny_cnn(), objectives.channel("c2", [0, 1, 2])
+    monkeypatch.setattr(ascent, "SLICE_VALUES", 1000)
+    assert ascent.slice_size(model, channel, (12, 12), 3) == 2  # 1000 // 400
+    assert ascent.slice_size(model, channel, (12, 12), 2) is None  # a slice would hold the whole chain
+    custom = objectives.Objective(lambda taps, images: taps["c2"][:, 0, 0, 0], frozenset(["c2"]))
+    assert custom.rows is None and (channel + custom).rows is None
+    assert ascent.slice_size(model, channel + custom, (12, 12), 3) is None  # its images may depend on each other
+    monkeypatch.setattr(ascent, "MEMORY_BOUND", 2.0)  # the pass does 2.3 FLOPs per byte
+    assert ascent.slice_size(model, channel, (12, 12), 3) is None
+
+
+def test_an_objective_scores_some_rows_as_it_scores_them_in_the_whole_batch():
+    tf, rng = _tf.tf(), np.random.default_rng(0)
+    taps = {"c2": tf.constant(rng.uniform(0, 2, (5, 3, 3, 6)).astype(np.float32))}
+    images = tf.constant(rng.uniform(0, 1, (5, 4, 4, 1)).astype(np.float32))
+    target = rng.uniform(0, 1, (5, 3, 3, 6)).astype(np.float32)
+    found = sliced_objectives() | {"match": objectives.match("c2", target), "change": accentuate.change_penalty(
+        rng.uniform(0, 1, (5, 4, 4, 1)).astype(np.float32))}  # fmt: skip
+    rows = np.array([3, 1], np.int32)
+    for name, objective in found.items():
+        whole = objective(taps, images).numpy()
+        part = objective.rows(tf.constant(rows))({"c2": tf.gather(taps["c2"], rows)}, tf.gather(images, rows))
+        np.testing.assert_array_equal(part.numpy(), whole[rows], err_msg=name)
+    assert objectives.match(["c2", "c2"], [target[0], target[1]]).rows is None  # a layer per image
 
 
 def test_steps_run_in_calls_that_report_progress_and_keep_every_step():

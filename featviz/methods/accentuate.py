@@ -84,13 +84,14 @@ class Accentuation(Shown):
 def change_penalty(seed: np.ndarray) -> Objective:
     """The mean squared difference of each image from its seed ((H, W, C) for all, or (N, H, W, C)), 0..1 units."""
 
-    def fn(taps, pictures):
+    def fn(taps, pictures, at):
         from ..runtime import _tf
 
         tf = _tf.tf()
-        return tf.reduce_mean(tf.square(pictures - tf.constant(seed, pictures.dtype)), axis=[1, 2, 3])
+        wanted = tf.constant(seed, pictures.dtype) if seed.ndim == 3 else objectives.per_image(seed, at, seed.dtype)
+        return tf.reduce_mean(tf.square(pictures - tf.cast(wanted, pictures.dtype)), axis=[1, 2, 3])
 
-    return Objective(fn, name="change from the seed image")
+    return objectives.each_image(fn, name="change from the seed image")
 
 
 @dataclass(frozen=True)

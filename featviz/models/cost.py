@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from ..runtime import _tf
 from .graph import layer_outputs
 from .shape import input_shape
@@ -35,6 +38,51 @@ def cumulative_flops(model, canvas: tuple[int, int]) -> dict[str, float]:
         total += flops
         found[name] = total
     return found
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What a pass up to some layers moves per image at a canvas size, counted as the roofline counts it."""
+
+    flops: float  # forward
+    values: int  # read and written forward, every layer's inputs and output (layer_values)
+    largest: int  # in the largest tensor, the input included
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per byte of a forward pass and its input gradient, in float32 (each moves the same)."""
+        return self.flops / (4 * self.values) if self.values else float("inf")
+
+
+def pass_to(model, canvas: tuple[int, int], layers: Collection[str]) -> Pass | None:
+    """The Pass up to the last of `layers` in execution order (every layer if one of them never runs); None when
+    the model's layers cannot be followed (a subclassed model)."""
+    keras = _tf.keras()
+    shape = (*canvas, input_shape(model)[-1])
+    outputs, found = layer_outputs(model, keras.Input(shape), until=layers)
+    if not outputs:
+        return None
+    flops = sum(_flops(found[name], out) for name, out in outputs.items())
+    values = sum(_values(found[name], out) for name, out in outputs.items())
+    sizes = [_size(t.shape[1:]) for out in outputs.values() for t in keras.tree.flatten(out)]
+    return Pass(flops, values, max([_size(shape), *sizes]))
+
+
+def layer_values(model, canvas: tuple[int, int]) -> dict[str, int]:
+    """Values per image each layer reads and writes forward at canvas size, in execution order: its inputs and
+    its output; none for a layer without FLOPs that maps a tensor element by element or pads it
+    (BatchNormalization, activations, ZeroPadding2D), taken as fused into its neighbour."""
+    keras = _tf.keras()
+    outputs, layers = layer_outputs(model, keras.Input((*canvas, input_shape(model)[-1])))
+    return {name: _values(layers[name], outputs[name]) for name in outputs}
+
+
+def _values(layer, out) -> int:
+    keras = _tf.keras()
+    fused = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU, keras.layers.ZeroPadding2D)
+    if isinstance(layer, (keras.layers.InputLayer, *fused)) and not _flops(layer, out):
+        return 0
+    return sum(_size(t.shape[1:]) for t in keras.tree.flatten(layer.input)) + _size(out.shape[1:])
 
 
 def _flops(layer, out) -> float:

@@ -10,6 +10,7 @@ is how pattern synthesis swaps in its own ReLU gradient and faster kernels
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class _Run:
     want: Collection[str] | None
     call: LayerCall
     stop: bool = False
+    until: set | None = None  # with want None: the layers after which the run ends
     taps: dict = field(default_factory=dict)
     layers: dict = field(default_factory=dict)
 
@@ -101,10 +103,12 @@ def compile_if_traceable(model, fn: Callable, **options) -> Callable:
     return fn
 
 
-def layer_outputs(model, x) -> tuple[dict, dict]:
-    """({path: output}, {path: layer}) for every layer, in execution order."""
-    run = _Run(None, plain_call)
-    _run_model(model, x, "", run)
+def layer_outputs(model, x, until: Collection[str] | None = None) -> tuple[dict, dict]:
+    """({path: output}, {path: layer}) for every layer, in execution order; with `until`, up to the last of those
+    layers (the layers after it never see the maybe larger canvas), or every layer if one never runs."""
+    run = _Run(None, plain_call, until=set(until) if until else None)
+    with contextlib.suppress(_Done):
+        _run_model(model, x, "", run)
     return run.taps, run.layers
 
 
@@ -140,6 +144,10 @@ def _call(op, args, kwargs, prefix: str, run: _Run):
         run.layers[path] = op
         if run.stop and len(run.taps) == len(run.want):
             raise _Done
+        if run.until is not None:
+            run.until.discard(path)
+            if not run.until:
+                raise _Done
     return out
 
 

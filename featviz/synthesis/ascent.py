@@ -6,19 +6,46 @@ During the first `relax_steps` steps every ReLU (and ReLU6) of the objective's o
 that would raise its input, in maps that are still at zero, so they learn too (lucid's redirected ReLU, kept to the
 target and to sleeping maps: relaxing every ReLU of a deep network drives the image to black and leaves the maps
 stuck). The last `polish_steps` run without transforms, tuning the pattern to the exact image that is saved.
+
+On a large canvas a chain's images go through the network a few at a time, one slice after the other, so that
+a slice's activations stay in the processor's caches (slice_size); the image parameters, the transforms and Adam
+still take the whole chain at once. Each image's arithmetic is the same either way.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..models import graph, image_channels, run_graph
+from ..models import cost, graph, image_channels, run_graph
 from ..pixels.preprocess import as_preprocess
 from ..runtime import _tf, chains
 from . import adam, params, randomness, transforms
 from .colour import ColourBasis
 from .hooks import Hooks
 from .objectives import Objective
+
+# A slice's largest activation holds at most this many values (8 MiB in float32). On a 2-core AMD EPYC Zen 4
+# (32 MiB of L3), MobileNetV2 at 224 px (1.2 M values per image), 64 maps, float32, alternated: 0.52 to 0.53 s a
+# step in slices of 1 image, 0.59 to 0.64 s in whole chains of 32; slices of 3, 6 and 13 fall between
+# (docs/benchmarks.md).
+SLICE_VALUES = 2**21
+# Only a pass with fewer FLOPs per byte moved than this is sliced (cost.Pass.intensity; that Zen 4 does 216 GFLOP/s
+# over 38 GB/s, 5.7): ResNet50V2 to conv4_block1_3_conv (35) steps 3% slower in slices of 2, MobileNetV2 to
+# block_8_add (6.3) 17% faster in slices of 1; a CIFAR-10 CNN at 48 steps 13% slower in float32 in slices of 64.
+MEMORY_BOUND = 8.0
+
+
+def slice_size(model, objective: Objective, canvas: tuple[int, int], images: int) -> int | None:
+    """How many of a chain's `images` go through the network at once: None for all of them, unless the objective
+    scores each image on its own (Objective.rows), the pass is memory-bound and its largest activation outgrows
+    SLICE_VALUES."""
+    if objective.rows is None:
+        return None
+    found = cost.pass_to(model, canvas, objective.layers)
+    if found is None or found.intensity >= MEMORY_BOUND:
+        return None
+    size = max(1, SLICE_VALUES // found.largest)
+    return size if size < images else None
 
 
 def relaxed_relu():
@@ -78,6 +105,7 @@ class Ascent:
             )
             self.draws.append(tf.constant(table[:, part]))
         self.variables = [v for param in self.params for v in param.variables]
+        self.slice = slice_size(model, objective, batch.size, max(chains.sizes(len(batch.keys))))
         fill = colour.mean if colour is not None else None
         self.transform = recipe.transforms or transforms.default_for(min(batch.size), fill)
         self.relu, self.relu_state = relaxed_relu()
@@ -121,11 +149,40 @@ class Ascent:
         self.relu_state["relax"] = relax
         with tf.GradientTape() as tape:
             units = [self._transformed(param, draws, index, polish) for param, draws in zip(self.params, self.draws)]
-            values = self._objective(units)
-            loss = -tf.reduce_sum(values)
-        grads = tape.gradient(loss, self.variables)
+            if self.slice is None:
+                values = self._objective(units)
+                loss = -tf.reduce_sum(values)
+        if self.slice is None:
+            grads = tape.gradient(loss, self.variables)
+        else:
+            firsts = np.cumsum([0] + [unit.shape[0] for unit in units])
+            parts = [self._in_slices(unit, int(first)) for unit, first in zip(units, firsts)]
+            values = tf.concat([value for value, _ in parts], 0)
+            grads = tape.gradient(units, self.variables, output_gradients=[grad for _, grad in parts])
         self.optimizer.apply(grads)
         return values
+
+    def _in_slices(self, unit, first: int):
+        """One chain's objective values and their gradient with respect to its images (`unit`, at `first` in the
+        batch), from self.slice images at a time, one slice after the other."""
+        tf = _tf.tf()
+        n, size = unit.shape[0], self.slice
+        count = -(-n // size)
+
+        def body(j, values, grads):
+            start = j * size
+            part = unit[start : start + size]
+            rows = tf.range(first + start, first + tf.minimum(start + size, n))
+            with tf.GradientTape() as tape:
+                tape.watch(part)
+                taps = self._taps(part)
+                value = self.objective.rows(rows)({k: tf.cast(v, tf.float32) for k, v in taps.items()}, part)
+                loss = -tf.reduce_sum(value)
+            return j + 1, values.write(j, value), grads.write(j, tape.gradient(loss, part))
+
+        arrays = [tf.TensorArray(dtype, size=count, infer_shape=False) for dtype in (tf.float32, unit.dtype)]
+        _, values, grads = tf.while_loop(lambda j, *_: j < count, body, (0, *arrays), parallel_iterations=1)
+        return values.concat(), tf.ensure_shape(grads.concat(), unit.shape)
 
     def _transformed(self, param, draws, index, polish):
         """One chain's images at this step, transformed (not in the last polish_steps)."""

@@ -8,6 +8,10 @@ with arithmetic, so a regularizer is just another objective:
     channel("conv3", 5) - 1e-3 * total_variation()
 
 Combining never mutates an operand; it builds a new objective.
+
+An objective that scores each image on its own (every one here but the
+layer-list `match`) also knows how to score some of the batch's images: a
+step then runs the network on a few images at a time (ascent.py).
 """
 
 from __future__ import annotations
@@ -24,10 +28,20 @@ KINDS = defaults.OBJECTIVES  # and "at:Y,X", one unit of each map (parse_kind)
 
 
 class Objective:
-    def __init__(self, fn: Callable, layers: frozenset[str] = frozenset(), name: str = "objective"):
+    """fn(taps, images) -> (N,), the layers it reads, and a name.
+
+    `rows`, if given, scores part of the batch: rows(positions) is the fn for the images at `positions` of the
+    batch (an int32 tensor), for an objective whose value for an image depends on that image alone. Without it
+    (a custom objective, or one that compares images) a step runs the whole batch at once.
+    """
+
+    def __init__(
+        self, fn: Callable, layers: frozenset[str] = frozenset(), name: str = "objective", rows: Callable | None = None
+    ):
         self.fn = fn
         self.layers = frozenset(layers)
         self.name = name
+        self.rows = rows
 
     def __call__(self, taps: dict, images):
         return self.fn(taps, images)
@@ -37,10 +51,14 @@ class Objective:
 
     def _combine(self, other, op: Callable, symbol: str) -> Objective:
         other = as_objective(other)
+        both = self.rows is not None and other.rows is not None
         return Objective(
             lambda taps, images: op(self(taps, images), other(taps, images)),
             self.layers | other.layers,
             f"({self.name} {symbol} {other.name})",
+            (lambda at: lambda taps, images: op(self.rows(at)(taps, images), other.rows(at)(taps, images)))
+            if both
+            else None,
         )
 
     def __add__(self, other):
@@ -58,7 +76,10 @@ class Objective:
     def __mul__(self, factor: float):
         if isinstance(factor, Objective):
             return self._combine(factor, lambda a, b: a * b, "*")
-        return Objective(lambda taps, images: factor * self(taps, images), self.layers, f"{factor:g} * {self.name}")
+        rows = (lambda at: lambda taps, images: factor * self.rows(at)(taps, images)) if self.rows else None
+        return Objective(
+            lambda taps, images: factor * self(taps, images), self.layers, f"{factor:g} * {self.name}", rows
+        )
 
     __rmul__ = __mul__
 
@@ -70,7 +91,22 @@ def as_objective(value) -> Objective:
     if isinstance(value, Objective):
         return value
     constant = float(value)
-    return Objective(lambda taps, images: constant, name=f"{constant:g}")
+    return each_image(lambda taps, images, at: constant, name=f"{constant:g}")
+
+
+def each_image(fn: Callable, layers: frozenset[str] = frozenset(), name: str = "objective") -> Objective:
+    """An Objective from fn(taps, images, at) that scores each image on its own: `at` is None for the whole
+    batch, or the batch positions of the images given (then `per_image` picks their constants)."""
+    return Objective(
+        lambda taps, images: fn(taps, images, None), layers, name, lambda at: lambda taps, images: fn(taps, images, at)
+    )
+
+
+def per_image(values, at, dtype=np.float32):
+    """A constant with one row per image of the batch, as a tensor: all of it, or the rows at positions `at`."""
+    tf = _tf.tf()
+    whole = tf.constant(np.asarray(values, dtype))
+    return whole if at is None else tf.gather(whole, at)
 
 
 def parse_kind(kind: str) -> tuple[int, int] | None:
@@ -102,16 +138,16 @@ def channel(layer: str, index: int | Sequence[int], kind: str = "mean") -> Objec
 def _channel(layer: str, index: int | tuple[int, ...], kind: str) -> Objective:
     parse_kind(kind)
 
-    def fn(taps, images):
+    def fn(taps, images, at):
         tf = _tf.tf()
         out = taps[layer]
         if isinstance(index, int):
             selected = out[..., index]
         else:
-            selected = tf.gather(out, tf.constant(list(index), tf.int32), axis=len(out.shape) - 1, batch_dims=1)
+            selected = tf.gather(out, per_image(index, at, np.int32), axis=len(out.shape) - 1, batch_dims=1)
         return selected if len(selected.shape) == 1 else reduce_map(selected, kind)
 
-    return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}]")
+    return each_image(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}]")
 
 
 def apart(layer: str, index: Sequence[int], limits: np.ndarray, kind: str = "mean") -> Objective:
@@ -123,29 +159,29 @@ def apart(layer: str, index: Sequence[int], limits: np.ndarray, kind: str = "mea
     """
     parse_kind(kind)
 
-    def fn(taps, images):
+    def fn(taps, images, at):
         tf = _tf.tf()
         values = tf.cast(reduce_maps(taps[layer], kind), tf.float32)
-        chosen = tf.constant(list(index), tf.int32)
+        chosen = per_image(list(index), at, np.int32)
         own = tf.gather(values, chosen, axis=1, batch_dims=1)
         others = 1.0 - tf.one_hot(chosen, values.shape[-1])
-        over = tf.nn.relu(values - tf.constant(np.asarray(limits, np.float32))) * others
+        over = tf.nn.relu(values - per_image(limits, at)) * others
         return own - tf.reduce_sum(over, axis=1)
 
-    return Objective(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}] apart from the others")
+    return each_image(fn, frozenset([layer]), f"{kind} of {layer}[{_describe(index)}] apart from the others")
 
 
 def direction(layer: str, vector: Sequence[float], kind: str = "mean") -> Objective:
     """lucid's direction: the layer's activations projected on `vector` (one weight per map), then reduced."""
     parse_kind(kind)
 
-    def fn(taps, images):
+    def fn(taps, images, at):
         tf = _tf.tf()
         out = taps[layer]
         projected = tf.tensordot(out, tf.constant(list(vector), out.dtype), axes=[[len(out.shape) - 1], [0]])
         return projected if len(projected.shape) == 1 else reduce_map(projected, kind)
 
-    return Objective(fn, frozenset([layer]), f"{kind} of {layer} along a direction")
+    return each_image(fn, frozenset([layer]), f"{kind} of {layer} along a direction")
 
 
 def directions(layer: str, vectors, kind: str = "mean", cossim_power: float = 0.0) -> Objective:
@@ -158,10 +194,10 @@ def directions(layer: str, vectors, kind: str = "mean", cossim_power: float = 0.
     """
     parse_kind(kind)
 
-    def fn(taps, images):
+    def fn(taps, images, at):
         tf = _tf.tf()
         out = taps[layer]
-        v = tf.constant(vectors, out.dtype)
+        v = tf.cast(per_image(vectors, at), out.dtype)
         v = tf.reshape(v, [-1] + [1] * (len(out.shape) - 2) + [v.shape[-1]])
         projected = tf.reduce_sum(out * v, axis=-1)
         if cossim_power:
@@ -169,7 +205,7 @@ def directions(layer: str, vectors, kind: str = "mean", cossim_power: float = 0.
             projected = projected * tf.pow(tf.maximum(projected / norms, 0.1), cossim_power)
         return projected if len(projected.shape) == 1 else reduce_map(projected, kind)
 
-    return Objective(fn, frozenset([layer]), f"{kind} of {layer} along {len(vectors)} directions")
+    return each_image(fn, frozenset([layer]), f"{kind} of {layer} along {len(vectors)} directions")
 
 
 def match(layer: str | Sequence[str], target) -> Objective:
@@ -182,8 +218,11 @@ def match(layer: str | Sequence[str], target) -> Objective:
     inverted in one batch.
     """
     if isinstance(layer, str):
-        return Objective(lambda taps, images: -relative_error(taps[layer], target), frozenset([layer]),
-                         f"match {layer}")  # fmt: skip
+
+        def one(taps, images, at):
+            return -relative_error(taps[layer], target if len(target) == 1 else per_image(target, at))
+
+        return each_image(one, frozenset([layer]), f"match {layer}")
     layers, targets = list(layer), list(target)
 
     def fn(taps, images):
@@ -198,7 +237,7 @@ def match(layer: str | Sequence[str], target) -> Objective:
 def relative_error(activations, target):
     """(N,): ||activations - target||² / ||target||², summed over every axis but the first; target broadcasts."""
     tf = _tf.tf()
-    wanted = tf.constant(target, tf.float32)
+    wanted = tf.cast(target, tf.float32) if isinstance(target, tf.Tensor) else tf.constant(target, tf.float32)
     axes = list(range(1, len(activations.shape)))
     energy = tf.maximum(tf.reduce_sum(tf.square(wanted), axis=axes), 1e-12)
     return tf.reduce_sum(tf.square(activations - wanted), axis=axes) / energy
@@ -243,10 +282,10 @@ def _describe(index) -> str:
 def total_variation() -> Objective:
     """Mean absolute difference of neighbouring pixels, per image (penalize with a minus)."""
 
-    def fn(taps, images):
+    def fn(taps, images, at):
         tf = _tf.tf()
         dy = tf.abs(images[:, 1:] - images[:, :-1])
         dx = tf.abs(images[:, :, 1:] - images[:, :, :-1])
         return tf.reduce_mean(dy, axis=[1, 2, 3]) + tf.reduce_mean(dx, axis=[1, 2, 3])
 
-    return Objective(fn, name="total_variation")
+    return each_image(fn, name="total_variation")
