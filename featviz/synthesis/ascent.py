@@ -9,7 +9,7 @@ stuck). The last `polish_steps` run without transforms, tuning the pattern to th
 
 On a large canvas a chain's images go through the network a few at a time, one slice after the other, so that
 a slice's activations stay in the processor's caches (slice_size); the image parameters, the transforms and Adam
-still take the whole chain at once. Each image's arithmetic is the same either way.
+still take the whole chain at once. In float32 each image's arithmetic is the same either way.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .objectives import Objective
 SLICE_VALUES = 2**21
 # Only a pass with fewer FLOPs per byte moved than this is sliced (cost.Pass.intensity; that Zen 4 does 216 GFLOP/s
 # over 38 GB/s, 5.7): ResNet50V2 to conv4_block1_3_conv (35) steps 3% slower in slices of 2, MobileNetV2 to
-# block_8_add (6.3) 17% faster in slices of 1; a CIFAR-10 CNN at 48 steps 13% slower in float32 in slices of 64.
+# block_8_add (6.3) 10% to 17% faster in slices of 1; a CIFAR-10 CNN (48) 13% slower in float32 in slices of 64.
 MEMORY_BOUND = 8.0
 
 
