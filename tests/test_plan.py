@@ -121,6 +121,9 @@ def test_a_pass_counts_the_values_each_layer_reads_and_writes_and_its_largest_te
     found = cost.pass_to(tiny, (12, 12), ["c2"])
     assert found == cost.Pass(flops=7200.0 + 3888.0, values=544 + 500 + 154, largest=400)
     assert found.intensity == 11088.0 / (4 * 1198)
+    # a larger canvas stops at c2 (the dense layer would not fit it): c1 18x18x4, pool 9x9x4, c2 7x7x6
+    assert cost.pass_to(tiny, (20, 20), ["c2"]) == cost.Pass(2 * 9 * 1296 + 2 * 36 * 294, 1696 + 1620 + 618, 1296)
+    assert cost.pass_to(tiny, (12, 12), []) is None and cost.pass_to(tiny, (20, 20), ["missing"]) is None
     x = k.Input((6, 6, 2))
     c = k.layers.Conv2D(3, 3, name="c")(x)  # 4x4x3
     b = k.layers.BatchNormalization(name="bn")(c)  # taken as fused into c: moves nothing of its own

@@ -480,6 +480,9 @@ def test_only_a_memory_bound_pass_of_images_scored_one_by_one_is_sliced(monkeypa
     custom = objectives.Objective(lambda taps, images: taps["c2"][:, 0, 0, 0], frozenset(["c2"]))
     assert custom.rows is None and (channel + custom).rows is None
     assert ascent.slice_size(model, channel + custom, (12, 12), 3) is None  # its images may depend on each other
+    jit = dataclasses.replace(FAST, jit=True)  # XLA needs the slices' shapes fixed
+    assert ascent.Ascent(model, channel, render.Batch.of(6, (12, 12)), jit, 0).slice is None
+    assert ascent.Ascent(model, channel, render.Batch.of(6, (12, 12)), FAST, 0).slice == 2
     monkeypatch.setattr(ascent, "MEMORY_BOUND", 2.0)  # the pass does 2.3 FLOPs per byte
     assert ascent.slice_size(model, channel, (12, 12), 3) is None
 
@@ -489,8 +492,14 @@ def test_an_objective_scores_some_rows_as_it_scores_them_in_the_whole_batch():
     taps = {"c2": tf.constant(rng.uniform(0, 2, (5, 3, 3, 6)).astype(np.float32))}
     images = tf.constant(rng.uniform(0, 1, (5, 4, 4, 1)).astype(np.float32))
     target = rng.uniform(0, 1, (5, 3, 3, 6)).astype(np.float32)
-    found = sliced_objectives() | {"match": objectives.match("c2", target), "change": accentuate.change_penalty(
-        rng.uniform(0, 1, (5, 4, 4, 1)).astype(np.float32))}  # fmt: skip
+    seeds, vectors = rng.uniform(0, 1, (5, 4, 4, 1)).astype(np.float32), rng.uniform(-1, 1, (1, 6))
+    found = sliced_objectives() | {
+        "match": objectives.match("c2", target),
+        "match one target": objectives.match("c2", target[:1]),
+        "change": accentuate.change_penalty(seeds),
+        "change from one seed": accentuate.change_penalty(seeds[:1]),
+        "one direction for all": objectives.directions("c2", vectors),
+    }
     rows = np.array([3, 1], np.int32)
     for name, objective in found.items():
         whole = objective(taps, images).numpy()

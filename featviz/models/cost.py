@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ..runtime import _tf
-from .graph import layer_outputs
+from .graph import layer_calls_on, layer_outputs
 from .shape import input_shape
 
 
@@ -42,7 +42,8 @@ def cumulative_flops(model, canvas: tuple[int, int]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Pass:
-    """What a pass up to some layers moves per image at a canvas size, counted as the roofline counts it."""
+    """What a pass up to some layers moves per image at a canvas size, counted as the roofline counts it (which
+    adds each layer's weights, once a step for the whole batch)."""
 
     flops: float  # forward
     values: int  # read and written forward, every layer's inputs and output (layer_values)
@@ -55,15 +56,20 @@ class Pass:
 
 
 def pass_to(model, canvas: tuple[int, int], layers: Collection[str]) -> Pass | None:
-    """The Pass up to the last of `layers` in execution order (every layer if one of them never runs); None when
-    the model's layers cannot be followed (a subclassed model)."""
+    """The Pass up to the last of `layers` in execution order; None without layers, when one of them never runs,
+    or when the model's layers cannot be followed (a subclassed model)."""
     keras = _tf.keras()
     shape = (*canvas, input_shape(model)[-1])
-    outputs, found = layer_outputs(model, keras.Input(shape), until=layers)
-    if not outputs:
+    if not layers:
+        return None
+    try:
+        outputs, found, inputs = layer_calls_on(model, keras.Input(shape), until=layers)
+    except ValueError:  # a layer after them that the canvas does not fit, run because one of them never runs
+        return None
+    if not set(layers) <= set(outputs):
         return None
     flops = sum(_flops(found[name], out) for name, out in outputs.items())
-    values = sum(_values(found[name], out) for name, out in outputs.items())
+    values = sum(_values(found[name], inputs[name], out) for name, out in outputs.items())
     sizes = [_size(t.shape[1:]) for out in outputs.values() for t in keras.tree.flatten(out)]
     return Pass(flops, values, max([_size(shape), *sizes]))
 
@@ -73,16 +79,16 @@ def layer_values(model, canvas: tuple[int, int]) -> dict[str, int]:
     its output; none for a layer without FLOPs that maps a tensor element by element or pads it
     (BatchNormalization, activations, ZeroPadding2D), taken as fused into its neighbour."""
     keras = _tf.keras()
-    outputs, layers = layer_outputs(model, keras.Input((*canvas, input_shape(model)[-1])))
-    return {name: _values(layers[name], outputs[name]) for name in outputs}
+    outputs, layers, inputs = layer_calls_on(model, keras.Input((*canvas, input_shape(model)[-1])))
+    return {name: _values(layers[name], inputs[name], outputs[name]) for name in outputs}
 
 
-def _values(layer, out) -> int:
+def _values(layer, inputs, out) -> int:
     keras = _tf.keras()
     fused = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU, keras.layers.ZeroPadding2D)
     if isinstance(layer, (keras.layers.InputLayer, *fused)) and not _flops(layer, out):
         return 0
-    return sum(_size(t.shape[1:]) for t in keras.tree.flatten(layer.input)) + _size(out.shape[1:])
+    return sum(_size(t.shape[1:]) for t in keras.tree.flatten(inputs) if hasattr(t, "shape")) + _size(out.shape[1:])
 
 
 def _flops(layer, out) -> float:

@@ -59,9 +59,10 @@ class _Run:
     want: Collection[str] | None
     call: LayerCall
     stop: bool = False
-    until: set | None = None  # with want None: the layers after which the run ends
+    until: set | None = None  # the layers after which the run ends (layer_outputs, which records every layer)
     taps: dict = field(default_factory=dict)
     layers: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)  # each recorded layer's arguments
 
 
 class _Done(Exception):
@@ -103,13 +104,20 @@ def compile_if_traceable(model, fn: Callable, **options) -> Callable:
     return fn
 
 
-def layer_outputs(model, x, until: Collection[str] | None = None) -> tuple[dict, dict]:
-    """({path: output}, {path: layer}) for every layer, in execution order; with `until`, up to the last of those
-    layers (the layers after it never see the maybe larger canvas), or every layer if one never runs."""
+def layer_outputs(model, x) -> tuple[dict, dict]:
+    """({path: output}, {path: layer}) for every layer, in execution order."""
+    outputs, layers, _ = layer_calls_on(model, x)
+    return outputs, layers
+
+
+def layer_calls_on(model, x, until: Collection[str] | None = None) -> tuple[dict, dict, dict]:
+    """({path: output}, {path: layer}, {path: the tensors it took}) for every layer run on x, in execution order;
+    with `until`, up to the last of those layers (the layers after it never see the maybe larger canvas), or
+    every layer if one never runs."""
     run = _Run(None, plain_call, until=set(until) if until else None)
     with contextlib.suppress(_Done):
         _run_model(model, x, "", run)
-    return run.taps, run.layers
+    return run.taps, run.layers, run.inputs
 
 
 def _run_model(model, x, prefix: str, run: _Run):
@@ -142,6 +150,7 @@ def _call(op, args, kwargs, prefix: str, run: _Run):
     if run.want is None or path in run.want:
         run.taps[path] = out
         run.layers[path] = op
+        run.inputs[path] = args
         if run.stop and len(run.taps) == len(run.want):
             raise _Done
         if run.until is not None:

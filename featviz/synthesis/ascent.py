@@ -105,7 +105,8 @@ class Ascent:
             )
             self.draws.append(tf.constant(table[:, part]))
         self.variables = [v for param in self.params for v in param.variables]
-        self.slice = slice_size(model, objective, batch.size, max(chains.sizes(len(batch.keys))))
+        chain = max(chains.sizes(len(batch.keys)))
+        self.slice = None if recipe.jit else slice_size(model, objective, batch.size, chain)  # XLA: fixed shapes
         fill = colour.mean if colour is not None else None
         self.transform = recipe.transforms or transforms.default_for(min(batch.size), fill)
         self.relu, self.relu_state = relaxed_relu()
@@ -172,13 +173,14 @@ class Ascent:
         def body(j, values, grads):
             start = j * size
             part = unit[start : start + size]
-            rows = tf.range(first + start, first + tf.minimum(start + size, n))
+            positions = tf.range(first + start, first + tf.minimum(start + size, n))
             with tf.GradientTape() as tape:
                 tape.watch(part)
-                taps = self._taps(part)
-                value = self.objective.rows(rows)({k: tf.cast(v, tf.float32) for k, v in taps.items()}, part)
+                taps = {k: tf.cast(v, tf.float32) for k, v in self._taps(part).items()}
+                value = tf.broadcast_to(self.objective.rows(positions)(taps, part), tf.shape(positions))
                 loss = -tf.reduce_sum(value)
-            return j + 1, values.write(j, value), grads.write(j, tape.gradient(loss, part))
+            grad = tape.gradient(loss, part, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return j + 1, values.write(j, value), grads.write(j, grad)
 
         arrays = [tf.TensorArray(dtype, size=count, infer_shape=False) for dtype in (tf.float32, unit.dtype)]
         _, values, grads = tf.while_loop(lambda j, *_: j < count, body, (0, *arrays), parallel_iterations=1)

@@ -103,10 +103,11 @@ def each_image(fn: Callable, layers: frozenset[str] = frozenset(), name: str = "
 
 
 def per_image(values, at, dtype=np.float32):
-    """A constant with one row per image of the batch, as a tensor: all of it, or the rows at positions `at`."""
+    """A constant with one row per image of the batch, as a tensor: all of it, or the rows at positions `at`.
+    A single row is every image's, whatever `at`."""
     tf = _tf.tf()
     whole = tf.constant(np.asarray(values, dtype))
-    return whole if at is None else tf.gather(whole, at)
+    return whole if at is None or len(values) == 1 else tf.gather(whole, at)
 
 
 def parse_kind(kind: str) -> tuple[int, int] | None:
@@ -220,7 +221,7 @@ def match(layer: str | Sequence[str], target) -> Objective:
     if isinstance(layer, str):
 
         def one(taps, images, at):
-            return -relative_error(taps[layer], target if len(target) == 1 else per_image(target, at))
+            return -relative_error(taps[layer], per_image(target, at))
 
         return each_image(one, frozenset([layer]), f"match {layer}")
     layers, targets = list(layer), list(target)
@@ -237,7 +238,7 @@ def match(layer: str | Sequence[str], target) -> Objective:
 def relative_error(activations, target):
     """(N,): ||activations - target||² / ||target||², summed over every axis but the first; target broadcasts."""
     tf = _tf.tf()
-    wanted = tf.cast(target, tf.float32) if isinstance(target, tf.Tensor) else tf.constant(target, tf.float32)
+    wanted = tf.cast(tf.convert_to_tensor(target), tf.float32)
     axes = list(range(1, len(activations.shape)))
     energy = tf.maximum(tf.reduce_sum(tf.square(wanted), axis=axes), 1e-12)
     return tf.reduce_sum(tf.square(activations - wanted), axis=axes) / energy
