@@ -59,7 +59,7 @@ class _Run:
     want: Collection[str] | None
     call: LayerCall
     stop: bool = False
-    until: set | None = None  # the layers after which the run ends (layer_outputs, which records every layer)
+    until: set | None = None  # the layers after which the run ends (layer_calls_on, which records every layer)
     taps: dict = field(default_factory=dict)
     layers: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)  # each recorded layer's arguments
