@@ -117,7 +117,7 @@ def flagged(job, found: np.ndarray, matrix: np.ndarray, flag: str) -> list[int]:
         return [m for m in live if matrix[m, m] < best[m]]
     specific = scoring.specific(matrix)
     if flag == "noisy":
-        limit = self_check.NOISY_DETAIL * job.natural.detail
+        limit = self_check.NOISY_DETAIL * job.natural.looks.high_frequency
         return [
             m
             for m in live

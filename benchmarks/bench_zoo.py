@@ -16,7 +16,8 @@ images:
   - clip: the median share of a pattern's pixels with a channel at 0 or 255;
   - hf: the median high-frequency share of the patterns, as a multiple of natural images' (evaluation/naturalness);
   - sat: their median HSV saturation, as a multiple of natural images';
-  - flags: maps still collapsed / failed / capped / noisy after the repairs, and how many patterns they replaced;
+  - flags: maps still collapsed / failed / capped / noisy / garish after the repairs, and how many patterns they
+    replaced;
     "twins": how many of the collapsed are twins of another map (self_check.twins).
 
 --xplique adds xplique 2.0.2's Fourier recipe at the same steps, in a child
@@ -89,6 +90,7 @@ class Row:
     failed: int = 0
     capped: int = 0
     noisy: int = 0
+    garish: int = 0
     repaired: int = 0
     twins: int = 0  # collapsed maps that are twins of another map (self_check.twins)
 
@@ -96,7 +98,7 @@ class Row:
         share = self.at_least_one / max(self.live, 1)
         spec = "  n/a" if self.specificity is None else f"{self.specificity:5.2f}"
         clip = "  n/a" if self.clipped is None else f"{self.clipped:5.1%}"
-        flags = f"{self.collapsed}/{self.failed}/{self.capped}/{self.noisy} ({self.repaired})"
+        flags = f"{self.collapsed}/{self.failed}/{self.capped}/{self.noisy}/{self.garish} ({self.repaired})"
         flags += f" twins {self.twins}" if self.twins else ""
         return (f"  {self.role:<9} {self.layer:<22} {self.recipe:<10} {self.seconds:7.1f} s  ratio>=1 {share:6.1%} "
                 f"(median {self.median_ratio or 0:5.2f})  spec {spec}  clip {clip}  hf {self.hf:5.2f}x  "

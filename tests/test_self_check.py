@@ -39,16 +39,45 @@ def test_flags_name_what_went_wrong_by_exact_rules():
 
 def test_a_pattern_with_three_times_natural_images_fine_detail_is_noisy_when_nothing_else_is_wrong():
     share, smooth = naturalness.high_frequency_share(TEXTURE), np.linspace(0, 1, 64).reshape(8, 8, 1)
-    assert self_check.flags(score(2.0), True, TEXTURE, None, share / 3 * 1.01) == []  # 2.97x natural images'
-    assert self_check.flags(score(2.0), True, TEXTURE, None, share / 3 * 0.99) == ["noisy"]  # 3.03x
-    assert self_check.flags(score(2.0), False, TEXTURE, None, share / 10) == ["collapsed"]  # its own remedy first
+
+    def natural(times):  # natural images with 1/times of TEXTURE's fine detail, and grey
+        return naturalness.Naturalness(share / times, 0.0)
+
+    assert self_check.flags(score(2.0), True, TEXTURE, None, natural(3 / 1.01)) == []  # 2.97x natural images'
+    assert self_check.flags(score(2.0), True, TEXTURE, None, natural(3 / 0.99)) == ["noisy"]  # 3.03x
+    assert self_check.flags(score(2.0), False, TEXTURE, None, natural(10)) == ["collapsed"]  # its own remedy first
     assert self_check.flags(score(2.0), True, TEXTURE, None, None) == []  # no natural images: not measured
     assert not score(2.0, flags=["noisy"]).flagged and score(2.0, flags=["collapsed"]).flagged  # red: misleading
     busy, calm = [TEXTURE, TEXTURE, smooth], [TEXTURE, smooth, smooth]  # the smoother remedy: for a busy layer only
-    assert self_check.busy(np.stack(busy), share / 3 * 0.99) and not self_check.busy(np.stack(calm), share / 3 * 0.99)
+    assert self_check.busy(np.stack(busy), natural(3 / 0.99)) and not self_check.busy(np.stack(calm), natural(3 / 0.99))
     assert not self_check.busy(np.stack(busy), None)
     assert self_check.calmer("smoother", smooth, TEXTURE) and not self_check.calmer("smoother", TEXTURE, smooth)
     assert self_check.calmer("sharper", TEXTURE, smooth)  # only a smoother candidate must be calmer
+
+
+def test_a_pattern_one_and_a_half_times_as_saturated_as_natural_images_is_garish_when_nothing_else_is_wrong():
+    pink = np.broadcast_to([0.8, 0.4, 0.4], (8, 8, 3))  # saturation (0.8 - 0.4) / 0.8 = 0.5
+    paler = np.broadcast_to([0.8, 0.6, 0.6], (8, 8, 3))  # 0.25
+    assert naturalness.saturation(pink) == 0.5 and naturalness.saturation(paler) == pytest.approx(0.25)
+
+    def natural(times, detail=1.0):  # natural images 1/times as saturated as pink, and busier than anything
+        return naturalness.Naturalness(detail, 0.5 / times)
+
+    assert self_check.flags(score(2.0), True, pink, None, natural(1.5 / 1.01)) == []  # 1.49x natural images'
+    assert self_check.flags(score(2.0), True, pink, None, natural(1.5 / 0.99)) == ["garish"]  # 1.52x
+    assert self_check.flags(score(2.0), False, pink, None, natural(10)) == ["collapsed"]  # its own remedy first
+    assert self_check.flags(score(2.0), True, pink, None, naturalness.Naturalness(1.0, 0.0)) == []  # grey data
+    colourful_noise = np.concatenate([TEXTURE, np.zeros((8, 8, 2))], axis=-1)  # red speckle on black
+    detail = naturalness.high_frequency_share(colourful_noise) / 4
+    assert self_check.flags(score(2.0), True, colourful_noise, None, natural(4, detail)) == ["noisy", "garish"]
+    assert not score(2.0, flags=["garish"]).flagged  # not red: it says how it looks, not that it misleads
+    loud, calm = [pink, pink, paler], [pink, paler, paler]  # the paler remedy: for a garish layer only
+    at = natural(1.5 / 0.99)
+    assert self_check.garish_layer(np.stack(loud), at) and not self_check.garish_layer(np.stack(calm), at)
+    assert not self_check.garish_layer(np.stack(loud), None)
+    assert self_check.calmer("paler", paler, pink) and not self_check.calmer("paler", pink, paler)
+    red, grey_speckle = np.broadcast_to([1.0, 0.0, 0.0], (8, 8, 3)), np.repeat(TEXTURE, 3, axis=-1)
+    assert self_check.calmer("smoother", red, grey_speckle)  # smoother asks for less detail, not less colour
 
 
 def test_dead_negative_and_broken_maps_carry_no_flag():
@@ -82,6 +111,13 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["failed"]) == "restart" and self_check.remedy_for([]) is None
     assert self_check.remedy_for(["noisy"]) == "smoother" and self_check.remedy_for(["noisy"], "smoother") is None
     assert self_check.remedy_for(["noisy"], "sharper") is None  # a repaired map is not smoothed back
+    # how a pattern looks: one ladder, each rung for its own flag, after nothing else
+    assert self_check.remedy_for(["garish"]) == "paler" and self_check.remedy_for(["garish"], "paler") is None
+    assert self_check.remedy_for(["noisy", "garish"]) == "smoother"
+    assert self_check.remedy_for(["noisy", "garish"], "smoother") == "paler"
+    assert self_check.remedy_for(["garish"], "smoother") == "paler"  # smoother kept: the map is still garish
+    assert self_check.remedy_for(["noisy"], "paler") is None
+    assert self_check.remedy_for(["garish"], "vivid") is None  # a repaired map is not paled back
 
 
 def test_apart_holds_each_specific_map_a_tenth_below_its_own_value_and_leaves_the_rest_free():
@@ -340,3 +376,26 @@ def test_a_collapsed_map_is_a_twin_when_natural_images_drive_it_and_its_rival_al
     assert twin.caption() == "1 ×2.00 twin of 0 failed"
     line = scoring.summarize([twin, score(3.0)]).line("c2")
     assert line.endswith("still 1 collapsed (1 twin), 1 failed")
+
+
+def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, tmp_path):
+    k = helpers.keras()
+    model = k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(1, 1, name="red"), k.layers.ReLU(name="r")])
+    model.get_layer("red").set_weights([np.array([1.0, -0.5, -0.5], np.float32).reshape(1, 1, 3, 1), np.zeros(1)])
+    model.save(tmp_path / "red.keras")
+    tints = np.random.default_rng(0).uniform(0.5, 1.0, (64, 3))  # natural images: ramps in random tints, never red
+    tints[:, 0] = np.minimum(tints[:, 0], tints[:, 1:].mean(axis=1) + 0.05)
+    ramps = np.linspace(60, 250, 16)[None, None, :, None] * tints[:, None, None, :]
+    np.savez(tmp_path / "d.npz", x=np.repeat(ramps, 16, axis=1).astype(np.uint8), y=np.zeros(64, np.uint8))
+    folders = {}
+    for repair in ("--no-repair", "--repair"):
+        result = cli("patterns", tmp_path / "red.keras", "--steps", "256", "--dataset", tmp_path / "d.npz",
+                     repair, "--out", tmp_path / repair)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        folders[repair] = next((tmp_path / repair).glob("layers/*/seed-0"))
+    (first,), (checks,) = (json.loads((f / "manifest.json").read_text())["maps"] for f in folders.values())
+    assert first["flags"] == ["garish"] and "remedy" not in first
+    # Paler, the red keeps more than the best natural image's value, with less colour: it replaces the first.
+    assert checks["remedy"] == "paler" and checks["repaired"] is True and checks["ratio"] >= 1
+    before, after = (images.load_image(f / m["image"], channels=3) for f, m in zip(folders.values(), (first, checks)))
+    assert naturalness.saturation(after) < naturalness.saturation(before)

@@ -26,7 +26,8 @@ import numpy as np
 from ..models import forward
 from ..synthesis.objectives import reduce_maps
 
-FLAGS = ("collapsed", "failed", "capped", "noisy")  # what self_check.py can find wrong with a map, in its order
+# What self_check.py can find wrong with a map, in its order
+FLAGS = ("collapsed", "failed", "capped", "noisy", "garish")
 
 
 @dataclass
@@ -71,9 +72,9 @@ class MapScore:
 
     @property
     def flagged(self) -> bool:
-        """Shown in red too: a flag that says the pattern may mislead. "noisy" only says it is busier than a
-        photograph, and stays on the map's page, in the summary and in the manifest."""
-        return any(flag != "noisy" for flag in self.flags or [])
+        """Shown in red too: a flag that says the pattern may mislead. "noisy" and "garish" only say it is busier
+        or more colourful than a photograph, and stay on the map's page, in the summary and in the manifest."""
+        return any(flag not in ("noisy", "garish") for flag in self.flags or [])
 
     def record(self) -> dict:
         """As JSON: non-finite numbers become null; no verdict key unless the map is a class."""

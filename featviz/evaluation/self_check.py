@@ -15,6 +15,13 @@ After every render, each map whose pattern could mislead is flagged:
   spectrum and keeps that only where the map loses nothing the
   other flags guard (still specific, still at ratio >= 1) and keeps at
   least half its value (the "holds" rule).
+- **garish**: a pattern with nothing else wrong whose colour is more than
+  GARISH_COLOUR times as saturated as natural images': colours no
+  photograph has. On a layer whose median is over that too (`garish_layer`),
+  its remedy, "paler", renders it again with the colour directions at
+  PALER_CHROMA of the recipe's, kept by the same "holds" rule. On
+  c10_bn_after_flat's relu2 (1.56x) the whole layer at chroma 0.15 kept
+  every map at ratio >= 1 and specific, at 1.19x.
 
 Dead and negative maps carry no flag: no natural image drives them above
 zero, so there is nothing for a pattern to reach. Each flag has a ladder
@@ -72,15 +79,18 @@ from __future__ import annotations
 import numpy as np
 
 from . import scoring
-from .naturalness import high_frequency_share
+from .naturalness import Naturalness, high_frequency_share, saturation
 from .scoring import MapScore
 
 FLAGS = scoring.FLAGS
-COLLAPSED, FAILED, CAPPED, NOISY = FLAGS
+COLLAPSED, FAILED, CAPPED, NOISY, GARISH = FLAGS
+LOOKS = (NOISY, GARISH)  # how a pattern looks, not what it shows: flagged only when nothing else is wrong
 FAILED_RATIO = 1.0  # a pattern that a natural image beats has not found what the map responds to most
 CAP_SHARE = 0.95  # a value within 5% of the activation's ceiling sits at it
 FLAT = 1.0 / 255  # a pattern whose pixels vary by less than one 8-bit level is a flat picture
 NOISY_DETAIL = 3.0  # times natural images' median high-frequency share: issue #30's goal for a layer, per map
+GARISH_COLOUR = 1.5  # times natural images' median saturation: issue #30's goal for a layer, per map
+PALER_CHROMA = 0.5  # "paler" renders the colour directions at this share of the recipe's
 TWIN_R = 0.95  # two maps whose values over natural images correlate this much are twins (`twins`)
 SMOOTHER_KEEPS = 0.5  # a smoother pattern keeps at least half the value of the one it replaces
 APART, VIVID, LONGER, YIELD = "apart", "vivid", "longer", "yield"
@@ -92,31 +102,33 @@ GOING_ON = (LONGER, MUTED, OVERTAKE, FURTHER)  # remedies that go on from a save
 HOLDING = (APART, VIVID, LONGER, MUTED, YIELD, OVERTAKE, FURTHER)
 APART_MARGIN = 0.1  # 10% below those values: render's transforms blur the bound
 # Each flag's remedies, tried one per round while the flag stays; a map's first flag in this order decides.
-SMOOTHER = "smoother"
+SMOOTHER, PALER = "smoother", "paler"
 REMEDIES = {
     CAPPED: ("uncapped",),
     FAILED: ("restart", VIVID, LONGER, FURTHER),
     COLLAPSED: ("sharper", APART, OVERTAKE),
     NOISY: (SMOOTHER,),
+    GARISH: (PALER,),
 }
 # Every remedy a repair task can carry: the ladders', a capped map's after "uncapped", and a rival's
 EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder), MUTED, YIELD)
 # How a remedy's candidate is judged (Judge.offer): "better" by default; "ties" also wins a tie (its objective went
 # past the ceiling where the first one stopped); "holds" wins when the map keeps its specificity, ratio >= 1
 # and half its value; "frees" when it holds and one more map of the layer is specific with it.
-RULES = {"uncapped": "ties", SMOOTHER: "holds", YIELD: "frees"}
+RULES = {"uncapped": "ties", SMOOTHER: "holds", PALER: "holds", YIELD: "frees"}
 LADDER = 4  # the flags' longest ladders: the rounds that can render every flagged map (execution/calibration.py)
 # Rounds of repairs at most; a run stops at the first round with nothing to render. A failed map, and a capped map
 # also collapsed, have four rungs; then a rival yields, and the patterns of the last rungs can make a layer busy
-# whose noisy maps are then rendered "smoother": all in this run, so that the same run again finds nothing left.
+# whose noisy maps are then rendered "smoother", then garish ones "paler": all in this run, so that the same run
+# again finds nothing left.
 ROUNDS = 8
 
 
 def flags(
-    score: MapScore, specific: bool, pattern: np.ndarray, ceiling: float | None, detail: float | None = None
+    score: MapScore, specific: bool, pattern: np.ndarray, ceiling: float | None, natural: Naturalness | None = None
 ) -> list[str]:
     """The flags of one map's pattern (in 0..1, as saved), given whether it is specific, the activation's ceiling
-    and natural images' median high-frequency share (`detail`; None: not measured, so never noisy)."""
+    and natural images' medians (None: not measured, so never noisy or garish)."""
     if score.error or score.dead or score.negative or score.value is None:
         return []
     found = []
@@ -127,9 +139,20 @@ def flags(
         found.append(FAILED)
     if ceiling is not None and score.value >= CAP_SHARE * ceiling:
         found.append(CAPPED)
-    if not found and detail and high_frequency_share(pattern) > NOISY_DETAIL * detail:
-        found.append(NOISY)
+    if not found and natural is not None:
+        found = [flag for flag in LOOKS if _past(flag, _measure(flag, pattern), natural)]
     return found
+
+
+def _measure(flag: str, pattern: np.ndarray) -> float:
+    return high_frequency_share(pattern) if flag == NOISY else saturation(pattern)
+
+
+def _past(flag: str, value: float, natural: Naturalness) -> bool:
+    """Whether a pattern's (or a layer's median) fine detail or saturation is past its goal, as a multiple of
+    natural images' median; never where that median is 0 or unmeasured (a grey model's saturation)."""
+    times, median = (NOISY_DETAIL, natural.high_frequency) if flag == NOISY else (GARISH_COLOUR, natural.saturation)
+    return bool(median > 0 and value > times * median)
 
 
 def rivals(matrix: np.ndarray, maps: list[int]) -> dict[int, int]:
@@ -169,6 +192,8 @@ def remedy_for(found: list[str], tried: str | None = None) -> str | None:
     also collapsed climbs the collapsed ladder.
     """
     flags = [f for f in REMEDIES if f in found]
+    if flags and flags[0] in LOOKS:
+        return _looks_remedy(flags, tried)
     ladder = REMEDIES[flags[0]] if flags else ()
     if CAPPED in flags or tried in (*REMEDIES[CAPPED], MUTED):
         then = {FAILED: ("restart", MUTED), COLLAPSED: REMEDIES[COLLAPSED]}
@@ -177,6 +202,17 @@ def remedy_for(found: list[str], tried: str | None = None) -> str | None:
         return ladder[0] if ladder else None
     later = ladder[ladder.index(tried) + 1 :] if tried in ladder else ()
     return later[0] if later else None
+
+
+def _looks_remedy(flags: list[str], tried: str | None) -> str | None:
+    """The flags of how a pattern looks share one ladder, "smoother" then "paler", each rung for its own flag;
+    a map repaired by another remedy is not rendered again for its looks."""
+    rungs = [(flag, remedy) for flag in LOOKS for remedy in REMEDIES[flag]]
+    names = [remedy for _, remedy in rungs]
+    if tried is not None and tried not in names:
+        return None
+    later = rungs[names.index(tried) + 1 :] if tried is not None else rungs
+    return next((remedy for flag, remedy in later if flag in flags), None)
 
 
 def limits(scores: dict[int, MapScore], units: int, remedy: str | None = None) -> tuple[float, ...]:
@@ -191,17 +227,31 @@ def limits(scores: dict[int, MapScore], units: int, remedy: str | None = None) -
     return tuple(bound)
 
 
-def busy(pictures: np.ndarray, detail: float | None) -> bool:
+def busy(pictures: np.ndarray, natural: Naturalness | None) -> bool:
     """Whether a layer's patterns (N, H, W, C) are busier than issue #30's goal: their median high-frequency
-    share over NOISY_DETAIL times natural images' (`detail`). Only such a layer's noisy maps are rendered
+    share over NOISY_DETAIL times natural images'. Only such a layer's noisy maps are rendered
     "smoother": on a layer within the goal the few busy maps stay, flagged, and cost no render."""
-    shares = [high_frequency_share(p) for p in pictures if np.isfinite(p).all()]
-    return bool(detail and shares and float(np.median(shares)) > NOISY_DETAIL * detail)
+    return _layer_past(NOISY, pictures, natural)
+
+
+def garish_layer(pictures: np.ndarray, natural: Naturalness | None) -> bool:
+    """Whether a layer's patterns are more saturated than issue #30's goal, at their median: GARISH_COLOUR times
+    natural images'. Only such a layer's garish maps are rendered "paler"."""
+    return _layer_past(GARISH, pictures, natural)
+
+
+def _layer_past(flag: str, pictures: np.ndarray, natural: Naturalness | None) -> bool:
+    values = [_measure(flag, p) for p in pictures if np.isfinite(p).all()]
+    return bool(natural is not None and values and _past(flag, float(np.median(values)), natural))
 
 
 def calmer(remedy: str, candidate: np.ndarray, current: np.ndarray) -> bool:
-    """Whether a remedy's candidate picture may be offered at all: a "smoother" one only with less fine detail."""
-    return remedy != SMOOTHER or high_frequency_share(candidate) < high_frequency_share(current)
+    """Whether a remedy's candidate picture may be offered at all: a "smoother" one only with less fine detail,
+    a "paler" one only with less saturation."""
+    if remedy not in (SMOOTHER, PALER):
+        return True
+    flag = NOISY if remedy == SMOOTHER else GARISH
+    return _measure(flag, candidate) < _measure(flag, current)
 
 
 def better(candidate: tuple[bool, float], current: tuple[bool, float]) -> bool:

@@ -137,7 +137,8 @@ def remedied(
     - "overtake": apart, going on from the pattern of the map's rival (the map whose pattern drives it at least
       as hard as its own; `given.starts` holds that pattern under the map's own key), which the limits push
       down: the collapsed map starts where it already responds as much as it ever did, and climbs;
-    - "smoother": a spectrum 0.5 steeper, for a noisy map: less fine detail.
+    - "smoother": a spectrum 0.5 steeper, for a noisy map: less fine detail;
+    - "paler": the colour directions at self_check.PALER_CHROMA of the recipe's, for a garish map.
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
     objective = objectives.channel(request.layer.name, maps, request.kind)
@@ -146,6 +147,8 @@ def remedied(
         return objective, replace(recipe, uncapped=True), seeds
     if remedy == self_check.SMOOTHER:
         return objective, replace(recipe, decay=recipe.decay + 0.5), seeds
+    if remedy == self_check.PALER:
+        return objective, replace(recipe, chroma=self_check.PALER_CHROMA * recipe.chroma), seeds
     if remedy in ("sharper", "restart", *self_check.HOLDING):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy in self_check.HOLDING:

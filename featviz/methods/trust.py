@@ -16,7 +16,7 @@ from ..files.output import OutputDir
 from ..natural import datasets, exemplars
 from ..natural.datasets import Dataset
 from ..natural.exemplars import Exemplars
-from ..patterns import NaturalBest, PatternJob, PatternRequest, PatternSet, natural_detail, recipe_for
+from ..patterns import NaturalBest, PatternJob, PatternRequest, PatternSet, natural_looks, recipe_for
 from ..pixels import display
 from ..runtime.progress import SILENT, Reporter
 from .layer_patterns import PatternOptions
@@ -94,7 +94,7 @@ def check_layer(
         options = exemplars.ScanOptions(kind=request.kind, top_k=PATH_EXEMPLARS)
         stats = exemplars.scan(model, [layer.name], dataset, request.input_range, options)[layer.name]
         found = Exemplars(dataset, stats)
-        natural = NaturalBest.scanned(stats, dataset, natural_detail(dataset, model, request.canvas))
+        natural = NaturalBest.scanned(stats, dataset, natural_looks(dataset, model, request.canvas))
     job = PatternJob(loaded, request, list(range(layer.units)), natural)
     seeds = [request.seed] + [s for s in defaults.SEEDS if s != request.seed][: two_choice.REFERENCES - 1]
     jobs = [job.for_seed(seed) for seed in (seeds if observer is not None else seeds[:1])]

@@ -3,7 +3,7 @@
 The modules are mapped in docs/architecture.md.
 """
 
-from .job import NaturalBest, PatternJob, natural_detail, prepare
+from .job import NaturalBest, PatternJob, natural_looks, prepare
 from .request import PatternRequest, canvas_for, parse_maps, recipe_for, recipe_record
 from .store import PatternSet
 
@@ -13,7 +13,7 @@ __all__ = [
     "PatternRequest",
     "PatternSet",
     "canvas_for",
-    "natural_detail",
+    "natural_looks",
     "parse_maps",
     "prepare",
     "recipe_for",

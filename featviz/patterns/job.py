@@ -26,7 +26,7 @@ class NaturalBest:
     best: np.ndarray | None  # (maps,); None: no natural images fit the model, so nothing is scored
     dataset: dict | None  # name, sha256 and count of the images
     worst: np.ndarray | None = None  # (maps,) each map's lowest value: below zero, a signed map carries signal
-    detail: float | None = None  # their median high-frequency share at the canvas (self_check's "noisy")
+    looks: naturalness.Naturalness | None = None  # their medians at the canvas (self_check's "noisy" and "garish")
     correlation: np.ndarray | None = None  # (maps, maps) every two maps' r over them (self_check's twins)
 
     @classmethod
@@ -36,18 +36,20 @@ class NaturalBest:
         name = request.layer.name
         options = exemplars.ScanOptions(kind=request.kind, top_k=0)
         stats = exemplars.scan(model, [name], dataset, request.input_range, options, progress)
-        return cls.scanned(stats[name], dataset, natural_detail(dataset, model, request.canvas))
+        return cls.scanned(stats[name], dataset, natural_looks(dataset, model, request.canvas))
 
     @classmethod
-    def scanned(cls, stats: exemplars.LayerStats, dataset: Dataset, detail: float | None) -> NaturalBest:
-        """From one layer's statistics over `dataset` (exemplars.scan), and the images' `natural_detail`."""
-        return cls(stats.best, dataset.record(), stats.worst, detail, stats.correlation)
+    def scanned(
+        cls, stats: exemplars.LayerStats, dataset: Dataset, looks: naturalness.Naturalness | None
+    ) -> NaturalBest:
+        """From one layer's statistics over `dataset` (exemplars.scan), and the images' `natural_looks`."""
+        return cls(stats.best, dataset.record(), stats.worst, looks, stats.correlation)
 
 
-def natural_detail(dataset: Dataset, model, canvas: tuple[int, int]) -> float:
-    """The natural images' median high-frequency share at the canvas size (evaluation/naturalness.py)."""
+def natural_looks(dataset: Dataset, model, canvas: tuple[int, int]) -> naturalness.Naturalness:
+    """The natural images' median fine detail and saturation at the canvas size (evaluation/naturalness.py)."""
     shape = (*canvas, models.image_channels(model))
-    return naturalness.Naturalness.of(dataset.spread(naturalness.NATURAL_IMAGES, shape)).high_frequency
+    return naturalness.Naturalness.of(dataset.spread(naturalness.NATURAL_IMAGES, shape))
 
 
 @dataclass

@@ -22,6 +22,7 @@ from ..files.output import OutputDir
 from ..models import bounds
 from ..models.head import is_class_layer
 from ..pixels import display, grids, images
+from ..synthesis import colour
 from . import layout, manifest
 from .job import PatternJob
 from .manifest import Manifest
@@ -157,13 +158,15 @@ class Store:
         found: dict[str, list[int]] = {}
         if not self.job.request.recipe.repair:
             return found
+        looked = any(set(self_check.LOOKS) & set(s.flags or []) for s in self.record.maps.values())
+        unneeded = self._unneeded() if looked else set()
         for m in self.job.maps:
             score = self.record.maps.get(m)
             remedy = self_check.remedy_for(score.flags or [], score.remedy) if score and score.image else None
+            while remedy in unneeded:
+                remedy = self_check.remedy_for(score.flags or [], remedy)
             if remedy is not None:
                 found.setdefault(remedy, []).append(m)
-        if self_check.SMOOTHER in found and not self._smooths():
-            del found[self_check.SMOOTHER]
         if self.job.request.recipe.param == "maco":  # its phases cannot start from a picture
             for remedy in self_check.GOING_ON:
                 found.pop(remedy, None)
@@ -198,12 +201,15 @@ class Store:
                                    images.to_range(patterns, request.input_range), request.kind)  # fmt: skip
         return patterns, matrix
 
-    def _smooths(self) -> bool:
-        """Whether "smoother" is tried: on a Fourier image (it steepens the spectrum) of a layer whose patterns,
-        as they stand, are busy."""
-        if self.job.request.recipe.param != "fourier":
-            return False
-        return self_check.busy(self._read([self._file(m) for m in self.job.maps]), self.job.natural.detail)
+    def _unneeded(self) -> set[str]:
+        """The remedies for how patterns look that this layer skips: "smoother" unless its images are Fourier
+        images (it steepens the spectrum) and its patterns, as they stand, are busy; "paler" unless they are
+        drawn in a colour basis (it scales the colour directions) and garish."""
+        recipe, natural = self.job.request.recipe, self.job.natural.looks
+        pictures = self._read([self._file(m) for m in self.job.maps])
+        smooths = recipe.param == "fourier" and self_check.busy(pictures, natural)
+        pales = isinstance(recipe.colour, colour.ColourBasis) and self_check.garish_layer(pictures, natural)
+        return {remedy for remedy, needed in ((self_check.SMOOTHER, smooths), (self_check.PALER, pales)) if not needed}
 
     def limits(self, remedy: str) -> tuple[float, ...]:
         """The bounds of the remedies that hold other maps down (self_check.HOLDING), one per map of the layer,
@@ -218,7 +224,8 @@ class Store:
         """A remedy's patterns of `maps`: each replaces the saved one when self_check.Judge accepts it.
 
         Candidates are judged as they would be saved (8-bit), against every map's saved pattern, by the
-        remedy's rule (self_check.RULES); a "smoother" candidate only when it has less fine detail.
+        remedy's rule (self_check.RULES); a "smoother" candidate only when it has less fine detail, a "paler" one
+        only when it is less saturated.
         """
         request, model = self.job.request, self.job.loaded.model
         folder = sorted(m for m, s in self.record.maps.items() if s.image)
@@ -265,7 +272,7 @@ class Store:
             score, saved = self.record.maps[m], file is not None
             score.specific = bool(specific) if saved else None
             score.clipped = scoring.clipped(pattern) if saved else None
-            found = self_check.flags(score, bool(specific), pattern, top, natural.detail) if saved else None
+            found = self_check.flags(score, bool(specific), pattern, top, natural.looks) if saved else None
             score.flags = found or None
             score.twin = twins.get(m) if found and self_check.COLLAPSED in found else None
 

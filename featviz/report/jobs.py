@@ -8,13 +8,14 @@ from dataclasses import dataclass, replace
 
 from .. import models, patterns
 from ..errors import FeatvizError
+from ..evaluation.naturalness import Naturalness
 from ..execution.driver import run_jobs
 from ..execution.tasks import Executor
 from ..files.output import OutputDir
 from ..models import LayerInfo, head
 from ..natural import datasets, exemplars
 from ..natural.datasets import Dataset
-from ..patterns import NaturalBest, PatternJob, PatternRequest, natural_detail
+from ..patterns import NaturalBest, PatternJob, PatternRequest, natural_looks
 from .site import LayerResult, Settings
 
 
@@ -62,7 +63,7 @@ class PatternRun:
     def __init__(self, loaded: models.LoadedModel, settings: Settings, natural: Scanned):
         self.loaded, self.settings, self.natural = loaded, settings, natural
         self.rendered, self.reused, self.repaired, self.restarted = 0, 0, 0, []
-        self.details: dict[tuple[int, int], float] = {}  # natural images' fine detail, by canvas
+        self.looks: dict[tuple[int, int], Naturalness] = {}  # natural images' fine detail and colour, by canvas
 
     def job(self, layer: LayerInfo) -> PatternJob:
         canvas = patterns.canvas_for(self.loaded.model, layer, None)
@@ -71,9 +72,9 @@ class PatternRun:
         stats, dataset = self.natural.stats.get(layer.name), self.natural.dataset
         if stats is None:
             return PatternJob(self.loaded, request, list(range(layer.units)), NaturalBest(None, None))
-        if canvas not in self.details:
-            self.details[canvas] = natural_detail(dataset, self.loaded.model, canvas)
-        best = NaturalBest.scanned(stats, dataset, self.details[canvas])
+        if canvas not in self.looks:
+            self.looks[canvas] = natural_looks(dataset, self.loaded.model, canvas)
+        best = NaturalBest.scanned(stats, dataset, self.looks[canvas])
         return PatternJob(self.loaded, request, list(range(layer.units)), best)
 
     def negative_job(self, layer: LayerInfo) -> PatternJob | None:

@@ -49,6 +49,7 @@ CHECKS = {
     "failed": "its pattern reaches less than the best natural image does, or is a flat picture",
     "capped": "its pattern sits at its activation's ceiling, where the gradient stops",
     "noisy": "its pattern has more than 3 times natural images' fine detail: some of it may be noise",
+    "garish": "its pattern's colours are more than 1.5 times as saturated as natural images'",
 }
 
 
