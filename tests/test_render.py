@@ -325,11 +325,12 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
     found = {}
     given = batches.Given({0: np.zeros(6, np.float32)})
     remedies = (None, "uncapped", "sharper", "restart", "sharpest", "apart", "vivid", "longer", "further",
-                "longer-muted", "overtake", "yield", "smoother")  # fmt: skip
+                "longer-muted", "finer", "overtake", "yield", "smoother", "paler")  # fmt: skip
     for remedy in remedies:
         objective, r, seeds = batches.remedied(request, [(0, 1)], remedy, given)
         found[remedy] = (r.decay, r.chroma, r.uncapped, "apart" in objective.name, seeds, r.relax_steps)
-        going_on = remedy in ("longer", "further", "longer-muted", "overtake")
+        going_on = remedy in ("longer", "further", "longer-muted", "finer", "overtake")
+        assert r.precision == ("float32" if remedy == "finer" else recipe.precision)
         assert r.learning_rate == recipe.learning_rate * (batches.LONGER_LR if going_on else 1)
     assert found == {
         None: (2.0, 0.25, False, False, (0,), 10),
@@ -342,9 +343,11 @@ def test_each_remedy_renders_with_its_own_spectrum_colour_and_objective():
         "longer": (1.5, 1.0, False, True, (0,), 0),
         "further": (1.5, 1.0, False, True, (0,), 0),
         "longer-muted": (1.5, 0.25, False, True, (0,), 0),
+        "finer": (1.5, 0.25, False, False, (0,), 0),
         "overtake": (1.5, 0.25, False, True, (0,), 0),
         "yield": (1.5, 0.25, False, True, (0,), 10),
         "smoother": (2.5, 0.25, False, False, (0,), 10),
+        "paler": (2.0, 0.125, False, False, (0,), 10),
     }
     with pytest.raises(ValueError, match="'vivid' remedy needs the limits of seed 3"):
         batches.remedied(request, [(0, 1), (3, 1)], "vivid", given)
@@ -566,6 +569,21 @@ def test_longer_goes_on_from_each_images_saved_pattern_and_needs_one():
         batches.render_calls(request, [(2, 1)], "longer", batches.Given({2: np.zeros(6, np.float32)}, starts))
     ((_, _, muted),) = batches.render_calls(request, [(1, 1)], "longer-muted", given)  # in the recipe's colour
     np.testing.assert_array_equal(muted.starts, starts[1, 1][None].astype(np.float32))
+
+
+def test_finer_goes_on_past_the_last_thousandth_below_tanh_s_ceiling():
+    k = helpers.keras()
+    model = k.Sequential([k.Input((8, 8, 1)), k.layers.Conv2D(1, 3, activation="tanh", name="t")])
+    model.get_layer("t").set_weights([np.full((3, 3, 1, 1), 0.6, np.float32), np.zeros(1, np.float32)])
+    recipe = dataclasses.replace(FAST, param="fourier", decay=2.0, chroma=0.25)
+    request = patterns.PatternRequest(models.resolve_layer(model, "t"), (8, 8), recipe=recipe)
+    start = np.full((8, 8, 1), 0.5, np.float32)  # tanh(9 x 0.6 x 0.5) = 0.991 everywhere
+    given = batches.Given({0: np.full(1, np.inf, np.float32)}, {(0, 0): start})
+    ((objective, finer, batch),) = batches.render_calls(request, [(0, 0)], "finer", given)
+    assert finer.precision == "float32" and objective.name == "mean of t[1 maps]"
+    found = render.render(model, objective, batch, finer).images
+    before, after = (scoring.responses(model, "t", [0], x, "mean")[0, 0] for x in (start[None], found))
+    assert before == pytest.approx(0.991, abs=5e-4) and after > 0.999
 
 
 def test_a_longer_task_goes_on_from_each_seeds_own_picture():

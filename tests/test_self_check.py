@@ -103,7 +103,9 @@ def test_remedies_come_one_rung_at_a_time_and_the_first_flag_decides():
     assert self_check.remedy_for(["failed", "capped"], "uncapped") == "restart"
     assert self_check.remedy_for(["failed"], "uncapped") == "restart"
     assert self_check.remedy_for(["failed", "capped"], "restart") == "longer-muted"
-    assert self_check.remedy_for(["failed"], "longer-muted") is None
+    assert self_check.remedy_for(["failed"], "longer-muted") == "finer"
+    assert self_check.remedy_for(["failed", "capped"], "finer") is None
+    assert self_check.remedy_for(["failed"], "finer") is None
     assert self_check.remedy_for(["failed"], "restart") == "vivid"  # never capped: the failed ladder
     assert self_check.remedy_for(["collapsed", "capped"], "uncapped") == "sharper"
     assert self_check.remedy_for(["collapsed", "capped"], "apart") == "overtake"

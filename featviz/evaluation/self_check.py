@@ -71,7 +71,8 @@ least one map (the "frees" rule). Twins too: natural images drive them
 alike, but a pattern can still tell them apart.
 
 A capped map that is also failed or collapsed goes on after "uncapped"
-(`remedy_for`).
+(`remedy_for`); one still failed ends with "finer", in float32: on tanh's
+innermost layer its maps at ratio >= 1 went from 59 to 61 of 64.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ APART, VIVID, LONGER, YIELD = "apart", "vivid", "longer", "yield"
 OVERTAKE = "overtake"  # "apart", going on from the rival's pattern: a collapsed map's last rung
 FURTHER = "further"  # "longer" once more, from where it stopped: a failed map's last rung
 MUTED = "longer-muted"  # "longer" in the recipe's own colour: what a capped map still failed goes on with
-GOING_ON = (LONGER, MUTED, OVERTAKE, FURTHER)  # remedies that go on from a saved pattern: the map's own, or its rival's
+FINER = "finer"  # "longer-muted" once more, in float32, on the map's value alone: a capped map's last rung
+# remedies that go on from a saved pattern: the map's own, or its rival's
+GOING_ON = (LONGER, MUTED, OVERTAKE, FURTHER, FINER)
 # remedies that hold the layer's other maps below their own patterns' values (`limits`)
 HOLDING = (APART, VIVID, LONGER, MUTED, YIELD, OVERTAKE, FURTHER)
 APART_MARGIN = 0.1  # 10% below those values: render's transforms blur the bound
@@ -111,7 +114,7 @@ REMEDIES = {
     GARISH: (PALER,),
 }
 # Every remedy a repair task can carry: the ladders', a capped map's after "uncapped", and a rival's
-EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder), MUTED, YIELD)
+EVERY_REMEDY = (*dict.fromkeys(r for ladder in REMEDIES.values() for r in ladder), MUTED, FINER, YIELD)
 # How a remedy's candidate is judged (Judge.offer): "better" by default; "ties" also wins a tie (its objective went
 # past the ceiling where the first one stopped); "holds" wins when the map keeps its specificity, ratio >= 1
 # and half its value; "frees" when it holds and one more map of the layer is specific with it.
@@ -188,15 +191,17 @@ def remedy_for(found: list[str], tried: str | None = None) -> str | None:
 
     A capped map's own remedy comes first. One that is also (or still) failed then goes on from its pattern
     in its own colour (MUTED): on tanh's innermost layer, maps that natural images drive to 1.0 sat at 0.96
-    to 0.98 after `uncapped` alone, and what they lack is the last of the ceiling, not colour. One that is
-    also collapsed climbs the collapsed ladder.
+    to 0.98 after `uncapped` alone, and what they lack is the last of the ceiling, not colour. Then once
+    more in float32, on its own value alone (FINER): bfloat16's steps below 1 (2^-9) are coarser than that
+    last thousandth, and holding the other maps down costs it too. One that is also collapsed climbs the
+    collapsed ladder.
     """
     flags = [f for f in REMEDIES if f in found]
     if flags and flags[0] in LOOKS:
         return _looks_remedy(flags, tried)
     ladder = REMEDIES[flags[0]] if flags else ()
     if CAPPED in flags or tried in (*REMEDIES[CAPPED], MUTED):
-        then = {FAILED: ("restart", MUTED), COLLAPSED: REMEDIES[COLLAPSED]}
+        then = {FAILED: ("restart", MUTED, FINER), COLLAPSED: REMEDIES[COLLAPSED]}
         ladder = REMEDIES[CAPPED] + next((then[f] for f in flags if f in then), ())
     if tried is None:
         return ladder[0] if ladder else None

@@ -134,6 +134,9 @@ def remedied(
     - "further": "longer" once more, from the map's saved pattern (the one "longer" left, if kept): a failed map
       still short of ratio 1;
     - "longer-muted": "longer" in the recipe's own colour, for a capped map still failed;
+    - "finer": "longer-muted" once more, in float32 and on the map's own value alone (no other map held down):
+      the last thousandth below a bounded activation's ceiling, where bfloat16's steps (2^-9 below 1) are
+      too coarse to see the value rise;
     - "overtake": apart, going on from the pattern of the map's rival (the map whose pattern drives it at least
       as hard as its own; `given.starts` holds that pattern under the map's own key), which the limits push
       down: the collapsed map starts where it already responds as much as it ever did, and climbs;
@@ -149,7 +152,7 @@ def remedied(
         return objective, replace(recipe, decay=recipe.decay + 0.5), seeds
     if remedy == self_check.PALER:
         return objective, replace(recipe, chroma=self_check.PALER_CHROMA * recipe.chroma), seeds
-    if remedy in ("sharper", "restart", *self_check.HOLDING):
+    if remedy in ("sharper", "restart", self_check.FINER, *self_check.HOLDING):
         recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy in self_check.HOLDING:
         objective = objectives.apart(request.layer.name, maps, _limit_rows(given, seeds, remedy), request.kind)
@@ -159,6 +162,8 @@ def remedied(
         recipe = replace(recipe, chroma=1.0)
     if remedy in self_check.GOING_ON:
         recipe = replace(recipe, relax_steps=0, lr=LONGER_LR * recipe.learning_rate)
+    if remedy == self_check.FINER:
+        recipe = replace(recipe, precision="float32")
     if remedy == "restart":
         restarted = tuple(s + RESTART_SEED for s in seeds)
         return objective, replace(recipe, relax_steps=max(recipe.relax_steps, recipe.steps // 2)), restarted
