@@ -28,6 +28,7 @@ from ..synthesis.objectives import reduce_maps
 
 # What self_check.py can find wrong with a map, in its order
 FLAGS = ("collapsed", "failed", "capped", "noisy", "garish")
+LOOKS = FLAGS[3:]  # how a pattern looks, not what it shows: flagged only when nothing else is wrong
 
 
 @dataclass
@@ -74,7 +75,7 @@ class MapScore:
     def flagged(self) -> bool:
         """Shown in red too: a flag that says the pattern may mislead. "noisy" and "garish" only say it is busier
         or more colourful than a photograph, and stay on the map's page, in the summary and in the manifest."""
-        return any(flag not in ("noisy", "garish") for flag in self.flags or [])
+        return any(flag not in LOOKS for flag in self.flags or [])
 
     def record(self) -> dict:
         """As JSON: non-finite numbers become null; no verdict key unless the map is a class."""

@@ -135,8 +135,8 @@ def remedied(
       still short of ratio 1;
     - "longer-muted": "longer" in the recipe's own colour, for a capped map still failed;
     - "finer": "longer-muted" once more, in float32 and on the map's own value alone (no other map held down):
-      the last thousandth below a bounded activation's ceiling, where bfloat16's steps (2^-9 below 1) are
-      too coarse to see the value rise;
+      the last few thousandths below a bounded activation's ceiling, where bfloat16's steps (2^-8 below 1)
+      round the value to the ceiling and its gradient to 0;
     - "overtake": apart, going on from the pattern of the map's rival (the map whose pattern drives it at least
       as hard as its own; `given.starts` holds that pattern under the map's own key), which the limits push
       down: the collapsed map starts where it already responds as much as it ever did, and climbs;

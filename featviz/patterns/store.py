@@ -154,16 +154,19 @@ class Store:
 
     def repairs(self) -> dict[str, list[int]]:
         """The flagged maps with a remedy left to try, by remedy (self_check.REMEDIES), and the rivals of the
-        collapsed maps whose remedies are done (self_check.YIELD); none unless asked."""
+        collapsed maps whose remedies are done (self_check.YIELD); none unless asked. A remedy for how patterns
+        look that this layer does not need (`_unneeded`) is passed over for the map's next."""
         found: dict[str, list[int]] = {}
         if not self.job.request.recipe.repair:
             return found
-        looked = any(set(self_check.LOOKS) & set(s.flags or []) for s in self.record.maps.values())
-        unneeded = self._unneeded() if looked else set()
+        unneeded: set[str] | None = None  # measured on the layer's patterns when a map first asks for such a remedy
         for m in self.job.maps:
             score = self.record.maps.get(m)
             remedy = self_check.remedy_for(score.flags or [], score.remedy) if score and score.image else None
-            while remedy in unneeded:
+            while remedy in self_check.LOOKS_REMEDIES:
+                unneeded = self._unneeded() if unneeded is None else unneeded
+                if remedy not in unneeded:
+                    break
                 remedy = self_check.remedy_for(score.flags or [], remedy)
             if remedy is not None:
                 found.setdefault(remedy, []).append(m)
