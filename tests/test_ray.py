@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -79,9 +80,11 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(cluster, tiny, tiny_files, tmp_path):
+    before = set(Path(tempfile.gettempdir()).glob("featviz-worker-*"))
     runner = executor(tiny, cluster)
     try:
         pids = set(runner.pids())
+        assert set(Path(tempfile.gettempdir()).glob("featviz-worker-*")) == before  # each worker's model file is gone
         build(tiny, tmp_path / "ray", settings(tiny_files), runner)
     finally:
         runner.close()

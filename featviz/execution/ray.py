@@ -38,10 +38,10 @@ class Worker:
     """One Ray actor: the model, loaded once."""
 
     def __init__(self, model_bytes: bytes, suffix: str, trust_code: bool):
-        folder = tempfile.mkdtemp(prefix="featviz-worker-")
-        path = Path(folder) / f"model{suffix}"
-        path.write_bytes(model_bytes)
-        self.loaded = models.load(path, trust_code=trust_code)
+        with tempfile.TemporaryDirectory(prefix="featviz-worker-") as folder:  # the file is read once, at load
+            path = Path(folder) / f"model{suffix}"
+            path.write_bytes(model_bytes)
+            self.loaded = models.load(path, trust_code=trust_code)
         self.name = f"ray:{os.uname().nodename}:{os.getpid()}"
 
     def render(self, task: Task):
