@@ -194,9 +194,8 @@ def remedy_for(found: list[str], tried: str | None = None) -> str | None:
     in its own colour (MUTED): on tanh's innermost layer, maps that natural images drive to 1.0 sat at 0.96
     to 0.98 after `uncapped` alone, and what they lack is the last of the ceiling, not colour. Then once
     more in float32, on its own value alone (FINER): in bfloat16 tanh's steps below 1 are 2^-8, and its
-    gradient 1 - y^2 is 0 once y rounds to 1, before the last few thousandths that natural images reach; holding
-    the other maps down costs it too. One that is also collapsed climbs the
-    collapsed ladder.
+    gradient 1 - y^2 is 0 once y rounds to 1, short of the last few thousandths that natural images reach;
+    holding the other maps down costs it too. One that is also collapsed climbs the collapsed ladder.
     """
     flags = [f for f in REMEDIES if f in found]
     if flags and flags[0] in LOOKS:
@@ -256,10 +255,8 @@ def _layer_past(flag: str, pictures: np.ndarray, natural: Naturalness | None) ->
 def calmer(remedy: str, candidate: np.ndarray, current: np.ndarray) -> bool:
     """Whether a remedy's candidate picture may be offered at all: a "smoother" one only with less fine detail,
     a "paler" one only with less saturation."""
-    if remedy not in (SMOOTHER, PALER):
-        return True
-    flag = NOISY if remedy == SMOOTHER else GARISH
-    return _measure(flag, candidate) < _measure(flag, current)
+    flag = {SMOOTHER: NOISY, PALER: GARISH}.get(remedy)
+    return flag is None or _measure(flag, candidate) < _measure(flag, current)
 
 
 def better(candidate: tuple[bool, float], current: tuple[bool, float]) -> bool:
