@@ -401,3 +401,28 @@ def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, 
     assert checks["remedy"] == "paler" and checks["repaired"] is True and checks["ratio"] >= 1
     before, after = (images.load_image(f / m["image"], channels=3) for f, m in zip(folders.values(), (first, checks)))
     assert naturalness.saturation(after) < naturalness.saturation(before)
+
+
+def test_a_looks_remedy_the_layer_does_not_need_is_passed_over_for_the_next(cli, tmp_path, monkeypatch):
+    k = helpers.keras()
+    model = k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(1, 3, name="red"), k.layers.ReLU(name="r")])
+    checkerboard = np.indices((3, 3)).sum(axis=0) % 2 * 2.0 - 1.0  # a red and cyan checkerboard detector
+    kernel = checkerboard[:, :, None, None] * np.array([1.0, -0.5, -0.5])[None, None, :, None]
+    model.get_layer("red").set_weights([kernel.astype(np.float32), np.zeros(1, np.float32)])
+    model.save(tmp_path / "red.keras")
+    tints = np.random.default_rng(0).uniform(0.5, 1.0, (64, 3))  # natural images: smooth ramps in random tints
+    ramps = np.linspace(60, 250, 16)[None, None, :, None] * tints[:, None, None, :]
+    np.savez(tmp_path / "d.npz", x=np.repeat(ramps, 16, axis=1).astype(np.uint8), y=np.zeros(64, np.uint8))
+    monkeypatch.setattr(self_check, "GARISH_COLOUR", 0.1)  # any colour is garish
+    # Pixels: "smoother" (a steeper Fourier spectrum) is not for them, so the noisy and garish map goes to "paler"
+    args = ("patterns", tmp_path / "red.keras", "--steps", "64", "--dataset", tmp_path / "d.npz", "--param", "pixels")
+    first = cli(*args, "--no-repair", "--out", "first")
+    assert first.exit_code == 0, first.output
+    (flagged,) = json.loads(next(tmp_path.glob("first/layers/*/seed-0/manifest.json")).read_text())["maps"]
+    assert flagged["flags"] == ["noisy", "garish"]
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    (checks,) = json.loads(next(tmp_path.glob("gallery/layers/*/seed-0/manifest.json")).read_text())["maps"]
+    assert checks["remedy"] == "paler", checks
+    tasks = json.loads((tmp_path / "gallery" / ".featviz-tasks.json").read_text())
+    assert not any(t.endswith("+smoother") for t in tasks)
