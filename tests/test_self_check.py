@@ -380,15 +380,23 @@ def test_a_collapsed_map_is_a_twin_when_natural_images_drive_it_and_its_rival_al
     assert line.endswith("still 1 collapsed (1 twin), 1 failed")
 
 
-def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, tmp_path):
+def _redness(tmp_path, spatial: np.ndarray) -> None:
+    """red.keras: one map, the redness R - (G + B) / 2 weighted by `spatial` (k x k); d.npz: its natural images,
+    64 smooth ramps in random tints, never red."""
     k = helpers.keras()
-    model = k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(1, 1, name="red"), k.layers.ReLU(name="r")])
-    model.get_layer("red").set_weights([np.array([1.0, -0.5, -0.5], np.float32).reshape(1, 1, 3, 1), np.zeros(1)])
+    size = spatial.shape[0]
+    model = k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(1, size, name="red"), k.layers.ReLU(name="r")])
+    kernel = spatial[:, :, None, None] * np.array([1.0, -0.5, -0.5])[None, None, :, None]
+    model.get_layer("red").set_weights([kernel.astype(np.float32), np.zeros(1, np.float32)])
     model.save(tmp_path / "red.keras")
-    tints = np.random.default_rng(0).uniform(0.5, 1.0, (64, 3))  # natural images: ramps in random tints, never red
+    tints = np.random.default_rng(0).uniform(0.5, 1.0, (64, 3))
     tints[:, 0] = np.minimum(tints[:, 0], tints[:, 1:].mean(axis=1) + 0.05)
     ramps = np.linspace(60, 250, 16)[None, None, :, None] * tints[:, None, None, :]
     np.savez(tmp_path / "d.npz", x=np.repeat(ramps, 16, axis=1).astype(np.uint8), y=np.zeros(64, np.uint8))
+
+
+def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, tmp_path):
+    _redness(tmp_path, np.ones((1, 1)))
     folders = {}
     for repair in ("--no-repair", "--repair"):
         result = cli("patterns", tmp_path / "red.keras", "--steps", "256", "--dataset", tmp_path / "d.npz",
@@ -404,15 +412,7 @@ def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, 
 
 
 def test_a_looks_remedy_the_layer_does_not_need_is_passed_over_for_the_next(cli, tmp_path, monkeypatch):
-    k = helpers.keras()
-    model = k.Sequential([k.Input((16, 16, 3)), k.layers.Conv2D(1, 3, name="red"), k.layers.ReLU(name="r")])
-    checkerboard = np.indices((3, 3)).sum(axis=0) % 2 * 2.0 - 1.0  # a red and cyan checkerboard detector
-    kernel = checkerboard[:, :, None, None] * np.array([1.0, -0.5, -0.5])[None, None, :, None]
-    model.get_layer("red").set_weights([kernel.astype(np.float32), np.zeros(1, np.float32)])
-    model.save(tmp_path / "red.keras")
-    tints = np.random.default_rng(0).uniform(0.5, 1.0, (64, 3))  # natural images: smooth ramps in random tints
-    ramps = np.linspace(60, 250, 16)[None, None, :, None] * tints[:, None, None, :]
-    np.savez(tmp_path / "d.npz", x=np.repeat(ramps, 16, axis=1).astype(np.uint8), y=np.zeros(64, np.uint8))
+    _redness(tmp_path, np.indices((3, 3)).sum(axis=0) % 2 * 2.0 - 1.0)  # a red and cyan checkerboard detector
     monkeypatch.setattr(self_check, "GARISH_COLOUR", 0.1)  # any colour is garish
     # Pixels: "smoother" (a steeper Fourier spectrum) is not for them, so the noisy and garish map goes to "paler"
     args = ("patterns", tmp_path / "red.keras", "--steps", "64", "--dataset", tmp_path / "d.npz", "--param", "pixels")
