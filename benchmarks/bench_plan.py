@@ -7,10 +7,14 @@ script reads the plan's "estimated ..." line from stderr, times the run from
 the moment the estimate is printed to the end of the process (the time the
 estimate speaks of: calibration, loading and start-up come before it), and
 prints both with their quotient. Issue #34's goal: the actual time within
-0.5x to 2x of the estimate.
+0.5x to 2x of the estimate. Every render call is timed (_timed_calls.py), so
+that the plan's two rendering parts stand beside what they count: the first
+renders ("patterns") and the self-check's repairs, with their calls and images.
 
   - mnist: the default gallery of the bundled MNIST CNN (702 patterns);
   - cifar: the default gallery of the bundled CIFAR-10 ResNet V2;
+  - cifar-seed0: the same at one seed (what a 30-minute budget cuts it to when its
+    estimate passes the budget);
   - 224: `featviz patterns` on 64 maps of `block_13_expand_relu` of keras.applications
     MobileNetV2 (alpha 0.35, 224 px, random weights: they time the same), 256 steps:
     the layer of issue #34's Teachable Machine model;
@@ -25,6 +29,7 @@ prints both with their quotient. Issue #34's goal: the actual time within
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -62,8 +67,8 @@ def mobilenet(folder: Path) -> tuple[Path, str]:
 def command(case: str, folder: Path) -> list[str]:
     if case == "mnist":
         return ["gallery"]
-    if case == "cifar":
-        return ["gallery", "cifar10_resnet_v2.keras"]
+    if case.startswith("cifar"):
+        return ["gallery", "cifar10_resnet_v2.keras", *(["--seeds", "0"] if case == "cifar-seed0" else [])]
     if case.startswith("trained-224"):
         path, flags = str(TRAINED_224), ["--input-range", "-1,1", "--dataset", str(CIFAR_EXEMPLARS)]
     else:
@@ -73,11 +78,31 @@ def command(case: str, folder: Path) -> list[str]:
     return ["patterns", path, "--layer", LAYER_224, "--maps", "0-63", *flags]
 
 
-def run(argv: list[str], out: Path) -> tuple[float, float, str]:
-    """(estimated seconds, seconds from the estimate to the end, the estimate's line)."""
+def part(line: str, name: str) -> float:
+    """The seconds of one part of the estimate's line, such as "self-check repairs 3 min 4 s"; 0 when not shown."""
+    found = re.search(rf"\b{name} ((?:\d+(?:\.\d+)? (?:h|min|s)\s*)+)", line)
+    return seconds_of(found.group(1)) if found else 0.0
+
+
+def calls_text(log: Path, line: str) -> str:
+    """The plan's patterns and repairs against the timed calls: seconds, calls, images."""
+    rows = [json.loads(text) for text in log.read_text().splitlines()]
+    parts = []
+    for name, label, mine in (("patterns", "patterns", lambda r: r["remedy"] is None),
+                              ("self-check repairs", "repairs", lambda r: r["remedy"] is not None)):  # fmt: skip
+        done = [r for r in rows if mine(r)]
+        took, images = sum(r["seconds"] for r in done), sum(r["images"] for r in done)
+        parts.append(f"{label}: estimated {part(line, name):.0f} s, took {took:.0f} s in {len(done)} calls "
+                     f"of {images} images")  # fmt: skip
+    return "; ".join(parts)
+
+
+def run(argv: list[str], out: Path, log: Path) -> tuple[float, float, str]:
+    """(estimated seconds, seconds from the estimate to the end, the estimate's line); each call timed into `log`."""
+    timed = Path(__file__).resolve().parent / "_timed_calls.py"
     process = subprocess.Popen(
-        [sys.executable, "-m", "featviz", *argv, "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, str(timed), str(log), *argv, "--out", str(out)], stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     line, since = "", None
     for text in process.stderr:
@@ -103,8 +128,10 @@ def main() -> None:
     for case in a.cases.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             argv = [*command(case, Path(tmp)), "--precision", a.precision]
-            estimated, actual, line = run(argv, Path(tmp) / "out")
+            estimated, actual, line = run(argv, Path(tmp) / "out", Path(tmp) / "calls.jsonl")
+            calls = calls_text(Path(tmp) / "calls.jsonl", line)
         print(f"{case:19} {estimated:9.0f}s {actual:9.0f}s {actual / estimated:16.2f}x   ({line})", flush=True)
+        print(f"  {calls}", flush=True)
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ def test_the_estimate_scales_with_maps_seeds_and_steps(residual, tmp_path):
     assert recipe.steps == 100
 
 
-def test_the_repairs_are_a_call_per_round_over_every_seed_of_a_layer(residual, tmp_path):
+def test_the_repairs_are_two_calls_of_a_tenth_over_every_seed_of_a_layer(residual, tmp_path):
     model = residual.model
     info = models.resolve_layer(model, "c4")
     flops = cost.cumulative_flops(model, (12, 12))
@@ -191,20 +191,20 @@ def test_the_repairs_are_a_call_per_round_over_every_seed_of_a_layer(residual, t
 
     each = RATE.per_image + RATE.per_flop * flops["c4"]
     call = RATE.tracing(list(flops).index("c4"))
-    images = [150, 150, 38, 38]  # 600 patterns: a quarter in each of the first two rounds, a sixteenth in the others
+    images = [60, 60]  # 600 patterns: two calls of a tenth each
     assert repairs(200, 3) == pytest.approx(sum(call + 100 * max(n, calibration.MIN_IMAGES) * each for n in images))
-    assert repairs(6, 1) == pytest.approx(self_check.LADDER * (call + 100 * calibration.MIN_IMAGES * each))
+    assert repairs(6, 1) == pytest.approx(2 * (call + 100 * calibration.MIN_IMAGES * each))  # each call: the floor
     assert repairs(200, 3, repair=False) == 0
 
 
 def test_when_the_calibration_s_patterns_are_alike_every_map_is_counted_as_repaired():
     layer = Call("x", 5, 1e6, 200, 256)
-    assert [c.images for c in Calibration(RATE).repairs(layer)] == [50, 50, 13, 13]  # 25%, 25%, then 12.5 up
-    # the sixteenths: the ladders' rungs after two, "longer", "further" and "overtake", render the maps still flagged
+    assert [c.images for c in Calibration(RATE).repairs(layer)] == [20, 20]  # a tenth of 200, twice
+    # alike: the ladders' rungs after two, "longer", "further" and "overtake", render the maps still flagged
     ladders = [self_check.REMEDIES[flag] for flag in (self_check.FAILED, self_check.COLLAPSED)]
     assert max(len(r) for r in ladders) == self_check.LADDER
     assert [r[2:] for r in ladders] == [("longer", "further"), ("overtake",)]
-    assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [50, 50, 13, 13]
+    assert [c.images for c in Calibration(RATE, specific=0.5).repairs(layer)] == [20, 20]
     alike = Calibration(RATE, 8.0, specific=0.03)
     assert alike.alike and [c.images for c in alike.repairs(layer)] == [200, 200, 200, 13]  # the 4th: failed maps
     line = Estimate(125.0, 250.0, 0.0, 5.0, {}, alike, 64).line()

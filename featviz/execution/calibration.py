@@ -26,14 +26,16 @@ CALIBRATE_ABOVE = 5.0  # seconds of steps at the nominal rate: a shorter run is 
 # 38 ms at 224x224x3, as calibrated on the MNIST CNN and a MobileNetV2 here), its network at 50 GFLOP/s, a trace 1.5 s.
 NOMINAL_PER_VALUE, NOMINAL_FLOPS, NOMINAL_TRACE = 2.5e-7, 50e9, 1.5
 MIN_IMAGES = 8  # a step costs at least this many images' work: a smaller batch leaves the cores idle
-# The self-check's repairs: each of its rounds renders REPAIR_SHARE of a layer's patterns again, every seed in one
-# call; every pattern when the calibration's patterns are ALIKE (under that share of them specific after a few
-# steps: 3% on a MobileNetV2 with random weights, 36% to 80% on trained layers; benchmarks/bench_alike.py).
-REPAIR_SHARE, ALIKE = 0.25, 0.15
-# The ladders' rungs after two render only the maps still flagged: the failed maps' "longer" and the collapsed maps'
-# "overtake" 5 and 42 of the MNIST gallery's 702 patterns, about a sixteenth; "further", for the maps still failed
-# after "longer", 1 (a sixteenth is its upper bound). With alike patterns, every map is flagged and
-# climbs three rungs; only the failed ones take the fourth.
+# The self-check's repairs, counted as REPAIR_CALLS calls per layer of REPAIR_SHARE of its patterns each, every seed
+# in one call. What they rendered, from a log of every call (docs/benchmarks.md): the MNIST gallery 253 images for
+# 702 patterns (36%) in 19 calls over 3 layers; the CIFAR-10 ResNet's 403 for 3,810 (11%) in 44 calls over 30
+# layers, 11 with none. A layer's calls cost a trace and at least MIN_IMAGES' steps each, so counting every layer
+# in every round of the ladders (four calls, 62% of its patterns) counted the ResNet's 2 min of repairs as 10 min.
+# Every pattern in every round when the calibration's patterns are ALIKE (under that share of them specific after
+# a few steps: 3% on a MobileNetV2 with random weights, 36% to 80% on trained layers; benchmarks/bench_alike.py).
+REPAIR_SHARE, REPAIR_CALLS, ALIKE = 0.1, 2, 0.15
+# With alike patterns every map is flagged and climbs three rungs; only the failed ones take the fourth: about a
+# sixteenth ("further" rendered 1 of the MNIST gallery's 702 patterns; a sixteenth is its upper bound).
 LAST_RUNG_SHARE = 1 / 16
 
 
@@ -124,13 +126,12 @@ class Calibration:
         return self.specific is not None and self.specific < ALIKE
 
     def repairs(self, layer: Call) -> list[Call]:
-        """The self-check's repair calls for all of a layer's patterns: one per round of its ladders, of the share
-        that round renders."""
-        rungs = self_check.LADDER
+        """The self-check's repair calls for all of a layer's patterns: REPAIR_CALLS of REPAIR_SHARE of them; with
+        alike patterns, one per round of the ladders, of the share that round renders."""
         if self.alike:
-            shares = [1.0] * (rungs - 1) + [LAST_RUNG_SHARE]
+            shares = [1.0] * (self_check.LADDER - 1) + [LAST_RUNG_SHARE]
         else:
-            shares = [REPAIR_SHARE] * 2 + [LAST_RUNG_SHARE] * (rungs - 2)
+            shares = [REPAIR_SHARE] * REPAIR_CALLS
         return [replace(layer, images=math.ceil(share * layer.images)) for share in shares]
 
 
