@@ -607,3 +607,29 @@ def test_a_longer_task_goes_on_from_each_seeds_own_picture():
     together = np.concatenate([alone(0, pictures[0]), alone(1, pictures[1])])
     np.testing.assert_allclose(task.render(model), together, atol=1e-5)
     assert not np.allclose(alone(0, pictures[1]), together[:1], atol=1e-3)  # each goes on from its own picture
+
+
+def test_a_kept_repair_records_the_machine_and_precision_that_computed_it(tmp_path):
+    from featviz.execution.tasks import Task
+    from featviz.files.output import OutputDir
+    from featviz.patterns.store import Store
+
+    model = helpers.tiny_cnn()
+    resolved = dataclasses.replace(FAST, param="fourier", decay=2.0, chroma=0.25)  # as a job's recipe is
+    request = patterns.PatternRequest(models.resolve_layer(model, "c2"), (12, 12), recipe=resolved)
+    assert Task(request, (0,), remedy="finer").precision == "float32"
+    half = dataclasses.replace(request, recipe=dataclasses.replace(resolved, precision="bfloat16"))
+    assert Task(half, (0,), remedy="finer").precision == "float32" and Task(half, (0,)).precision == "bfloat16"
+    job = patterns.PatternJob(_loaded(model, tmp_path), request, list(range(6)), patterns.NaturalBest(None, None))
+    grey = np.full((6, 12, 12, 1), 0.5, np.float32)  # every map ties: none specific
+    drawn = render.render(model, objectives.channel("c2", [0]), render.Batch.of(1, (12, 12)), FAST).images
+    elsewhere, refused = {"precision": "float32", "cpu": "elsewhere"}, {"precision": "float32", "cpu": "refused"}
+    with OutputDir(tmp_path / "out") as out:
+        store = Store(job, out)
+        store.save(range(6), grey)
+        store.finish(grid=False)
+        store.consider([0], drawn, "finer", elsewhere)  # specific where grey is not: kept
+        store.consider([1], grey[:1], "finer", refused)  # the same grey: not better, not kept
+        store.finish(grid=False)
+    ran = json.loads(next((tmp_path / "out").glob("layers/*/seed-0/manifest.json")).read_text())["ran"]
+    assert elsewhere in ran and refused not in ran and len(ran) == 2

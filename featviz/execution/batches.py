@@ -145,17 +145,23 @@ def remedied(
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
     objective = objectives.channel(request.layer.name, maps, request.kind)
-    recipe = request.recipe
-    if remedy == "uncapped":
-        return objective, replace(recipe, uncapped=True), seeds
-    if remedy == self_check.SMOOTHER:
-        return objective, replace(recipe, decay=recipe.decay + 0.5), seeds
-    if remedy == self_check.PALER:
-        return objective, replace(recipe, chroma=self_check.PALER_CHROMA * recipe.chroma), seeds
-    if remedy in ("sharper", "restart", self_check.FINER, *self_check.HOLDING):
-        recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy in self_check.HOLDING:
         objective = objectives.apart(request.layer.name, maps, _limit_rows(given, seeds, remedy), request.kind)
+    if remedy == "restart":
+        seeds = tuple(s + RESTART_SEED for s in seeds)
+    return objective, remedy_recipe(request.recipe, remedy), seeds
+
+
+def remedy_recipe(recipe: render.Recipe, remedy: str | None) -> render.Recipe:
+    """The recipe a remedy renders with (`remedied` says what each changes); `recipe` itself for none."""
+    if remedy == "uncapped":
+        return replace(recipe, uncapped=True)
+    if remedy == self_check.SMOOTHER:
+        return replace(recipe, decay=recipe.decay + 0.5)
+    if remedy == self_check.PALER:
+        return replace(recipe, chroma=self_check.PALER_CHROMA * recipe.chroma)
+    if remedy in ("sharper", "restart", self_check.FINER, *self_check.HOLDING):
+        recipe = replace(recipe, decay=max(1.0, recipe.decay - 0.5))  # a job's recipe is resolved (recipe_for)
     if remedy == "sharpest":
         recipe = replace(recipe, decay=1.0, lr=None)
     if remedy in (self_check.VIVID, self_check.LONGER, self_check.FURTHER):
@@ -165,6 +171,5 @@ def remedied(
     if remedy == self_check.FINER:
         recipe = replace(recipe, precision="float32")
     if remedy == "restart":
-        restarted = tuple(s + RESTART_SEED for s in seeds)
-        return objective, replace(recipe, relax_steps=max(recipe.relax_steps, recipe.steps // 2)), restarted
-    return objective, recipe, seeds
+        recipe = replace(recipe, relax_steps=max(recipe.relax_steps, recipe.steps // 2))
+    return recipe

@@ -87,7 +87,7 @@ def _repair(stores: list[Store], executor: Executor, ledger: _Ledger, progress, 
                 mine = [k for k, s in enumerate(done.task.seed_of) if s == seed]
                 if mine:
                     maps = [done.task.maps[k] for k in mine]
-                    stores[i].consider(maps, done.images[mine], done.task.remedy)
+                    stores[i].consider(maps, done.images[mine], done.task.remedy, done.ran)
     return [store.finish(grid) for store, grid in zip(stores, grids)]
 
 

@@ -20,7 +20,7 @@ class LocalExecutor:
     def render(self, tasks: Sequence[Task], progress=None) -> Iterator[Done]:
         for task in tasks:
             found = task.render(self.loaded.model, progress)
-            yield Done(task, found, self.name, manifest.this_machine(task.request.recipe.resolved_precision))
+            yield Done(task, found, self.name, manifest.this_machine(task.precision))
 
     def scan(self, layers: Sequence[str], dataset, input_range, top_k: int, progress=None) -> dict:
         return exemplars.scan(

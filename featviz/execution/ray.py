@@ -46,7 +46,7 @@ class Worker:
 
     def render(self, task: Task):
         found = task.render(self.loaded.model)
-        return found, self.name, manifest.this_machine(task.request.recipe.resolved_precision)
+        return found, self.name, manifest.this_machine(task.precision)
 
     def scan(self, layers, dataset, input_range, options: exemplars.ScanOptions):
         return exemplars.scan(self.loaded.model, layers, dataset, input_range, options)

@@ -11,7 +11,7 @@ import numpy as np
 from ..patterns import layout
 from ..patterns.request import PatternRequest
 from ..pixels import images as pictures
-from .batches import Given, synthesize_pairs
+from .batches import Given, remedy_recipe, synthesize_pairs
 
 TASKS_LEDGER = ".featviz-tasks.json"  # task key -> the worker that rendered it
 
@@ -49,6 +49,11 @@ class Task:
     @property
     def images(self) -> int:
         return len(self.pairs)
+
+    @property
+    def precision(self) -> str:
+        """What it computes in: the request's resolved precision, or its remedy's ("finer": float32)."""
+        return remedy_recipe(self.request.recipe, self.remedy).resolved_precision
 
     @property
     def key(self) -> str:

@@ -5,7 +5,8 @@
 - `settings`: everything that decides the pixels, as the user asked for
   them (precision "auto" stays "auto"). A manifest whose settings match is
   reused map by map, whatever machine wrote it;
-- `ran`: what actually computed them (precision, device, CPU, library versions);
+- `ran`: what actually computed them (precision, device, CPU, library versions), one record each: a kept
+  repair's machine and precision (`finer` computes in float32) join the first render's;
 - `dataset`: which natural images the scores are measured against;
 - `maps`: one score per map (scoring.MapScore), and their summary.
 """

@@ -112,6 +112,10 @@ class Store:
             self.rendered.add(m)
             self.unscored.add(m)
             self.remedies.pop(m, None)
+        self._ran(ran)
+
+    def _ran(self, ran: dict | None) -> None:
+        """Record the machine that computed a saved pattern (default: this one, at the request's precision)."""
         ran = ran or manifest.this_machine(self.job.request.recipe.resolved_precision)
         if ran not in self.record.ran:
             self.record.ran.append(ran)
@@ -223,12 +227,13 @@ class Store:
         """The patterns of `maps` as they stand, (N, H, W, C) in 0..1 as saved; NaN for a map with none."""
         return self._read([self._file(m) for m in maps])
 
-    def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str) -> None:
+    def consider(self, maps: Sequence[int], found: np.ndarray, remedy: str, ran: dict | None = None) -> None:
         """A remedy's patterns of `maps`: each replaces the saved one when self_check.Judge accepts it.
 
         Candidates are judged as they would be saved (8-bit), against every map's saved pattern, by the
         remedy's rule (self_check.RULES); a "smoother" candidate only when it has less fine detail, a "paler" one
-        only when it is less saturated.
+        only when it is less saturated. `ran`, the record of the machine that computed them, joins the manifest's
+        when one is kept.
         """
         request, model = self.job.request, self.job.loaded.model
         folder = sorted(m for m, s in self.record.maps.items() if s.image)
@@ -245,6 +250,7 @@ class Store:
             )
             if kept:
                 self.saved[m] = self._write_png(m, candidates[k])
+                self._ran(ran)
             if remedy != self_check.YIELD or kept or m not in self.remedies:  # a refused yield keeps the map's record
                 self.remedies[m] = (remedy, kept)
             if remedy == self_check.YIELD:
