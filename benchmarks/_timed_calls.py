@@ -2,7 +2,7 @@
 
 Each call of the in-process executor appends a JSON line to LOG: its layer, its remedy (null for a first
 render, else the self-check's repair), its images and its seconds, tracing included. bench_plan.py sets the
-plan's parts against them.
+plan's parts against them. Only the in-process executor's calls are timed (not `--executor ray`).
 """
 
 from __future__ import annotations

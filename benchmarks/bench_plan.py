@@ -67,7 +67,7 @@ def mobilenet(folder: Path) -> tuple[Path, str]:
 def command(case: str, folder: Path) -> list[str]:
     if case == "mnist":
         return ["gallery"]
-    if case.startswith("cifar"):
+    if case in ("cifar", "cifar-seed0"):
         return ["gallery", "cifar10_resnet_v2.keras", *(["--seeds", "0"] if case == "cifar-seed0" else [])]
     if case.startswith("trained-224"):
         path, flags = str(TRAINED_224), ["--input-range", "-1,1", "--dataset", str(CIFAR_EXEMPLARS)]
@@ -80,7 +80,7 @@ def command(case: str, folder: Path) -> list[str]:
 
 def part(line: str, name: str) -> float:
     """The seconds of one part of the estimate's line, such as "self-check repairs 3 min 4 s"; 0 when not shown."""
-    found = re.search(rf"\b{name} ((?:\d+(?:\.\d+)? (?:h|min|s)\s*)+)", line)
+    found = re.search(rf"\b{re.escape(name)} ((?:\d+(?:\.\d+)? (?:h|min|s)\s*)+)", line)
     return seconds_of(found.group(1)) if found else 0.0
 
 

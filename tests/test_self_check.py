@@ -395,8 +395,18 @@ def _redness(tmp_path, spatial: np.ndarray) -> None:
     np.savez(tmp_path / "d.npz", x=np.repeat(ramps, 16, axis=1).astype(np.uint8), y=np.zeros(64, np.uint8))
 
 
-def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, tmp_path):
+def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, tmp_path, monkeypatch):
+    from featviz.execution import local
+
     _redness(tmp_path, np.ones((1, 1)))
+    render = local.LocalExecutor.render
+
+    def elsewhere(self, tasks, progress=None):  # the repairs as a worker on another machine would return them
+        for done in render(self, tasks, progress):
+            done.ran = {**done.ran, "cpu": "another machine"} if done.task.remedy else done.ran
+            yield done
+
+    monkeypatch.setattr(local.LocalExecutor, "render", elsewhere)
     folders = {}
     for repair in ("--no-repair", "--repair"):
         result = cli("patterns", tmp_path / "red.keras", "--steps", "256", "--dataset", tmp_path / "d.npz",
@@ -409,6 +419,8 @@ def test_a_redness_detector_s_pattern_is_flagged_garish_and_rendered_paler(cli, 
     assert checks["remedy"] == "paler" and checks["repaired"] is True and checks["ratio"] >= 1
     before, after = (images.load_image(f / m["image"], channels=3) for f, m in zip(folders.values(), (first, checks)))
     assert naturalness.saturation(after) < naturalness.saturation(before)
+    ran = [json.loads((f / "manifest.json").read_text())["ran"] for f in folders.values()]
+    assert [[r["cpu"] == "another machine" for r in machines] for machines in ran] == [[False], [False, True]]
 
 
 def test_a_looks_remedy_the_layer_does_not_need_is_passed_over_for_the_next(cli, tmp_path, monkeypatch):

@@ -145,7 +145,7 @@ def remedied(
     """
     maps, seeds = [m for _, m in images], tuple(s for s, _ in images)
     objective = objectives.channel(request.layer.name, maps, request.kind)
-    if remedy in self_check.HOLDING:
+    if remedy in self_check.HOLDING:  # none of the remedies that only change the recipe (remedy_recipe's first three)
         objective = objectives.apart(request.layer.name, maps, _limit_rows(given, seeds, remedy), request.kind)
     if remedy == "restart":
         seeds = tuple(s + RESTART_SEED for s in seeds)

@@ -27,15 +27,17 @@ CALIBRATE_ABOVE = 5.0  # seconds of steps at the nominal rate: a shorter run is 
 NOMINAL_PER_VALUE, NOMINAL_FLOPS, NOMINAL_TRACE = 2.5e-7, 50e9, 1.5
 MIN_IMAGES = 8  # a step costs at least this many images' work: a smaller batch leaves the cores idle
 # The self-check's repairs, counted as REPAIR_CALLS calls per layer of REPAIR_SHARE of its patterns each, every seed
-# in one call. What they rendered, from a log of every call (docs/benchmarks.md): the MNIST gallery 253 images for
-# 702 patterns (36%) in 19 calls over 3 layers; the CIFAR-10 ResNet's 403 for 3,810 (11%) in 44 calls over 30
-# layers, 11 with none. A layer's calls cost a trace and at least MIN_IMAGES' steps each, so counting every layer
-# in every round of the ladders (four calls, 62% of its patterns) counted the ResNet's 2 min of repairs as 10 min.
-# Every pattern in every round when the calibration's patterns are ALIKE (under that share of them specific after
+# in one call: a rough count. What they rendered, from a log of every call (docs/benchmarks.md): the MNIST gallery
+# 253 images for 702 patterns (36%) in 19 calls over 3 layers and the class layer; the CIFAR-10 ResNet's 403 for
+# 3,810 (11%) in 44 calls over 30 layers and the class layer, 12 of them with none. A call costs a trace and at
+# least MIN_IMAGES' steps, so counting every layer in every round of the ladders (four calls, 62% of its patterns)
+# counted the ResNet's 2 min of repairs as 10 min 50 s.
+# Every pattern in every round when the calibration's patterns are ALIKE (under ALIKE, 15%, of them specific after
 # a few steps: 3% on a MobileNetV2 with random weights, 36% to 80% on trained layers; benchmarks/bench_alike.py).
 REPAIR_SHARE, REPAIR_CALLS, ALIKE = 0.1, 2, 0.15
-# With alike patterns every map is flagged and climbs three rungs; only the failed ones take the fourth: about a
-# sixteenth ("further" rendered 1 of the MNIST gallery's 702 patterns; a sixteenth is its upper bound).
+# With alike patterns every map is flagged and climbs three rungs; the fourth, for the maps still failed, is counted
+# as a sixteenth of them (the MobileNetV2 with random weights ended with 8 of 64 failed; its repairs took 293 s,
+# counted as 304 s).
 LAST_RUNG_SHARE = 1 / 16
 
 

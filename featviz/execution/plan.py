@@ -2,11 +2,11 @@
 memory.
 
 The estimate is measured: the render calls are timed from a short calibration on the run's own batches
-(execution/calibration.py). The rest is rough: the self-check's repairs (a share of each layer's patterns, one
-call per layer and round), the scan of the natural images (a forward pass each, and decoding files), and
-scoring, pictures and pages (per pattern and per map shown). A run whose steps would take under CALIBRATE_ABOVE
-seconds at a nominal rate (`nominal`) is estimated at that rate. A calibration costs little more than its steps:
-the calls it timed reuse its compiled step (render.time_steps).
+(execution/calibration.py). The rest is rough: the self-check's repairs (REPAIR_CALLS calls per layer of a share
+of its patterns; with alike patterns, one per round of the ladders), the scan of the natural images (a forward
+pass each, and decoding files), and scoring, pictures and pages (per pattern and per map shown). A run whose
+steps would take under CALIBRATE_ABOVE seconds at a nominal rate (`nominal`) is estimated at that rate. A
+calibration costs little more than its steps: the calls it timed reuse its compiled step (render.time_steps).
 
 Peak memory is the process's peak after the calibration, which ran the run's largest batch, plus the patterns
 the run holds and what each render call leaves behind; on a GPU, the GPU's peak during the calibration too.

@@ -112,9 +112,9 @@ class Store:
             self.rendered.add(m)
             self.unscored.add(m)
             self.remedies.pop(m, None)
-        self._ran(ran)
+        self._note_machine(ran)
 
-    def _ran(self, ran: dict | None) -> None:
+    def _note_machine(self, ran: dict | None) -> None:
         """Record the machine that computed a saved pattern (default: this one, at the request's precision)."""
         ran = ran or manifest.this_machine(self.job.request.recipe.resolved_precision)
         if ran not in self.record.ran:
@@ -250,7 +250,7 @@ class Store:
             )
             if kept:
                 self.saved[m] = self._write_png(m, candidates[k])
-                self._ran(ran)
+                self._note_machine(ran)
             if remedy != self_check.YIELD or kept or m not in self.remedies:  # a refused yield keeps the map's record
                 self.remedies[m] = (remedy, kept)
             if remedy == self_check.YIELD:
