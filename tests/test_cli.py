@@ -1,6 +1,7 @@
 """Every command through click's CliRunner: outputs, and one-line errors with status 2."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -148,7 +149,8 @@ def test_patterns_writes_grid_pngs_and_manifest(cli, tiny_files, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("c2: 4 maps; ")
-    assert "; 4 rendered, 0 reused in " in result.stdout.splitlines()[0]
+    # at 12 steps, whether a map needs a repair depends on the CPU's rounding
+    assert re.search(r"; 4 rendered, 0 reused(, \d repaired)? in ", result.stdout.splitlines()[0])
     manifest_path = next((tmp_path / "gallery" / "layers").glob("*/seed-0/manifest.json"))
     manifest = json.loads(manifest_path.read_text())
     assert [m["map"] for m in manifest["maps"]] == [0, 1, 2, 5]

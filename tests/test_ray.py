@@ -55,6 +55,14 @@ def tiny(tiny_files):
     return models.load(tiny_files / "tiny.keras")
 
 
+@pytest.fixture(scope="module")
+def local(tiny, tiny_files, tmp_path_factory) -> dict[str, bytes]:
+    """The tiny gallery made in-process, the reference for the galleries made on Ray."""
+    folder = tmp_path_factory.mktemp("local")
+    build(tiny, folder, settings(tiny_files))
+    return files(folder)
+
+
 def settings(tiny_files):
     return gallery.Settings(dataset=tiny_files / "digits.npz", images=[tiny_files / "stroke.png"], **TINY)
 
@@ -79,7 +87,9 @@ def files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(cluster, tiny, tiny_files, tmp_path):
+def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(
+    cluster, tiny, tiny_files, local, tmp_path
+):
     before = set(Path(tempfile.gettempdir()).glob("featviz-worker-*"))
     runner = executor(tiny, cluster)
     try:
@@ -88,8 +98,7 @@ def test_a_ray_gallery_is_byte_identical_to_the_local_one_and_ran_on_workers(clu
         build(tiny, tmp_path / "ray", settings(tiny_files), runner)
     finally:
         runner.close()
-    build(tiny, tmp_path / "local", settings(tiny_files))
-    assert files(tmp_path / "ray") == files(tmp_path / "local")
+    assert files(tmp_path / "ray") == local
     tasks = json.loads((tmp_path / "ray" / ".featviz-tasks.json").read_text())
     remedies = tuple(f"+{r}" for r in self_check.EVERY_REMEDY)
     first = [k for k in tasks if not k.endswith(remedies)]  # the rest: the self-check's repairs
@@ -139,7 +148,7 @@ def test_a_worker_killed_mid_run_is_survived(cluster, tiny, tiny_files, tmp_path
     assert errors == []
 
 
-def test_a_driver_stopped_and_started_again_reuses_every_finished_task(cluster, tiny, tiny_files, tmp_path):
+def test_a_driver_stopped_and_started_again_reuses_every_finished_task(cluster, tiny, tiny_files, local, tmp_path):
     runner = executor(tiny, cluster)
     finished = []
 
@@ -156,8 +165,7 @@ def test_a_driver_stopped_and_started_again_reuses_every_finished_task(cluster, 
         runner.close()
     assert again.reused >= 3 + 4 and again.rendered + again.reused == 3 * (4 + 6 + 3)  # tasks hold 3, 4 or 6 maps
     assert not list((tmp_path / "out").rglob("*.tmp"))
-    build(tiny, tmp_path / "whole", settings(tiny_files))
-    assert files(tmp_path / "out") == files(tmp_path / "whole")
+    assert files(tmp_path / "out") == local
 
 
 def test_a_task_that_fails_twice_is_recorded_and_the_rest_finishes(cluster, tiny, tiny_files, tmp_path):
