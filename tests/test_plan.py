@@ -238,7 +238,7 @@ def test_over_budget_the_default_gallery_renders_block_outputs_at_one_seed_inner
     )
     total, single = whole.plan.estimate.total, one.plan.estimate.total
     assert planned(budget=total + 1).settings.seeds == (0, 1, 2)  # it fits: as asked
-    fits_one = planned(budget=single + 1)
+    fits_one = planned(budget=(single + 1) / gallery_plan.CUT_FILL)  # a cut fills a share of the budget
     assert (fits_one.settings.layers, list(fits_one.settings.seeds)) == (None, [0])
     page = gallery_plan.LAYER_SECONDS + 4 * plan.PAGE_SECONDS
     costs = {name: seconds + page for name, seconds in one.plan.estimate.layers.items()}
@@ -246,7 +246,8 @@ def test_over_budget_the_default_gallery_renders_block_outputs_at_one_seed_inner
     fixed = single - sum(costs[name] for name in ("c1", "c2", "add1", "c3", "c4", "add2"))
     out = one.plan.estimate.layers["out"] + 3 * plan.PAGE_SECONDS  # the class layer: 3 units, no layer page
     fixed -= out  # the class patterns are kept only when they fit after the block outputs
-    tight = planned(budget=fixed + costs["add2"] + 0.5 * min(costs["add1"], out))  # the innermost block alone
+    aim = fixed + costs["add2"] + 0.5 * min(costs["add1"], out)  # the innermost block alone
+    tight = planned(budget=aim / gallery_plan.CUT_FILL)
     assert (tight.settings.layers, list(tight.settings.seeds), tight.settings.classes) == (["add2"], [0], False)
     assert tight.plan.estimate.total == pytest.approx(fixed + costs["add2"])
     assert tight.lines()[0].startswith("1 layers (add2): 6 maps x 1 seed")
@@ -255,9 +256,15 @@ def test_over_budget_the_default_gallery_renders_block_outputs_at_one_seed_inner
         "renders 1 block outputs at seed 0, innermost first (add2), without the class layer out; --layers all renders"
         in tight.lines()[-1]
     )
-    blocks = planned(budget=fixed + costs["add2"] + costs["add1"] + out + 0.5 * costs["c1"])
+    aim = fixed + costs["add2"] + costs["add1"] + out + 0.5 * costs["c1"]
+    blocks = planned(budget=aim / gallery_plan.CUT_FILL)
     assert (blocks.settings.layers, blocks.settings.classes) == (["add1", "add2"], True)
-    assert blocks.plan.estimate.total <= fixed + costs["add2"] + costs["add1"] + out + 0.5 * costs["c1"]
+    assert blocks.plan.estimate.total <= aim
+    exact = fixed + costs["add2"] + costs["add1"] + out  # fills the whole budget: the class layer gives way
+    assert out > (1 - gallery_plan.CUT_FILL) * exact
+    filled = planned(budget=exact)
+    assert (filled.settings.layers, filled.settings.classes) == (["add1", "add2"], False)
+    assert filled.plan.estimate.total <= exact * gallery_plan.CUT_FILL
     everything = planned(layers=["all"], budget=1.0)
     assert everything.settings.layers == ["all"] and everything.lines()[0].startswith("6 layers")
 
